@@ -1,0 +1,2 @@
+//! acs-chat command line.
+fn main() {}

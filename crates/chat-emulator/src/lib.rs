@@ -1,0 +1,1 @@
+//! chat-emulator (work in progress).

@@ -1,0 +1,2 @@
+//! acs-chat-emulator binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! chat-protocol (work in progress).

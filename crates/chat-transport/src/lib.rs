@@ -1,0 +1,1 @@
+//! chat-transport (work in progress).

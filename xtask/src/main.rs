@@ -1,0 +1,2 @@
+//! Maintainer tasks: codegen, conformance, bench, release.
+fn main() {}
