@@ -1,2 +1,74 @@
-//! Maintainer tasks: codegen, conformance, bench, release.
-fn main() {}
+//! Maintainer tasks for the acs-chat workspace, run as `cargo xtask <task>`.
+//!
+//! - `codegen --spec <dir> [--check]`: regenerate the protocol models from the official spec.
+//! - `conformance --spec <dir>`: run every x-ms-example through `chat-protocol`.
+//! - `check-deps`: assert the dependency invariants (sans-IO protocol, hyper-free client without defaults).
+//! - `bench [--quick]`: run the benchmarks and write `BENCHMARKS.md`.
+//! - `release <version> [--dry-run]`: cut a release.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod bench;
+mod check_deps;
+mod codegen;
+mod conformance;
+mod release;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match task.as_str() {
+        "codegen" => codegen::run(rest),
+        "conformance" => conformance::run(rest),
+        "check-deps" => check_deps::run(rest),
+        "bench" => bench::run(rest),
+        "release" => release::run(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("unknown task `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+  codegen --spec <dir> [--check]   generate chat-protocol models from the spec
+  conformance --spec <dir>         run every x-ms-example through chat-protocol
+  check-deps                       check the dependency invariants
+  bench [--quick]                  run benchmarks, write BENCHMARKS.md
+  release <version> [--dry-run]    cut a release (never pushes or publishes)";
+
+/// The workspace root (the parent of `xtask/`).
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Reads `--name value` from an argument list.
+pub(crate) fn flag_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// Whether `--name` is present.
+pub(crate) fn has_flag(args: &[String], name: &str) -> bool {
+    args.iter().any(|a| a == name)
+}

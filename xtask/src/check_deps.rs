@@ -1,0 +1,64 @@
+//! `cargo xtask check-deps`: the dependency invariants of the layers.
+//!
+//! - `chat-protocol` is sans-IO: its normal dependency tree has no tokio, hyper, mio or socket2.
+//! - `chat-client` without default features compiles no hyper, hyper-util, hyper-rustls or rustls
+//!   (the bring-your-own-transport path).
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
+    check(
+        &["-p", "chat-protocol", "-e", "normal"],
+        &["tokio", "hyper", "mio", "socket2", "rustls"],
+    )?;
+    check(
+        &["-p", "chat-client", "--no-default-features", "-e", "normal"],
+        &["hyper", "hyper-util", "hyper-rustls", "rustls"],
+    )?;
+    Ok(())
+}
+
+fn check(tree_args: &[&str], forbidden: &[&str]) -> anyhow::Result<()> {
+    let output = Command::new(env!("CARGO"))
+        .arg("tree")
+        .args(tree_args)
+        .args(["--prefix", "none", "--format", "{p}"])
+        .current_dir(crate::workspace_root())
+        .output()
+        .context("running cargo tree")?;
+    if !output.status.success() {
+        bail!(
+            "cargo tree {} failed:\n{}",
+            tree_args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let mut crates: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    crates.sort_unstable();
+    crates.dedup();
+    let found: Vec<&str> = crates
+        .iter()
+        .copied()
+        .filter(|c| forbidden.contains(c))
+        .collect();
+    if !found.is_empty() {
+        bail!(
+            "`cargo tree {}` contains forbidden crates: {}",
+            tree_args.join(" "),
+            found.join(", ")
+        );
+    }
+    println!(
+        "ok: `cargo tree {}` ({} crates) has none of {}",
+        tree_args.join(" "),
+        crates.len(),
+        forbidden.join(", ")
+    );
+    Ok(())
+}
