@@ -1,0 +1,241 @@
+//! [`DateTime`]: the timestamps of the wire format.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+/// A point in time, always held in UTC.
+///
+/// Parsed from RFC 3339 with any number of fractional-second digits and any offset (the service
+/// sends 7 digits, e.g. `2020-06-25T17:44:37.6830000Z`); written as RFC 3339 in UTC with a `Z`,
+/// without a fraction for whole seconds and with the fraction's trailing zeros trimmed otherwise
+/// (`2020-06-06T05:55:41Z`, `2020-06-25T17:44:37.683Z`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DateTime(OffsetDateTime);
+
+/// The error of [`DateTime::parse`] and the other fallible constructors of [`DateTime`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateTimeError {
+    message: String,
+}
+
+impl fmt::Display for DateTimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DateTimeError {}
+
+impl DateTime {
+    /// 1970-01-01T00:00:00Z.
+    pub const UNIX_EPOCH: DateTime = DateTime(OffsetDateTime::UNIX_EPOCH);
+
+    /// Parses an RFC 3339 timestamp (any fraction length, any offset), normalised to UTC.
+    pub fn parse(text: &str) -> Result<Self, DateTimeError> {
+        let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| DateTimeError {
+            message: format!("`{text}` is not an RFC 3339 date-time: {e}"),
+        })?;
+        Self::checked(parsed.to_offset(UtcOffset::UTC))
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn from_unix_timestamp(seconds: i64) -> Result<Self, DateTimeError> {
+        let t = OffsetDateTime::from_unix_timestamp(seconds).map_err(|e| DateTimeError {
+            message: format!("{seconds} is out of range: {e}"),
+        })?;
+        Self::checked(t)
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub fn from_unix_timestamp_nanos(nanos: i128) -> Result<Self, DateTimeError> {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|e| DateTimeError {
+            message: format!("{nanos} ns is out of range: {e}"),
+        })?;
+        Self::checked(t)
+    }
+
+    /// Converts a [`SystemTime`] (for callers that read a clock; this crate never does).
+    pub fn from_system_time(time: SystemTime) -> Result<Self, DateTimeError> {
+        let nanos = match time.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
+            Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
+        };
+        Self::from_unix_timestamp_nanos(nanos)
+    }
+
+    /// Years outside 0000..=9999 cannot be written as RFC 3339.
+    fn checked(t: OffsetDateTime) -> Result<Self, DateTimeError> {
+        if (0..=9999).contains(&t.year()) {
+            Ok(Self(t))
+        } else {
+            Err(DateTimeError {
+                message: format!("year {} is outside 0000..=9999", t.year()),
+            })
+        }
+    }
+
+    /// Whole seconds since the Unix epoch.
+    pub fn unix_timestamp(&self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub fn unix_timestamp_nanos(&self) -> i128 {
+        self.0.unix_timestamp_nanos()
+    }
+
+    /// The same instant as a [`SystemTime`].
+    pub fn to_system_time(&self) -> SystemTime {
+        SystemTime::from(self.0)
+    }
+
+    /// The same instant as a `time` crate value (UTC).
+    pub fn to_offset_date_time(&self) -> OffsetDateTime {
+        self.0
+    }
+
+    /// `self + duration`, or `None` past year 9999.
+    pub fn checked_add(&self, duration: Duration) -> Option<Self> {
+        let d = time::Duration::try_from(duration).ok()?;
+        self.0.checked_add(d).and_then(|t| Self::checked(t).ok())
+    }
+
+    /// `self - duration`, or `None` before year 0.
+    pub fn checked_sub(&self, duration: Duration) -> Option<Self> {
+        let d = time::Duration::try_from(duration).ok()?;
+        self.0.checked_sub(d).and_then(|t| Self::checked(t).ok())
+    }
+
+    /// How long after `earlier` this is; zero when it is not after it.
+    pub fn saturating_duration_since(&self, earlier: DateTime) -> Duration {
+        let diff = self.0 - earlier.0;
+        Duration::try_from(diff).unwrap_or(Duration::ZERO)
+    }
+
+    /// The RFC 3339 form, in UTC with `Z`.
+    pub fn to_rfc3339(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )?;
+        let nanos = t.nanosecond();
+        if nanos != 0 {
+            let mut digits = format!("{nanos:09}");
+            while digits.ends_with('0') {
+                digits.pop();
+            }
+            write!(f, ".{digits}")?;
+        }
+        f.write_str("Z")
+    }
+}
+
+impl fmt::Debug for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DateTime({self})")
+    }
+}
+
+impl FromStr for DateTime {
+    type Err = DateTimeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<OffsetDateTime> for DateTime {
+    type Error = DateTimeError;
+
+    fn try_from(value: OffsetDateTime) -> Result<Self, Self::Error> {
+        Self::checked(value.to_offset(UtcOffset::UTC))
+    }
+}
+
+impl From<DateTime> for OffsetDateTime {
+    fn from(value: DateTime) -> Self {
+        value.0
+    }
+}
+
+impl Serialize for DateTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DateTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DateTime;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 date-time string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DateTime, E> {
+                DateTime::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_seven_fraction_digits_and_offsets() {
+        let t = DateTime::parse("2020-06-25T17:44:37.6830000Z").unwrap();
+        assert_eq!(t.to_string(), "2020-06-25T17:44:37.683Z");
+        let t = DateTime::parse("2023-10-10T21:39:39.3244584+00:00").unwrap();
+        assert_eq!(t.to_string(), "2023-10-10T21:39:39.3244584Z");
+        let t = DateTime::parse("2020-06-06T07:55:41+02:00").unwrap();
+        assert_eq!(t.to_string(), "2020-06-06T05:55:41Z");
+        let t = DateTime::parse("2020-06-06T05:55:41.123456789123Z").unwrap();
+        assert_eq!(t.unix_timestamp_nanos() % 1_000_000_000, 123_456_789);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in [
+            "",
+            "2020-06-06",
+            "yesterday",
+            "2020-13-01T00:00:00Z",
+            "1/1/1970 12:00:00 AM +00:00",
+        ] {
+            assert!(DateTime::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unix_round_trip_and_arithmetic() {
+        let t = DateTime::from_unix_timestamp(1_600_000_000).unwrap();
+        assert_eq!(t.unix_timestamp(), 1_600_000_000);
+        let later = t.checked_add(Duration::from_secs(90)).unwrap();
+        assert_eq!(later.saturating_duration_since(t), Duration::from_secs(90));
+        assert_eq!(t.saturating_duration_since(later), Duration::ZERO);
+        assert!(DateTime::from_unix_timestamp(i64::MAX).is_err());
+        assert!(DateTime::from_unix_timestamp(-100_000_000_000).is_err());
+    }
+}
