@@ -398,8 +398,10 @@ impl Model {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            if doc.is_empty() {
-                if let Some(reference) = prop.get("$ref").and_then(Value::as_str) {
+            if let (true, Some(reference)) =
+                (doc.is_empty(), prop.get("$ref").and_then(Value::as_str))
+            {
+                {
                     let (f, n) = resolve_ref(file, reference)?;
                     doc = loader
                         .definition(&f, &n)?

@@ -187,6 +187,9 @@ impl ApiVersion {
     /// `2024-03-07`, the version the Python SDK sends.
     pub const V2024_03_07: ApiVersion = ApiVersion(Cow::Borrowed("2024-03-07"));
 
+    /// `2023-10-01`, the Identity API version the official SDKs send (see `identity`).
+    pub const V2023_10_01_IDENTITY: ApiVersion = ApiVersion(Cow::Borrowed("2023-10-01"));
+
     /// Any other version string.
     pub fn new(version: impl Into<Cow<'static, str>>) -> Self {
         Self(version.into())

@@ -248,7 +248,6 @@ impl Error {
         Self::new(ErrorKind::InvalidToken, message)
     }
 
-    #[allow(dead_code)] // used by the identity (HMAC) module
     pub(crate) fn invalid_credential(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidCredential, message)
     }

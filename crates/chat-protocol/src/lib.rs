@@ -37,6 +37,7 @@ mod endpoint;
 mod error;
 mod generated;
 mod identifier;
+pub mod identity;
 mod operation;
 pub mod operations;
 mod paging;
