@@ -4,7 +4,7 @@
 //!    greater than `[workspace.package] version`, `CHANGELOG.md` has entries under `## Unreleased`
 //!    and no section for `<version>` yet, the tag `v<version>` does not exist, every publishable
 //!    crate inherits the workspace version, and the spec directory exists.
-//! 2. Staging, in a temporary clone of `HEAD`: set the version in `[workspace.package]` and on the
+//! 2. Staging, in a temporary clone of `HEAD` (beside the repository, so `../shared` resolves): set the version in `[workspace.package]` and on the
 //!    internal entries of `[workspace.dependencies]`, move Unreleased under `## <version> - <date>`,
 //!    refresh `Cargo.lock`, commit "release <version>", run every check a release must pass (see
 //!    [`release_checks`]), and tag `v<version>`.
@@ -16,9 +16,9 @@
 //! for a person to run. The temporary clone is removed on every exit path (it is a `tempfile::TempDir`).
 //!
 //! Staging in a clone for the real run too means a failed check leaves the working tree untouched,
-//! and the checks run on exactly the committed tree that is then released. Build artifacts are
-//! shared with the workspace's own target directory (or `CARGO_TARGET_DIR`), so only the workspace
-//! crates are rebuilt.
+//! and the checks run on exactly the committed tree that is then released. The steps build into
+//! `<target dir>/xtask-release`, a cache kept between releases (only the workspace crates are
+//! rebuilt each time) and separate from the workspace's own builds.
 //!
 //! MSRV: `rust-version = "1.95"` in `[workspace.package]`. 1.95 is the toolchain the checks run on,
 //! and it is the only stable toolchain available where this was written (rustup cannot download
@@ -90,9 +90,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         packages: PUBLISHABLE.iter().map(|&p| p.to_owned()).collect(),
         prepare: vec![cargo(&["update", "--workspace"])],
         checks: release_checks(&spec),
+        // A directory of its own under the workspace's target directory: third-party crates are
+        // built once and reused by later releases, and the clone's binaries (`xtask` itself, the
+        // CLI) never overwrite the workspace's own `target/debug/*`, which `cargo run` would then
+        // keep running as if they were fresh.
         target_dir: std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target")),
+            .unwrap_or_else(|| root.join("target"))
+            .join("xtask-release"),
     };
     let outcome = release(&root, &plan)?;
 
@@ -172,7 +177,7 @@ impl Args {
 
 fn parse_date(text: &str) -> Result<time::Date> {
     time::Date::parse(text, format_description!("[year]-[month]-[day]"))
-        .with_context(|| format!("--date `{text}` is not a YYYY-MM-DD date"))
+        .map_err(|err| anyhow::anyhow!("--date `{text}` is not a YYYY-MM-DD date ({err})"))
 }
 
 fn format_date(date: time::Date) -> Result<String> {
@@ -337,10 +342,7 @@ fn release(root: &Path, plan: &Plan) -> Result<Outcome> {
     }
     let identity = git::identity(&top);
 
-    let staging = tempfile::Builder::new()
-        .prefix("acs-chat-release-")
-        .tempdir()
-        .context("cannot create a temporary directory")?;
+    let staging = staging_dir(&top)?;
     let result = stage(StageInput {
         staging: staging.path(),
         top: &top,
@@ -376,6 +378,21 @@ fn release(root: &Path, plan: &Plan) -> Result<Outcome> {
         commit,
         staging: staging_path,
     })
+}
+
+/// The temporary clone goes beside the repository when possible, so that paths relative to it
+/// (`../shared`, as in CI) resolve the same way; otherwise in the system's temporary directory.
+fn staging_dir(top: &Path) -> Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".acs-chat-release-");
+    if let Some(parent) = top.parent()
+        && let Ok(dir) = builder.tempdir_in(parent)
+    {
+        return Ok(dir);
+    }
+    builder
+        .tempdir()
+        .context("cannot create a temporary directory")
 }
 
 /// Step 3 of the module docs: bring the checked release commit and its tag into the real

@@ -453,3 +453,68 @@ fn refuses_outside_a_git_repository() {
         "{err:#}"
     );
 }
+
+/// What crates.io and docs.rs need from every publishable crate, and `publish = false` elsewhere.
+#[test]
+fn the_real_crates_carry_publish_metadata() {
+    use toml_edit::{DocumentMut, Item};
+
+    let root = crate::workspace_root();
+    let workspace: DocumentMut = read(&root.join("Cargo.toml")).unwrap().parse().unwrap();
+    let inherited = &workspace["workspace"]["package"];
+    assert_eq!(inherited["license"].as_str(), Some("MIT"));
+    assert_eq!(inherited["rust-version"].as_str(), Some("1.95"));
+    assert!(inherited["repository"].as_str().is_some());
+
+    for package in PUBLISHABLE {
+        let path = root.join("crates").join(package).join("Cargo.toml");
+        let doc: DocumentMut = read(&path).unwrap().parse().unwrap();
+        let manifest = &doc["package"];
+        let has = |key: &str| match &manifest[key] {
+            Item::None => false,
+            // `key.workspace = true` needs the workspace to define it.
+            item if item.get("workspace").is_some() => !inherited[key].is_none(),
+            _ => true,
+        };
+        for key in [
+            "description",
+            "license",
+            "repository",
+            "readme",
+            "keywords",
+            "categories",
+            "rust-version",
+        ] {
+            assert!(has(key), "{package}: missing `{key}`");
+        }
+        assert!(
+            manifest.get("publish").is_none(),
+            "{package} must be publishable"
+        );
+        let readme = manifest["readme"].as_str().unwrap();
+        assert!(
+            path.with_file_name(readme).is_file(),
+            "{package}: no {readme}"
+        );
+        let docs_rs = &manifest["metadata"]["docs"]["rs"];
+        assert_eq!(docs_rs["all-features"].as_bool(), Some(true), "{package}");
+        let rustdoc_args: Vec<&str> = docs_rs["rustdoc-args"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{package}: no docs.rs rustdoc-args"))
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        assert_eq!(rustdoc_args, ["--cfg", "docsrs"], "{package}");
+    }
+    for private in ["xtask", "tests"] {
+        let doc: DocumentMut = read(&root.join(private).join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            doc["package"]["publish"].as_bool(),
+            Some(false),
+            "{private}"
+        );
+    }
+}
