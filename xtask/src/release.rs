@@ -237,8 +237,8 @@ fn cargo(args: &[&str]) -> Step {
     Step::new("cargo", args)
 }
 
-/// The checks a release must pass, in order. `--locked` makes sure `Cargo.lock`, as committed, is
-/// what gets built.
+/// The checks a release must pass, in order: everything CI (`.ci/run`) runs, then the docs and the
+/// packages. `--locked` makes sure `Cargo.lock`, as committed, is what gets built.
 fn release_checks(spec: &Path) -> Vec<Step> {
     let spec = spec.display().to_string();
     let packages: Vec<&str> = PUBLISHABLE.iter().flat_map(|&p| ["-p", p]).collect();
@@ -254,8 +254,10 @@ fn release_checks(spec: &Path) -> Vec<Step> {
             "-D",
             "warnings",
         ]),
+        cargo(&["xtask", "check-deps"]),
         cargo(&["test", "--locked", "--workspace", "--all-features"]),
         cargo(&["xtask", "codegen", "--check", "--spec", &spec]),
+        cargo(&["xtask", "conformance", "--spec", &spec]),
         // What docs.rs builds (all features), without `--cfg docsrs`: that cfg turns on nightly-only
         // `doc_cfg` attributes, and the release is checked on stable.
         cargo(

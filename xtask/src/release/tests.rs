@@ -75,8 +75,10 @@ fn checks_run_in_release_order() {
             "cargo fmt --all --check".to_owned(),
             "cargo clippy --locked --workspace --all-targets --all-features -- -D warnings"
                 .to_owned(),
+            "cargo xtask check-deps".to_owned(),
             "cargo test --locked --workspace --all-features".to_owned(),
             "cargo xtask codegen --check --spec /spec".to_owned(),
+            "cargo xtask conformance --spec /spec".to_owned(),
             format!(
                 "RUSTDOCFLAGS=\"-D warnings\" cargo doc --locked --no-deps --all-features {all}"
             ),
@@ -342,6 +344,40 @@ fn a_failing_check_changes_nothing() {
     expect_refusal(&fixture, &plan, "simulated clippy failure");
     let err = release(&fixture.root, &plan).unwrap_err();
     assert!(err.to_string().contains("failed (exit status: 3)"), "{err}");
+}
+
+#[test]
+fn nothing_is_applied_when_the_repository_moved_during_the_checks() {
+    let fixture = Fixture::new();
+    let root = fixture.root.display();
+    let mut plan = fixture.plan("0.2.0", false);
+    plan.checks = vec![sh(&format!(
+        "git -C '{root}' commit --quiet --allow-empty --message 'meanwhile'"
+    ))];
+    let err = release(&fixture.root, &plan).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("during the release; nothing was applied"),
+        "{err}"
+    );
+    assert_eq!(fixture.git(&["log", "-1", "--format=%s"]), "meanwhile");
+    assert_eq!(fixture.git(&["tag", "--list"]), "");
+    assert_eq!(fixture.read("Cargo.toml"), MANIFEST);
+
+    let fixture = Fixture::new();
+    let before = fixture.snapshot();
+    let root = fixture.root.display();
+    plan.checks = vec![sh(&format!("echo edit >> '{root}/CHANGELOG.md'"))];
+    let err = release(&fixture.root, &plan).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("the working tree changed during the release"),
+        "{err:#}"
+    );
+    let after = fixture.snapshot();
+    assert_eq!(
+        (&after.0, &after.2, &after.3),
+        (&before.0, &before.2, &before.3)
+    );
 }
 
 #[test]
