@@ -4,16 +4,18 @@
 //!    greater than `[workspace.package] version`, `CHANGELOG.md` has entries under `## Unreleased`
 //!    and no section for `<version>` yet, the tag `v<version>` does not exist, every publishable
 //!    crate inherits the workspace version, and the spec directory exists.
-//! 2. Staging, in a temporary clone of `HEAD` (beside the repository, so `../shared` resolves): set the version in `[workspace.package]` and on the
-//!    internal entries of `[workspace.dependencies]`, move Unreleased under `## <version> - <date>`,
-//!    refresh `Cargo.lock`, commit "release <version>", run every check a release must pass (see
-//!    [`release_checks`]), and tag `v<version>`.
+//! 2. Staging, in a temporary clone of `HEAD` (beside the repository, so `../shared` resolves):
+//!    set the version in `[workspace.package]` and on the internal entries of
+//!    `[workspace.dependencies]`, move Unreleased under `## <version> - <date>`, refresh
+//!    `Cargo.lock`, commit "release <version>", run every check a release must pass (see
+//!    [`release_checks`]), make sure they left the tree as committed, and tag `v<version>`.
 //! 3. Without `--dry-run`, and only if all of that passed: fast-forward the real repository to the
 //!    release commit and fetch the tag (refusing if its `HEAD` moved or its tree got dirty in the
 //!    meantime). With `--dry-run`, nothing outside the temporary clone changes.
 //!
-//! It never pushes and never publishes; it prints the `cargo publish` commands, in dependency order,
-//! for a person to run. The temporary clone is removed on every exit path (it is a `tempfile::TempDir`).
+//! It never pushes and never publishes; it prints the `cargo publish` commands, in dependency
+//! order, for a person to run. The temporary clone is removed on every exit path but a kill (it is
+//! a `tempfile::TempDir`); after a Ctrl-C, delete the `.acs-chat-release-*` directory by hand.
 //!
 //! Staging in a clone for the real run too means a failed check leaves the working tree untouched,
 //! and the checks run on exactly the committed tree that is then released. The steps build into
@@ -57,8 +59,8 @@ const USAGE: &str =
   <version>            the new version (semver, greater than the current one)
   --dry-run            do everything in a temporary clone and change nothing
   --date YYYY-MM-DD    the release date for CHANGELOG.md (default: today, UTC)
-  --spec <dir>         the spec for `codegen --check` (default: ../shared/acs-chat-spec
-                       relative to the workspace root)
+  --spec <dir>         the spec for `codegen --check` and `conformance` (default:
+                       ../shared/acs-chat-spec relative to the workspace root)
 It never pushes and never publishes.";
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -367,11 +369,15 @@ fn release(root: &Path, plan: &Plan) -> Result<Outcome> {
         Ok(commit)
     });
     let staging_path = staging.path().to_path_buf();
-    // `TempDir` also removes it when dropped on an early return; closing reports errors.
-    staging
-        .close()
-        .with_context(|| format!("cannot remove {}", staging_path.display()))?;
-    println!("==> removed the temporary clone {}", staging_path.display());
+    // `TempDir` also removes it when dropped on an early return; `close` reports errors, which
+    // must not hide the outcome of the release itself.
+    match staging.close() {
+        Ok(()) => println!("==> removed the temporary clone {}", staging_path.display()),
+        Err(err) => eprintln!(
+            "warning: cannot remove the temporary clone {}: {err}",
+            staging_path.display()
+        ),
+    }
     let commit = result?;
     Ok(Outcome {
         version,
@@ -466,6 +472,7 @@ fn stage(input: StageInput<'_>) -> Result<String> {
     git::ensure_clean(repo).context("the release left files git does not track")?;
 
     run_steps(&input.plan.checks, &root, &input.plan.target_dir)?;
+    git::ensure_clean(repo).context("the checks changed the release commit's files")?;
 
     println!("==> git tag {}", input.tag);
     git::tag(repo, input.identity, input.tag, &message)?;

@@ -381,6 +381,18 @@ fn nothing_is_applied_when_the_repository_moved_during_the_checks() {
 }
 
 #[test]
+fn a_check_changing_files_fails_the_release() {
+    let fixture = Fixture::new();
+    let mut plan = fixture.plan("0.2.0", false);
+    plan.checks = vec![sh("echo '// reformatted' >> crates/demo/src/lib.rs")];
+    expect_refusal(
+        &fixture,
+        &plan,
+        "the checks changed the release commit's files",
+    );
+}
+
+#[test]
 fn a_step_leaving_untracked_files_fails_the_release() {
     let fixture = Fixture::new();
     let mut plan = fixture.plan("0.2.0", false);
