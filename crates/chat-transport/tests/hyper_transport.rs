@@ -431,6 +431,18 @@ async fn closing_mid_body_is_connection_lost_not_a_truncated_success() {
 }
 
 #[tokio::test]
+async fn a_response_aborted_mid_body_is_connection_lost_over_http1_and_http2() {
+    for (alpn, version) in [(H1_ONLY, "HTTP/1.1"), (H2_AND_H1, "HTTP/2")] {
+        let pki = Pki::new();
+        let server = support::https_server(&pki, alpn).await;
+        let err = send_err(&trusting(&pki).build().unwrap(), &server.https("/abort")).await;
+        assert_eq!(err.kind(), TransportErrorKind::ConnectionLost, "{version}: {err:?}");
+        assert!(!err.request_not_sent(), "{version}");
+        assert_eq!(server.requests(), 1, "{version}");
+    }
+}
+
+#[tokio::test]
 async fn closing_mid_chunked_body_is_connection_lost() {
     let (pki, server) = respond_then_close(
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n",

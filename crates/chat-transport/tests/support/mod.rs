@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, Full};
+use http_body_util::combinators::BoxBody;
+use hyper::body::{Body, Frame};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -121,13 +123,36 @@ impl Server {
     }
 }
 
+/// A response body that sends a few bytes, then fails: hyper aborts the response (HTTP/1:
+/// closes the connection; HTTP/2: resets the stream).
+struct PartialThenError {
+    sent: bool,
+}
+
+impl Body for PartialThenError {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.sent {
+            std::task::Poll::Ready(Some(Err(std::io::Error::other("handler gave up"))))
+        } else {
+            self.sent = true;
+            std::task::Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"partial")))))
+        }
+    }
+}
+
 /// The well-behaved handler: 200, the request's HTTP version in `x-served-version`,
-/// the path as body; `/size/N` answers N bytes; `/together/N/...` answers once N such
+/// the path as body; `/size/N` answers N bytes; `/abort` breaks off its body; `/together/N/...` answers once N such
 /// requests are in flight at the same time.
 async fn handler(
     request: Request<Incoming>,
     state: Arc<State>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<BoxBody<Bytes, std::io::Error>>, Infallible> {
     state.requests.fetch_add(1, Ordering::SeqCst);
     let path = request.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/together/") {
@@ -136,13 +161,18 @@ async fn handler(
         state.together.send_modify(|count| *count += 1);
         arrived.wait_for(|count| *count >= n).await.unwrap();
     }
-    let body = match path.strip_prefix("/size/") {
-        Some(n) => Bytes::from(vec![b'x'; n.parse().unwrap()]),
-        None => Bytes::from(path),
+    let body = if path == "/abort" {
+        BoxBody::new(PartialThenError { sent: false })
+    } else {
+        let bytes = match path.strip_prefix("/size/") {
+            Some(n) => Bytes::from(vec![b'x'; n.parse().unwrap()]),
+            None => Bytes::from(path),
+        };
+        BoxBody::new(Full::new(bytes).map_err(|never| match never {}))
     };
     let response = Response::builder()
         .header("x-served-version", format!("{:?}", request.version()))
-        .body(Full::new(body))
+        .body(body)
         .unwrap();
     Ok(response)
 }
