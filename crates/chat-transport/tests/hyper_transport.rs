@@ -436,7 +436,11 @@ async fn a_response_aborted_mid_body_is_connection_lost_over_http1_and_http2() {
         let pki = Pki::new();
         let server = support::https_server(&pki, alpn).await;
         let err = send_err(&trusting(&pki).build().unwrap(), &server.https("/abort")).await;
-        assert_eq!(err.kind(), TransportErrorKind::ConnectionLost, "{version}: {err:?}");
+        assert_eq!(
+            err.kind(),
+            TransportErrorKind::ConnectionLost,
+            "{version}: {err:?}"
+        );
         assert!(!err.request_not_sent(), "{version}");
         assert_eq!(server.requests(), 1, "{version}");
     }

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
 use http_body_util::combinators::BoxBody;
-use hyper::body::{Body, Frame};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
+use hyper::body::{Body, Frame};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
