@@ -183,6 +183,18 @@ async fn http2_only_shares_one_connection_from_the_first_burst() {
 }
 
 #[tokio::test]
+async fn no_idle_connections_means_no_reuse() {
+    let pki = Pki::new();
+    let server = support::https_server(&pki, H1_ONLY).await;
+    let transport = trusting(&pki).pool_max_idle_per_host(0).build().unwrap();
+
+    for _ in 0..3 {
+        send_ok(&transport, &server.https("/")).await;
+    }
+    assert_eq!(server.accepted(), 3);
+}
+
+#[tokio::test]
 async fn clones_share_the_pool() {
     let pki = Pki::new();
     let server = support::https_server(&pki, H1_ONLY).await;
