@@ -7,7 +7,7 @@
 //! 2. Staging, in a temporary clone of `HEAD` (beside the repository, so `../shared` resolves):
 //!    set the version in `[workspace.package]` and on the internal entries of
 //!    `[workspace.dependencies]`, move Unreleased under `## <version> - <date>`, refresh
-//!    `Cargo.lock`, commit "release <version>", run every check a release must pass (see
+//!    `Cargo.lock`, commit `release <version>`, run every check a release must pass (see
 //!    [`release_checks`]), make sure they left the tree as committed, and tag `v<version>`.
 //! 3. Without `--dry-run`, and only if all of that passed: fast-forward the real repository to the
 //!    release commit and fetch the tag (refusing if its `HEAD` moved or its tree got dirty in the
