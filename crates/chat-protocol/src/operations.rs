@@ -6,7 +6,7 @@
 //! Participants: [`ListChatParticipants`], [`AddChatParticipants`], [`RemoveChatParticipant`].
 //! Receipts and typing: [`SendChatReadReceipt`], [`ListChatReadReceipts`],
 //! [`SendTypingNotification`]. Images (api-version 2024-03-15-preview): [`UploadChatImage`],
-//! [`GetChatImage`], [`DeleteChatImage`]. Next pages of any list: [`NextPage`](crate::NextPage).
+//! [`GetChatImage`], [`DeleteChatImage`]. Next pages of any list: [`NextPage`].
 
 use bytes::Bytes;
 use http::{Request, Response};
