@@ -3,8 +3,8 @@
 //! 1. Protocol (criterion, `crates/chat-protocol/benches/protocol.rs`): building a send-message
 //!    request; parsing a page of 200 messages, next to `serde_json` into a plain struct of the
 //!    same shape, in the same run. Reported as MB/s and our/baseline.
-//! 2.–4. Client overhead against raw hyper, paging memory and the emulator: the `chat-bench`
-//!    binary (`benches/`), which prints its Markdown section.
+//! 2. to 4. Client overhead against raw hyper, paging memory and the emulator: the
+//!    `chat-bench` binary (`benches/`), which prints its Markdown section.
 //!
 //! `--quick` is the CI smoke run: short measurement times and the dev profile (already built by
 //! the tests), so the harness keeps compiling and running in seconds; its numbers mean little
