@@ -31,17 +31,17 @@ use crate::pipeline::{Auth, Pipeline};
 use crate::{Error, ErrorKind};
 
 macro_rules! client_struct {
-    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($vis:vis $field:ident: $ty:ty),* $(,)? }) => {
         $(#[$doc])*
         #[cfg(feature = "hyper")]
         pub struct $name<T = chat_transport::HyperTransport> {
-            $($field: $ty),*
+            $($vis $field: $ty),*
         }
 
         $(#[$doc])*
         #[cfg(not(feature = "hyper"))]
         pub struct $name<T> {
-            $($field: $ty),*
+            $($vis $field: $ty),*
         }
     };
 }
@@ -57,7 +57,7 @@ client_struct!(
     /// Every call is retried as [`RetryOptions`](crate::RetryOptions) allow, without ever
     /// repeating a side effect that may have happened, and is traced in a `chat_client.request`
     /// span.
-    ChatClient { pipeline: Arc<Pipeline<T>> }
+    ChatClient { pub(crate) pipeline: Arc<Pipeline<T>> }
 );
 
 client_struct!(

@@ -233,7 +233,11 @@ impl CommunicationTokenCredential {
     }
 
     fn expires_on(&self) -> Option<DateTime> {
-        self.inner.lock().token.as_ref().map(AccessToken::expires_on)
+        self.inner
+            .lock()
+            .token
+            .as_ref()
+            .map(AccessToken::expires_on)
     }
 }
 
@@ -283,7 +287,10 @@ pub struct CredentialBuilder {
 impl fmt::Debug for CredentialBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CredentialBuilder")
-            .field("initial_token", &self.initial_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "initial_token",
+                &self.initial_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("refresh_proactively", &self.proactive)
             .field("clock", &self.clock)
             .finish()
@@ -386,7 +393,10 @@ async fn proactive_loop(
             };
             delay.max(floor)
         };
-        tracing::trace!(delay_ms = delay.as_millis() as u64, "next proactive token refresh");
+        tracing::trace!(
+            delay_ms = delay.as_millis() as u64,
+            "next proactive token refresh"
+        );
         match futures::future::select(sleep.sleep(delay), &mut stop).await {
             Either::Left(((), _)) => {}
             Either::Right(_) => return,
@@ -409,4 +419,4 @@ async fn proactive_loop(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

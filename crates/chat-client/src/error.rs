@@ -225,7 +225,9 @@ impl Error {
     /// Whether a client-side deadline or the transport's own timeout passed.
     pub fn is_timeout(&self) -> bool {
         self.inner.kind == ErrorKind::Timeout
-            || self.transport_error().is_some_and(TransportError::is_timeout)
+            || self
+                .transport_error()
+                .is_some_and(TransportError::is_timeout)
     }
 }
 

@@ -55,6 +55,11 @@ impl Continuation {
     }
 }
 
+type PageFuture<T> = BoxFuture<'static, Result<Page<T>, Error>>;
+
+/// A fetched page and the link that fetched it (`None`: the first page).
+type Fetched<T> = Result<(Option<String>, Page<T>), Error>;
+
 enum Position {
     Start,
     Next(String),
@@ -66,17 +71,14 @@ struct Core<T> {
     fetch: Fetch<T>,
     position: Position,
     skip: usize,
-    in_flight: Option<(Option<String>, BoxFuture<'static, Result<Page<T>, Error>>)>,
+    in_flight: Option<(Option<String>, PageFuture<T>)>,
     failed: bool,
 }
 
 impl<T> Core<T> {
     /// Fetches the next page (one request at a time, only when asked). Yields the link that
     /// fetched it and the page, with the resume skip already applied.
-    fn poll_page(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<(Option<String>, Page<T>), Error>>> {
+    fn poll_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Fetched<T>>> {
         if self.failed {
             return Poll::Ready(None);
         }

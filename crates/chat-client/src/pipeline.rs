@@ -69,10 +69,7 @@ pub(crate) fn user_agent(application_id: Option<&str>) -> Result<HeaderValue, Er
     let value = match application_id {
         None => base,
         Some(id) => {
-            if id.is_empty()
-                || id.len() > 24
-                || !id.chars().all(|c| c.is_ascii_graphic())
-            {
+            if id.is_empty() || id.len() > 24 || !id.chars().all(|c| c.is_ascii_graphic()) {
                 return Err(Error::invalid_argument(
                     "the application id must be 1 to 24 printable ASCII characters without spaces",
                 ));

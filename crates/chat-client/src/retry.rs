@@ -72,7 +72,9 @@ impl RetryOptions {
 
     /// The full-jitter backoff before retry number `retry` (1-based), for a `jitter` in `[0, 1]`.
     pub(crate) fn backoff(&self, retry: u32, jitter: f64) -> Duration {
-        let exp = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        let exp = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         let ceiling = self
             .initial_delay
             .checked_mul(exp)
@@ -193,7 +195,15 @@ mod tests {
     }
 
     fn first(outcome: &Outcome<'_>, idem: Idempotency) -> Decision {
-        decide(1, outcome, idem, &RetryOptions::default(), now(), Duration::ZERO, 1.0)
+        decide(
+            1,
+            outcome,
+            idem,
+            &RetryOptions::default(),
+            now(),
+            Duration::ZERO,
+            1.0,
+        )
     }
 
     const FIRST_BACKOFF: Decision = Decision::Retry(Duration::from_millis(800));
@@ -267,7 +277,15 @@ mod tests {
     fn exponential_backoff_with_full_jitter_and_cap() {
         let o = RetryOptions::default().max_retries(20);
         let d = |attempt, jitter| {
-            decide(attempt, &status(503), Idempotent, &o, now(), Duration::ZERO, jitter)
+            decide(
+                attempt,
+                &status(503),
+                Idempotent,
+                &o,
+                now(),
+                Duration::ZERO,
+                jitter,
+            )
         };
         assert_eq!(d(1, 1.0), Decision::Retry(Duration::from_millis(800)));
         assert_eq!(d(2, 1.0), Decision::Retry(Duration::from_millis(1600)));
@@ -282,12 +300,30 @@ mod tests {
     #[test]
     fn attempts_are_limited() {
         let o = RetryOptions::default();
-        let d = |attempt| decide(attempt, &status(503), Idempotent, &o, now(), Duration::ZERO, 1.0);
+        let d = |attempt| {
+            decide(
+                attempt,
+                &status(503),
+                Idempotent,
+                &o,
+                now(),
+                Duration::ZERO,
+                1.0,
+            )
+        };
         assert!(matches!(d(3), Decision::Retry(_)));
         assert_eq!(d(4), Decision::Stop(Stop::AttemptsExhausted));
         let none = RetryOptions::none();
         assert_eq!(
-            decide(1, &status(503), Idempotent, &none, now(), Duration::ZERO, 1.0),
+            decide(
+                1,
+                &status(503),
+                Idempotent,
+                &none,
+                now(),
+                Duration::ZERO,
+                1.0
+            ),
             Decision::Stop(Stop::AttemptsExhausted)
         );
     }
@@ -317,7 +353,10 @@ mod tests {
         );
         // a date in the past: retry at once
         let past = now().checked_sub(Duration::from_secs(12)).unwrap();
-        assert_eq!(d(&with(RetryAfter::At(past))), Decision::Retry(Duration::ZERO));
+        assert_eq!(
+            d(&with(RetryAfter::At(past))),
+            Decision::Retry(Duration::ZERO)
+        );
         // capped by max_delay
         assert_eq!(
             d(&with(RetryAfter::Delay(Duration::from_secs(3600)))),
@@ -329,7 +368,10 @@ mod tests {
     fn budget_stops_a_retry_that_would_end_after_it() {
         let o = RetryOptions::default().max_elapsed(Duration::from_secs(10));
         let d = |elapsed| decide(1, &status(503), Idempotent, &o, now(), elapsed, 1.0);
-        assert_eq!(d(Duration::from_secs(9)), Decision::Retry(Duration::from_millis(800)));
+        assert_eq!(
+            d(Duration::from_secs(9)),
+            Decision::Retry(Duration::from_millis(800))
+        );
         assert_eq!(
             d(Duration::from_millis(9_200)),
             Decision::Stop(Stop::BudgetExhausted)
@@ -345,7 +387,15 @@ mod tests {
         );
         // not retryable wins over the budget
         assert_eq!(
-            decide(1, &status(404), Idempotent, &o, now(), Duration::from_secs(60), 1.0),
+            decide(
+                1,
+                &status(404),
+                Idempotent,
+                &o,
+                now(),
+                Duration::from_secs(60),
+                1.0
+            ),
             Decision::Stop(Stop::NotRetryable)
         );
     }
