@@ -105,7 +105,10 @@ impl FaultInjector {
 pub(crate) fn describe(status: u16) -> (&'static str, &'static str) {
     match status {
         429 => ("TooManyRequests", "Rate limit exceeded."),
-        500 => ("InternalServerError", "An internal server error occurred (injected)."),
+        500 => (
+            "InternalServerError",
+            "An internal server error occurred (injected).",
+        ),
         502 => ("BadGateway", "Bad gateway (injected)."),
         503 => (
             "ServiceUnavailable",

@@ -27,8 +27,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The well-known development access key, used when none is given (like Azurite's account key
 /// for Storage). It is public: never use it for anything but local development and tests.
-pub const DEV_ACCESS_KEY: &str =
-    "YWNzLWNoYXQtZW11bGF0b3Itd2VsbC1rbm93bi1kZXZlbG9wbWVudC1rZXkhIQ==";
+pub const DEV_ACCESS_KEY: &str = "YWNzLWNoYXQtZW11bGF0b3Itd2VsbC1rbm93bi1kZXZlbG9wbWVudC1rZXkhIQ==";
 
 /// How far `x-ms-date` may be from the emulator's clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -379,7 +378,10 @@ mod tests {
     fn official_python_sdk_vectors() {
         // azure-sdk-for-python identity tests/test_hmac.py: key "pw==".
         let key = AccessKey::from_base64("pw==").unwrap();
-        assert_eq!(key.sign("banana"), "88EC05aAS9iXnaimtNO78JLjiPtfWryQB/5QYEzEsu8=");
+        assert_eq!(
+            key.sign("banana"),
+            "88EC05aAS9iXnaimtNO78JLjiPtfWryQB/5QYEzEsu8="
+        );
         let date = "Wed, 13 Apr 2022 18:09:12 GMT";
         let host = "contoso.communicationservices.azure.com";
         let empty = content_hash(b"");
@@ -392,13 +394,23 @@ mod tests {
                 "il99+rd6V5O136roX/zVePCNle78HmvC4B7tu9zRH3I=",
             ),
         ] {
-            assert_eq!(key.sign(&string_to_sign("GET", path, date, host, &empty)), expected);
+            assert_eq!(
+                key.sign(&string_to_sign("GET", path, date, host, &empty)),
+                expected
+            );
         }
     }
 
     fn signed(key: &AccessKey, body: &[u8], now: DateTime) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        for (name, value) in sign_request("POST", "/identities?api-version=2023-10-01", "h:1", body, key, now) {
+        for (name, value) in sign_request(
+            "POST",
+            "/identities?api-version=2023-10-01",
+            "h:1",
+            body,
+            key,
+            now,
+        ) {
             headers.insert(name, value.parse().unwrap());
         }
         headers
@@ -416,13 +428,31 @@ mod tests {
         let h = signed(&key, b"{}", now);
         assert_eq!(ok(&h, b"{}", now), Ok(()));
         assert!(ok(&h, b"{ }", now).is_err(), "tampered body");
-        assert!(ok(&signed(&other, b"{}", now), b"{}", now).is_err(), "wrong key");
-        assert!(ok(&h, b"{}", at(1_700_000_000 + 16 * 60)).is_err(), "stale date");
+        assert!(
+            ok(&signed(&other, b"{}", now), b"{}", now).is_err(),
+            "wrong key"
+        );
+        assert!(
+            ok(&h, b"{}", at(1_700_000_000 + 16 * 60)).is_err(),
+            "stale date"
+        );
         assert!(ok(&h, b"{}", at(1_700_000_000 + 14 * 60)).is_ok());
         let mut missing = h.clone();
         missing.remove("x-ms-date");
         assert!(ok(&missing, b"{}", now).is_err());
-        assert!(verify_request("POST", "/identities?api-version=2023-10-02", "h:1", &h, b"{}", &key, now, MAX_CLOCK_SKEW).is_err());
+        assert!(
+            verify_request(
+                "POST",
+                "/identities?api-version=2023-10-02",
+                "h:1",
+                &h,
+                b"{}",
+                &key,
+                now,
+                MAX_CLOCK_SKEW
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -430,11 +460,27 @@ mod tests {
         let key = AccessKey::from_base64(DEV_ACCESS_KEY).unwrap();
         let now = at(1_700_000_000);
         let mut headers = HeaderMap::new();
-        for (name, value) in sign_request("DELETE", "/identities/x?api-version=2023-10-01", "127.0.0.1:9/", b"", &key, now) {
+        for (name, value) in sign_request(
+            "DELETE",
+            "/identities/x?api-version=2023-10-01",
+            "127.0.0.1:9/",
+            b"",
+            &key,
+            now,
+        ) {
             headers.insert(name, value.parse().unwrap());
         }
         assert_eq!(
-            verify_request("DELETE", "/identities/x?api-version=2023-10-01", "127.0.0.1:9", &headers, b"", &key, now, MAX_CLOCK_SKEW),
+            verify_request(
+                "DELETE",
+                "/identities/x?api-version=2023-10-01",
+                "127.0.0.1:9",
+                &headers,
+                b"",
+                &key,
+                now,
+                MAX_CLOCK_SKEW
+            ),
             Ok(())
         );
     }
@@ -443,6 +489,9 @@ mod tests {
     fn expires_on_format() {
         let t = DateTime::parse("2023-10-10T21:39:39.3244584Z").unwrap();
         assert_eq!(format_expires_on(t), "2023-10-10T21:39:39.3244584+00:00");
-        assert_eq!(format_expires_on(at(0)), "1970-01-01T00:00:00.0000000+00:00");
+        assert_eq!(
+            format_expires_on(at(0)),
+            "1970-01-01T00:00:00.0000000+00:00"
+        );
     }
 }

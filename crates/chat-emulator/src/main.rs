@@ -37,6 +37,14 @@ struct Args {
     ca_out: Option<PathBuf>,
 }
 
+/// Prints a line to stdout, ignoring errors (a closed pipe must not stop the emulator).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt().with_target(false).init();
@@ -57,15 +65,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .http(args.http)
         .throttle(args.throttle);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-        let cert = std::fs::read_to_string(cert)
-            .map_err(|e| format!("--cert {}: {e}", cert.display()))?;
-        let key = std::fs::read_to_string(key).map_err(|e| format!("--key {}: {e}", key.display()))?;
+        let cert =
+            std::fs::read_to_string(cert).map_err(|e| format!("--cert {}: {e}", cert.display()))?;
+        let key =
+            std::fs::read_to_string(key).map_err(|e| format!("--key {}: {e}", key.display()))?;
         builder = builder.tls_pem(cert, key);
     }
     let emulator = builder.start().await?;
-    println!("ACS Chat emulator listening");
-    println!("endpoint:          {}", emulator.endpoint());
-    println!("connection string: {}", emulator.connection_string());
+    say!("ACS Chat emulator listening");
+    say!("endpoint:          {}", emulator.endpoint());
+    say!("connection string: {}", emulator.connection_string());
     if let Some(pem) = emulator.ca_certificate_pem() {
         let path = args.ca_out.unwrap_or_else(|| {
             std::env::temp_dir()
@@ -76,13 +85,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         std::fs::write(&path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("CA certificate:    {} (trust it in your client)", path.display());
+        say!(
+            "CA certificate:    {} (trust it in your client)",
+            path.display()
+        );
     }
     if args.throttle {
-        println!("throttling:        on (10 message operations per 10 s, 30 per minute, per thread)");
+        say!("throttling:        on (10 message operations per 10 s, 30 per minute, per thread)");
     }
     wait_for_signal().await?;
-    println!("shutting down");
+    say!("shutting down");
     emulator.shutdown().await;
     Ok(())
 }

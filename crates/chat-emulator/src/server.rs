@@ -132,7 +132,11 @@ impl EmulatorBuilder {
     }
 
     /// Serve HTTPS with this certificate chain and private key (PEM) instead of a generated one.
-    pub fn tls_pem(mut self, cert_chain_pem: impl Into<String>, key_pem: impl Into<String>) -> Self {
+    pub fn tls_pem(
+        mut self,
+        cert_chain_pem: impl Into<String>,
+        key_pem: impl Into<String>,
+    ) -> Self {
         self.tls_pem = Some((cert_chain_pem.into(), key_pem.into()));
         self
     }
@@ -161,7 +165,11 @@ impl EmulatorBuilder {
                 None => {
                     let generated = tls::generate()
                         .map_err(|e| EmulatorError::new(format!("certificate: {e}")))?;
-                    (generated.chain_pem, generated.key_pem, Some(generated.ca_pem))
+                    (
+                        generated.chain_pem,
+                        generated.key_pem,
+                        Some(generated.ca_pem),
+                    )
                 }
             };
             let config = tls::server_config(&chain, &key_pem)
@@ -171,7 +179,9 @@ impl EmulatorBuilder {
         let bind_host = self.host.trim_start_matches('[').trim_end_matches(']');
         let listener = TcpListener::bind((bind_host, self.port))
             .await
-            .map_err(|e| EmulatorError::new(format!("cannot listen on {}:{}: {e}", self.host, self.port)))?;
+            .map_err(|e| {
+                EmulatorError::new(format!("cannot listen on {}:{}: {e}", self.host, self.port))
+            })?;
         let local_addr = listener
             .local_addr()
             .map_err(|e| EmulatorError::new(format!("local address: {e}")))?;
@@ -252,7 +262,11 @@ impl RunningEmulator {
     /// `endpoint=https://127.0.0.1:<port>/;accesskey=<key>`, for the official SDKs'
     /// `from_connection_string`.
     pub fn connection_string(&self) -> String {
-        format!("endpoint={};accesskey={}", self.endpoint, self.key.as_base64())
+        format!(
+            "endpoint={};accesskey={}",
+            self.endpoint,
+            self.key.as_base64()
+        )
     }
 
     /// The CA certificate (PEM) to trust, when the emulator generated its certificate.
@@ -273,7 +287,9 @@ impl RunningEmulator {
         scopes: &[&str],
         ttl: Duration,
     ) -> Result<(String, DateTime), EmulatorError> {
-        Ok(self.service.issue_token(user_id, scopes, ttl, wall_clock())?)
+        Ok(self
+            .service
+            .issue_token(user_id, scopes, ttl, wall_clock())?)
     }
 
     /// Creates a user with a 24-hour `chat` token: (user id, token).

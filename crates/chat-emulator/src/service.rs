@@ -61,7 +61,13 @@ pub const IDENTITY_API_VERSIONS: &[&str] = &[
 ];
 
 /// Token scopes the Identity API knows.
-pub const TOKEN_SCOPES: &[&str] = &["chat", "voip", "chat.join", "chat.join.limited", "voip.join"];
+pub const TOKEN_SCOPES: &[&str] = &[
+    "chat",
+    "voip",
+    "chat.join",
+    "chat.join.limited",
+    "voip.join",
+];
 
 /// Default page size of list threads and list messages (the service does not document its own).
 pub const DEFAULT_PAGE_SIZE: usize = 20;
@@ -249,7 +255,9 @@ fn page_size(ctx: &Ctx<'_>, default: usize) -> Result<usize> {
     match ctx.query("maxPageSize") {
         None | Some("") => Ok(default),
         Some(v) => match v.parse::<i64>() {
-            Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)),
+            Ok(n) if n >= 1 => Ok(usize::try_from(n)
+                .unwrap_or(MAX_PAGE_SIZE)
+                .min(MAX_PAGE_SIZE)),
             _ => Err(StoreError::bad_request(
                 "maxPageSize",
                 format!("maxPageSize must be a positive integer, not `{v}`."),
@@ -262,7 +270,10 @@ fn skip_param(ctx: &Ctx<'_>) -> Result<usize> {
     match ctx.query("skip") {
         None | Some("") => Ok(0),
         Some(v) => v.parse::<usize>().map_err(|_| {
-            StoreError::bad_request("skip", format!("skip must be a non-negative integer, not `{v}`."))
+            StoreError::bad_request(
+                "skip",
+                format!("skip must be a non-negative integer, not `{v}`."),
+            )
         }),
     }
 }
@@ -357,7 +368,12 @@ impl Service {
     /// A service over `store`, verifying HMAC signatures and signing tokens with `key`.
     /// `https` and `default_authority` (`host:port`) build absolute links when a request has no
     /// usable `Host`.
-    pub fn new(store: Store, key: AccessKey, https: bool, default_authority: impl Into<String>) -> Self {
+    pub fn new(
+        store: Store,
+        key: AccessKey,
+        https: bool,
+        default_authority: impl Into<String>,
+    ) -> Self {
         Self {
             signer: TokenSigner::new(&key),
             store: Mutex::new(store),
@@ -393,7 +409,10 @@ impl Service {
                 ttl,
                 now,
             )?;
-            Ok((self.signer.mint(&grant, store.resource_id()), grant.expires_on))
+            Ok((
+                self.signer.mint(&grant, store.resource_id()),
+                grant.expires_on,
+            ))
         })
     }
 
@@ -457,10 +476,7 @@ impl Service {
                     (&Method::POST, [id, ":revokeAccessTokens"]) => IdentityOp::Revoke(id),
                     _ => return Err(not_found_route()),
                 };
-                let target = request
-                    .uri()
-                    .path_and_query()
-                    .map_or("/", |pq| pq.as_str());
+                let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
                 verify_request(
                     request.method().as_str(),
                     target,
@@ -510,7 +526,8 @@ impl Service {
                             "expiresOn": format_expires_on(grant.expires_on),
                         });
                     }
-                    let location = format!("{}/identities/{}", ctx.origin, encode_path_segment(&id));
+                    let location =
+                        format!("{}/identities/{}", ctx.origin, encode_path_segment(&id));
                     Ok(with_location(json_response(201, &result), &location))
                 })
             }
@@ -585,7 +602,11 @@ impl Service {
     }
 
     fn thread_url(&self, ctx: &Ctx<'_>, thread_id: &str) -> String {
-        format!("{}/chat/threads/{}", ctx.origin, encode_path_segment(thread_id))
+        format!(
+            "{}/chat/threads/{}",
+            ctx.origin,
+            encode_path_segment(thread_id)
+        )
     }
 
     fn chat(
@@ -601,7 +622,8 @@ impl Service {
         let version = ctx.query("api-version").unwrap_or_default();
         match op {
             ChatOp::CreateThread => {
-                let request: CreateChatThreadRequest = parse_json(ctx.body, "createChatThreadRequest")?;
+                let request: CreateChatThreadRequest =
+                    parse_json(ctx.body, "createChatThreadRequest")?;
                 let result = store.create_thread(&caller, request, ctx.repeatability, now)?;
                 let location = result
                     .chat_thread
@@ -616,10 +638,21 @@ impl Service {
                     None => (start_time(ctx)?, None),
                     Some(parts) => match parts.as_slice() {
                         [tag, ts, id, start] if tag == "t1" => {
-                            let bad = || StoreError::bad_request("syncState", "The continuation (syncState) is not valid.");
+                            let bad = || {
+                                StoreError::bad_request(
+                                    "syncState",
+                                    "The continuation (syncState) is not valid.",
+                                )
+                            };
                             let last = time_from_state(ts).flatten().ok_or_else(bad)?;
                             let start = time_from_state(start).ok_or_else(bad)?;
-                            (start, Some(ThreadCursor { last_message_received_on: last, id: id.clone() }))
+                            (
+                                start,
+                                Some(ThreadCursor {
+                                    last_message_received_on: last,
+                                    id: id.clone(),
+                                }),
+                            )
                         }
                         _ => {
                             return Err(StoreError::bad_request(
@@ -676,7 +709,8 @@ impl Service {
                 Ok(empty_response(204))
             }
             ChatOp::SendMessage(id) => {
-                let request: SendChatMessageRequest = parse_json(ctx.body, "sendChatMessageRequest")?;
+                let request: SendChatMessageRequest =
+                    parse_json(ctx.body, "sendChatMessageRequest")?;
                 let message_id = store.send_message(&caller, id, request, now)?;
                 let location = format!("{}/messages/{message_id}", self.thread_url(ctx, id));
                 Ok(with_location(
@@ -690,7 +724,12 @@ impl Service {
                     None => (start_time(ctx)?, None),
                     Some(parts) => match parts.as_slice() {
                         [tag, seq, start] if tag == "m1" => {
-                            let bad = || StoreError::bad_request("syncState", "The continuation (syncState) is not valid.");
+                            let bad = || {
+                                StoreError::bad_request(
+                                    "syncState",
+                                    "The continuation (syncState) is not valid.",
+                                )
+                            };
                             let seq = seq.parse::<u64>().map_err(|_| bad())?;
                             (time_from_state(start).ok_or_else(bad)?, Some(seq))
                         }
@@ -756,7 +795,8 @@ impl Service {
                 Ok(empty_response(204))
             }
             ChatOp::SendReadReceipt(id) => {
-                let request: SendReadReceiptRequest = parse_json(ctx.body, "sendReadReceiptRequest")?;
+                let request: SendReadReceiptRequest =
+                    parse_json(ctx.body, "sendReadReceiptRequest")?;
                 store.send_read_receipt(&caller, id, &request.chat_message_id, now)?;
                 Ok(empty_response(200))
             }
@@ -816,7 +856,7 @@ impl<'a> ChatOp<'a> {
         let op = match (method.as_str(), rest) {
             ("POST", []) => Self::CreateThread,
             ("GET", []) => Self::ListThreads,
-            (_, [id, ..]) if id.is_empty() => return None,
+            (_, ["", ..]) => return None,
             ("GET", [id]) => Self::GetThread(id),
             ("PATCH", [id]) => Self::UpdateThread(id),
             ("DELETE", [id]) => Self::DeleteThread(id),

@@ -366,7 +366,10 @@ fn metadata_size(metadata: &BTreeMap<String, String>) -> usize {
     metadata.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
-fn check_metadata(target: &str, metadata: Option<&BTreeMap<String, String>>) -> Result<(), StoreError> {
+fn check_metadata(
+    target: &str,
+    metadata: Option<&BTreeMap<String, String>>,
+) -> Result<(), StoreError> {
     match metadata {
         Some(m) if metadata_size(m) > MAX_METADATA_BYTES => Err(StoreError::validation(
             target,
@@ -543,9 +546,13 @@ impl Store {
         now: DateTime,
     ) -> Result<TokenGrant, StoreError> {
         self.require_user(user_id)?;
-        let expires_on = now.checked_add(ttl).ok_or_else(|| {
-            StoreError::validation("ExpiresInMinutes", "The token lifetime is out of range.")
-        })?;
+        // Whole seconds, so that `expiresOn` and the JWT's `exp` agree.
+        let expires_on = now
+            .checked_add(ttl)
+            .and_then(|t| DateTime::from_unix_timestamp(t.unix_timestamp()).ok())
+            .ok_or_else(|| {
+                StoreError::validation("ExpiresInMinutes", "The token lifetime is out of range.")
+            })?;
         let token_id = self.next_uuid().simple().to_string();
         self.tokens.insert(
             token_id.clone(),
@@ -644,7 +651,10 @@ impl Store {
             }
             _ => return Err(invalid("403", "Permissions check failed")),
         }
-        if p.metadata.as_ref().is_some_and(|m| metadata_size(m) > MAX_METADATA_BYTES) {
+        if p.metadata
+            .as_ref()
+            .is_some_and(|m| metadata_size(m) > MAX_METADATA_BYTES)
+        {
             return Err(invalid(
                 "400",
                 "Participant metadata must not exceed 1024 bytes in total.",
@@ -669,7 +679,11 @@ impl Store {
         for p in requested {
             match self.check_participant(p) {
                 Ok((raw, stored)) => {
-                    if existing.iter().chain(added.iter()).any(|(id, _)| *id == raw) {
+                    if existing
+                        .iter()
+                        .chain(added.iter())
+                        .any(|(id, _)| *id == raw)
+                    {
                         continue;
                     }
                     if existing.len() + added.len() >= MAX_PARTICIPANTS_PER_THREAD {
@@ -702,21 +716,24 @@ impl Store {
         now: DateTime,
     ) -> Result<CreateChatThreadResult, StoreError> {
         let key = repeatability_request_id.map(|id| (caller.user_id.clone(), id.to_owned()));
-        if let Some(key) = &key {
-            if let Some((first, result)) = self.repeatability.get(key) {
-                return if *first == request {
-                    Ok(result.clone())
-                } else {
-                    Err(StoreError::new(
-                        409,
-                        "Conflict",
-                        "The repeatability-request-id was already used with a different request.",
-                    ))
-                };
-            }
+        if let Some(key) = &key
+            && let Some((first, result)) = self.repeatability.get(key)
+        {
+            return if *first == request {
+                Ok(result.clone())
+            } else {
+                Err(StoreError::new(
+                    409,
+                    "Conflict",
+                    "The repeatability-request-id was already used with a different request.",
+                ))
+            };
         }
         if request.topic.trim().is_empty() {
-            return Err(StoreError::validation("Topic", "The topic must not be empty."));
+            return Err(StoreError::validation(
+                "Topic",
+                "The topic must not be empty.",
+            ));
         }
         check_metadata("Metadata", request.metadata.as_ref())?;
         check_retention(request.retention_policy.as_ref())?;
@@ -724,26 +741,33 @@ impl Store {
         if requested.len() > MAX_PARTICIPANTS_PER_CALL {
             return Err(StoreError::validation(
                 "Participants",
-                format!("At most {MAX_PARTICIPANTS_PER_CALL} participants can be added in one call."),
+                format!(
+                    "At most {MAX_PARTICIPANTS_PER_CALL} participants can be added in one call."
+                ),
             ));
         }
         // The creator first, with what the request says about them.
-        let creator_entry = requested
-            .iter()
-            .find(|p| normalize(&p.communication_identifier).is_some_and(|(raw, _)| raw == caller.user_id));
+        let creator_entry = requested.iter().find(|p| {
+            normalize(&p.communication_identifier).is_some_and(|(raw, _)| raw == caller.user_id)
+        });
         let mut creator = ChatParticipant::new(identifier_model(&caller.user_id));
         if let Some(entry) = creator_entry {
             creator.display_name = entry.display_name.clone();
             creator.metadata = entry.metadata.clone();
             creator.share_history_time = entry.share_history_time;
         }
-        if creator.metadata.as_ref().is_some_and(|m| metadata_size(m) > MAX_METADATA_BYTES) {
+        if creator
+            .metadata
+            .as_ref()
+            .is_some_and(|m| metadata_size(m) > MAX_METADATA_BYTES)
+        {
             return Err(StoreError::validation(
                 "Participants.Metadata",
                 "Participant metadata must not exceed 1024 bytes in total.",
             ));
         }
-        creator.share_history_time = Some(creator.share_history_time.unwrap_or(DateTime::UNIX_EPOCH));
+        creator.share_history_time =
+            Some(creator.share_history_time.unwrap_or(DateTime::UNIX_EPOCH));
         let existing = vec![(caller.user_id.clone(), creator)];
         let (added, invalid) = self.sort_participants(&existing, &requested);
         let mut participants = existing;
@@ -767,7 +791,8 @@ impl Store {
             next_seq: 1,
             recent_ops: VecDeque::new(),
         };
-        let all: Vec<ChatParticipant> = thread.participants.iter().map(|(_, p)| p.clone()).collect();
+        let all: Vec<ChatParticipant> =
+            thread.participants.iter().map(|(_, p)| p.clone()).collect();
         let id = self.ids.next(now);
         thread.system_message(
             id,
@@ -804,7 +829,8 @@ impl Store {
             .filter(|t| start_time.is_none_or(|s| t.last_message_received_on >= s))
             .collect();
         mine.sort_by(|a, b| {
-            (b.last_message_received_on, &b.props.id).cmp(&(a.last_message_received_on, &a.props.id))
+            (b.last_message_received_on, &b.props.id)
+                .cmp(&(a.last_message_received_on, &a.props.id))
         });
         let start = match after {
             None => 0,
@@ -843,8 +869,14 @@ impl Store {
         thread_id: &str,
         now: DateTime,
     ) -> Result<ChatThreadProperties, StoreError> {
-        Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)
-            .map(|t| t.props.clone())
+        Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )
+        .map(|t| t.props.clone())
     }
 
     /// Updates topic, metadata or retention policy; a new topic records a `topicUpdated`
@@ -859,15 +891,21 @@ impl Store {
         if let Patch::Set(p) = &update.retention_policy {
             check_retention(Some(p))?;
         }
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         let mut metadata = thread.props.metadata.clone();
         apply_metadata(&mut metadata, &update.metadata);
         check_metadata("Metadata", metadata.as_ref())?;
-        if let Some(topic) = &update.topic {
-            if topic.trim().is_empty() {
-                return Err(StoreError::validation("Topic", "The topic must not be empty."));
-            }
+        if update.topic.as_ref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(StoreError::validation(
+                "Topic",
+                "The topic must not be empty.",
+            ));
         }
         thread.props.metadata = metadata;
         match update.retention_policy {
@@ -875,19 +913,19 @@ impl Store {
             Patch::Clear => thread.props.retention_policy = None,
             Patch::Set(p) => thread.props.retention_policy = Some(p),
         }
-        if let Some(topic) = update.topic {
-            if topic != thread.props.topic {
-                thread.props.topic = topic.clone();
-                let id = self.ids.next(now);
-                thread.system_message(
-                    id,
-                    ChatMessageType::TopicUpdated,
-                    &caller.user_id,
-                    None,
-                    Some(topic),
-                    now,
-                );
-            }
+        if let Some(topic) = update.topic
+            && topic != thread.props.topic
+        {
+            thread.props.topic = topic.clone();
+            let id = self.ids.next(now);
+            thread.system_message(
+                id,
+                ChatMessageType::TopicUpdated,
+                &caller.user_id,
+                None,
+                Some(topic),
+                now,
+            );
         }
         Ok(())
     }
@@ -899,7 +937,13 @@ impl Store {
         thread_id: &str,
         now: DateTime,
     ) -> Result<(), StoreError> {
-        Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         self.threads.remove(thread_id);
         self.deleted_threads.insert(thread_id.to_owned());
         Ok(())
@@ -912,7 +956,11 @@ impl Store {
 
     // ---- messages ------------------------------------------------------------------------
 
-    fn rate_check(throttle: bool, ops: &mut VecDeque<DateTime>, now: DateTime) -> Result<(), StoreError> {
+    fn rate_check(
+        throttle: bool,
+        ops: &mut VecDeque<DateTime>,
+        now: DateTime,
+    ) -> Result<(), StoreError> {
         if !throttle {
             return Ok(());
         }
@@ -960,8 +1008,13 @@ impl Store {
         }
         check_content(&request.content)?;
         let throttle = self.throttle;
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         Self::rate_check(throttle, &mut thread.recent_ops, now)?;
         let mut message = ChatMessage::new(now, "", "", kind, "");
         let mut content = ChatMessageContent::new();
@@ -992,8 +1045,13 @@ impl Store {
         max_page_size: usize,
         now: DateTime,
     ) -> Result<Listing<ChatMessage, u64>, StoreError> {
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         let from = Self::visible_from(thread, caller);
         let take = max_page_size.max(1);
         let mut matching = thread
@@ -1005,7 +1063,11 @@ impl Store {
             .filter(|m| start_time.is_none_or(|s| m.last_modified() >= s));
         let page: Vec<&StoredMessage> = matching.by_ref().take(take).collect();
         let more = matching.next().is_some();
-        let next = if more { page.last().map(|m| m.seq) } else { None };
+        let next = if more {
+            page.last().map(|m| m.seq)
+        } else {
+            None
+        };
         Ok(Listing {
             items: page.into_iter().map(|m| m.message.clone()).collect(),
             next,
@@ -1033,8 +1095,13 @@ impl Store {
         message_id: &str,
         now: DateTime,
     ) -> Result<ChatMessage, StoreError> {
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         Self::find_message(thread, caller, message_id).map(|m| m.message.clone())
     }
 
@@ -1051,8 +1118,13 @@ impl Store {
             check_content(content)?;
         }
         let throttle = self.throttle;
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         let message = Self::find_message(thread, caller, message_id)?;
         if message.sender.as_deref() != Some(caller.user_id.as_str()) {
             return Err(StoreError::forbidden());
@@ -1067,7 +1139,9 @@ impl Store {
         let message = Self::find_message(thread, caller, message_id)?;
         let m = &mut message.message;
         if let Some(content) = update.content {
-            m.content.get_or_insert_with(ChatMessageContent::new).message = Some(content);
+            m.content
+                .get_or_insert_with(ChatMessageContent::new)
+                .message = Some(content);
         }
         apply_metadata(&mut m.metadata, &update.metadata);
         m.edited_on = Some(now);
@@ -1084,8 +1158,13 @@ impl Store {
         now: DateTime,
     ) -> Result<(), StoreError> {
         let throttle = self.throttle;
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         let message = Self::find_message(thread, caller, message_id)?;
         if message.sender.as_deref() != Some(caller.user_id.as_str()) {
             return Err(StoreError::forbidden());
@@ -1117,8 +1196,13 @@ impl Store {
         max_page_size: usize,
         now: DateTime,
     ) -> Result<Listing<ChatParticipant, usize>, StoreError> {
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         let take = max_page_size.max(1);
         let items: Vec<ChatParticipant> = thread
             .participants
@@ -1144,7 +1228,9 @@ impl Store {
         if participants.len() > MAX_PARTICIPANTS_PER_CALL {
             return Err(StoreError::validation(
                 "Participants",
-                format!("At most {MAX_PARTICIPANTS_PER_CALL} participants can be added in one call."),
+                format!(
+                    "At most {MAX_PARTICIPANTS_PER_CALL} participants can be added in one call."
+                ),
             ));
         }
         if participants.is_empty() {
@@ -1165,8 +1251,13 @@ impl Store {
         };
         let (added, invalid) = self.sort_participants(&existing, &participants);
         let id = (!added.is_empty()).then(|| self.ids.next(now));
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         if let Some(id) = id {
             let list = added.iter().map(|(_, p)| p.clone()).collect();
             thread.participants.extend(added);
@@ -1200,8 +1291,13 @@ impl Store {
             ));
         };
         let id = self.ids.next(now);
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         let Some(pos) = thread.participants.iter().position(|(id, _)| *id == raw) else {
             return Ok(());
         };
@@ -1227,11 +1323,21 @@ impl Store {
         message_id: &str,
         now: DateTime,
     ) -> Result<(), StoreError> {
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         Self::find_message(thread, caller, message_id)?;
-        let receipt = ChatMessageReadReceipt::new(message_id, now, identifier_model(&caller.user_id));
-        match thread.receipts.iter_mut().find(|(who, _)| *who == caller.user_id) {
+        let receipt =
+            ChatMessageReadReceipt::new(message_id, now, identifier_model(&caller.user_id));
+        match thread
+            .receipts
+            .iter_mut()
+            .find(|(who, _)| *who == caller.user_id)
+        {
             Some((_, r)) => *r = receipt,
             None => thread.receipts.push((caller.user_id.clone(), receipt)),
         }
@@ -1247,8 +1353,13 @@ impl Store {
         max_page_size: usize,
         now: DateTime,
     ) -> Result<Listing<ChatMessageReadReceipt, usize>, StoreError> {
-        let thread =
-            Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)?;
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
         let take = max_page_size.max(1);
         let items: Vec<ChatMessageReadReceipt> = thread
             .receipts
@@ -1269,8 +1380,14 @@ impl Store {
         thread_id: &str,
         now: DateTime,
     ) -> Result<(), StoreError> {
-        Self::thread_mut(&mut self.threads, &mut self.deleted_threads, caller, thread_id, now)
-            .map(drop)
+        Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )
+        .map(drop)
     }
 }
 

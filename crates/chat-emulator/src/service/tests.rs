@@ -19,8 +19,17 @@ fn service() -> Service {
     Service::new(Store::new("res", 1), key(), true, HOST)
 }
 
-fn signed_with(method: &str, target: &str, body: &str, key: &AccessKey, at: DateTime) -> Request<Bytes> {
-    let mut builder = Request::builder().method(method).uri(target).header("host", HOST);
+fn signed_with(
+    method: &str,
+    target: &str,
+    body: &str,
+    key: &AccessKey,
+    at: DateTime,
+) -> Request<Bytes> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(target)
+        .header("host", HOST);
     for (name, value) in sign_request(method, target, HOST, body.as_bytes(), key, at) {
         builder = builder.header(name, value);
     }
@@ -56,11 +65,23 @@ fn user_and_token(service: &Service) -> (String, String) {
 #[test]
 fn create_identity_accepts_empty_null_and_missing_fields() {
     let s = service();
-    for request in ["", "{}", r#"{"createTokenWithScopes": null, "expiresInMinutes": null}"#] {
-        let r = s.handle(&signed("POST", "/identities?api-version=2023-10-01", request), now());
+    for request in [
+        "",
+        "{}",
+        r#"{"createTokenWithScopes": null, "expiresInMinutes": null}"#,
+    ] {
+        let r = s.handle(
+            &signed("POST", "/identities?api-version=2023-10-01", request),
+            now(),
+        );
         assert_eq!(r.status(), 201, "{request}: {:?}", r.body());
         let v = body(&r);
-        assert!(v["identity"]["id"].as_str().unwrap().starts_with("8:acs:res_"));
+        assert!(
+            v["identity"]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("8:acs:res_")
+        );
         assert!(v.get("accessToken").is_none());
         assert!(r.headers().get("location").is_some());
     }
@@ -84,22 +105,31 @@ fn create_identity_with_a_token() {
     assert_eq!(expires, "2025-06-15T16:06:40.0000000+00:00");
     let parsed = AccessToken::from_jwt(token).unwrap();
     assert_eq!(parsed.expires_on(), DateTime::parse(expires).unwrap());
-    assert_eq!(parsed.expires_on().unix_timestamp(), now().unix_timestamp() + 3600);
+    assert_eq!(
+        parsed.expires_on().unix_timestamp(),
+        now().unix_timestamp() + 3600
+    );
 }
 
 #[test]
 fn expires_in_minutes_is_validated() {
     let s = service();
     for minutes in [59, 1441, -1] {
-        let request = format!(r#"{{"createTokenWithScopes": ["chat"], "expiresInMinutes": {minutes}}}"#);
-        let r = s.handle(&signed("POST", "/identities?api-version=2023-10-01", &request), now());
+        let request =
+            format!(r#"{{"createTokenWithScopes": ["chat"], "expiresInMinutes": {minutes}}}"#);
+        let r = s.handle(
+            &signed("POST", "/identities?api-version=2023-10-01", &request),
+            now(),
+        );
         assert_eq!(r.status(), 400);
         let v = body(&r);
         assert_eq!(v["error"]["code"], "ValidationError");
         assert_eq!(v["error"]["target"], "ExpiresInMinutes");
         assert_eq!(
             v["error"]["message"],
-            format!("ExpiresInMinutes value {minutes} is invalid. Value must be within the [60, 1440] interval.")
+            format!(
+                "ExpiresInMinutes value {minutes} is invalid. Value must be within the [60, 1440] interval."
+            )
         );
     }
 }
@@ -107,13 +137,23 @@ fn expires_in_minutes_is_validated() {
 #[test]
 fn issue_revoke_and_delete_with_encoded_or_raw_ids() {
     let s = service();
-    let r = s.handle(&signed("POST", "/identities?api-version=2023-10-01", ""), now());
+    let r = s.handle(
+        &signed("POST", "/identities?api-version=2023-10-01", ""),
+        now(),
+    );
     let id = body(&r)["identity"]["id"].as_str().unwrap().to_owned();
     let encoded = encode_path_segment(&id).into_owned();
     assert!(encoded.contains("%3A"));
     for segment in [encoded.as_str(), id.as_str()] {
         let target = format!("/identities/{segment}/:issueAccessToken?api-version=2023-10-01");
-        let r = s.handle(&signed("POST", &target, r#"{"scopes": ["chat"], "expiresInMinutes": 1440}"#), now());
+        let r = s.handle(
+            &signed(
+                "POST",
+                &target,
+                r#"{"scopes": ["chat"], "expiresInMinutes": 1440}"#,
+            ),
+            now(),
+        );
         assert_eq!(r.status(), 200, "{segment}");
         let v = body(&r);
         assert!(AccessToken::from_jwt(v["token"].as_str().unwrap()).is_ok());
@@ -122,13 +162,22 @@ fn issue_revoke_and_delete_with_encoded_or_raw_ids() {
     for missing in [r#"{"scopes": null, "expiresInMinutes": null}"#, "{}"] {
         let r = s.handle(&signed("POST", &target, missing), now());
         assert_eq!(r.status(), 400);
-        assert_eq!(body(&r)["error"]["message"], "Scopes: The Scopes field is required.");
+        assert_eq!(
+            body(&r)["error"]["message"],
+            "Scopes: The Scopes field is required."
+        );
     }
     let revoke = format!("/identities/{encoded}/:revokeAccessTokens?api-version=2023-10-01");
     assert_eq!(s.handle(&signed("POST", &revoke, ""), now()).status(), 204);
     let delete = format!("/identities/{id}?api-version=2023-10-01");
-    assert_eq!(s.handle(&signed("DELETE", &delete, ""), now()).status(), 204);
-    assert_eq!(s.handle(&signed("DELETE", &delete, ""), now()).status(), 404);
+    assert_eq!(
+        s.handle(&signed("DELETE", &delete, ""), now()).status(),
+        204
+    );
+    assert_eq!(
+        s.handle(&signed("DELETE", &delete, ""), now()).status(),
+        404
+    );
     assert_eq!(s.handle(&signed("POST", &revoke, ""), now()).status(), 404);
 }
 
@@ -141,15 +190,29 @@ fn hmac_failures_are_401() {
     assert_eq!(r.status(), 401);
     assert_eq!(body(&r)["error"]["code"], "Unauthorized");
     let stale = now().checked_sub(Duration::from_secs(16 * 60)).unwrap();
-    assert_eq!(s.handle(&signed_with("POST", target, "{}", &key(), stale), now()).status(), 401);
+    assert_eq!(
+        s.handle(&signed_with("POST", target, "{}", &key(), stale), now())
+            .status(),
+        401
+    );
     let mut tampered = signed("POST", target, "{}");
     *tampered.body_mut() = Bytes::from_static(br#"{"createTokenWithScopes":["chat"]}"#);
     assert_eq!(s.handle(&tampered, now()).status(), 401);
-    let unsigned = Request::builder().method("POST").uri(target).body(Bytes::new()).unwrap();
+    let unsigned = Request::builder()
+        .method("POST")
+        .uri(target)
+        .body(Bytes::new())
+        .unwrap();
     assert_eq!(s.handle(&unsigned, now()).status(), 401);
     // A signed request with an api-version the Identity service never had.
-    let r = s.handle(&signed("POST", "/identities?api-version=1999-01-01", ""), now());
-    assert_eq!((r.status().as_u16(), body(&r)["error"]["code"].clone()), (400, json!("UnsupportedApiVersion")));
+    let r = s.handle(
+        &signed("POST", "/identities?api-version=1999-01-01", ""),
+        now(),
+    );
+    assert_eq!(
+        (r.status().as_u16(), body(&r)["error"]["code"].clone()),
+        (400, json!("UnsupportedApiVersion"))
+    );
 }
 
 #[test]
@@ -159,56 +222,138 @@ fn chat_auth_failures() {
     let list = "/chat/threads?api-version=2025-03-15";
     let no_header = Request::builder().uri(list).body(Bytes::new()).unwrap();
     assert_eq!(s.handle(&no_header, now()).status(), 401);
-    assert_eq!(s.handle(&bearer("GET", list, "not-a-jwt", ""), now()).status(), 401);
+    assert_eq!(
+        s.handle(&bearer("GET", list, "not-a-jwt", ""), now())
+            .status(),
+        401
+    );
     // A well-formed token signed with another key (another emulator) is unknown here.
-    let other = Service::new(Store::new("res", 1), AccessKey::from_base64("b3RoZXI=").unwrap(), true, HOST);
+    let other = Service::new(
+        Store::new("res", 1),
+        AccessKey::from_base64("b3RoZXI=").unwrap(),
+        true,
+        HOST,
+    );
     let (_, foreign) = user_and_token(&other);
-    assert_eq!(s.handle(&bearer("GET", list, &foreign, ""), now()).status(), 401);
+    assert_eq!(
+        s.handle(&bearer("GET", list, &foreign, ""), now()).status(),
+        401
+    );
     // Tampering with the payload breaks the signature.
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     parts[1].insert(0, 'e');
-    assert_eq!(s.handle(&bearer("GET", list, &parts.join("."), ""), now()).status(), 401);
-    assert_eq!(s.handle(&bearer("GET", list, &token, ""), now()).status(), 200);
-    let (expired, _) = s.issue_token(&user, &["chat"], Duration::ZERO, now()).unwrap();
+    assert_eq!(
+        s.handle(&bearer("GET", list, &parts.join("."), ""), now())
+            .status(),
+        401
+    );
+    assert_eq!(
+        s.handle(&bearer("GET", list, &token, ""), now()).status(),
+        200
+    );
+    let (expired, _) = s
+        .issue_token(&user, &["chat"], Duration::ZERO, now())
+        .unwrap();
     let r = s.handle(&bearer("GET", list, &expired, ""), now());
     assert_eq!(r.status(), 401);
-    assert_eq!(body(&r)["error"]["message"], "The access token has expired.");
-    let (voip, _) = s.issue_token(&user, &["voip"], Duration::from_secs(60), now()).unwrap();
-    assert_eq!(s.handle(&bearer("GET", list, &voip, ""), now()).status(), 403);
+    assert_eq!(
+        body(&r)["error"]["message"],
+        "The access token has expired."
+    );
+    let (voip, _) = s
+        .issue_token(&user, &["voip"], Duration::from_secs(60), now())
+        .unwrap();
+    assert_eq!(
+        s.handle(&bearer("GET", list, &voip, ""), now()).status(),
+        403
+    );
     s.with_store(|st| st.revoke_tokens(&user)).unwrap();
-    assert_eq!(s.handle(&bearer("GET", list, &token, ""), now()).status(), 401);
+    assert_eq!(
+        s.handle(&bearer("GET", list, &token, ""), now()).status(),
+        401
+    );
 }
 
 #[test]
 fn routes_versions_and_bodies() {
     let s = service();
     let (_, token) = user_and_token(&s);
-    let r = s.handle(&bearer("GET", "/chat/nothing?api-version=2025-03-15", &token, ""), now());
+    let r = s.handle(
+        &bearer("GET", "/chat/nothing?api-version=2025-03-15", &token, ""),
+        now(),
+    );
     assert_eq!(r.status(), 404);
     assert_eq!(body(&r)["error"]["code"], "NotFound");
-    assert_eq!(s.handle(&bearer("PUT", "/chat/threads?api-version=2025-03-15", &token, ""), now()).status(), 404);
-    assert_eq!(s.handle(&bearer("GET", "/chat/threads/%FF?api-version=2025-03-15", &token, ""), now()).status(), 404);
+    assert_eq!(
+        s.handle(
+            &bearer("PUT", "/chat/threads?api-version=2025-03-15", &token, ""),
+            now()
+        )
+        .status(),
+        404
+    );
+    assert_eq!(
+        s.handle(
+            &bearer(
+                "GET",
+                "/chat/threads/%FF?api-version=2025-03-15",
+                &token,
+                ""
+            ),
+            now()
+        )
+        .status(),
+        404
+    );
     let r = s.handle(&bearer("GET", "/chat/threads", &token, ""), now());
     assert_eq!(body(&r)["error"]["code"], "MissingApiVersionParameter");
     for version in CHAT_API_VERSIONS {
         let target = format!("/chat/threads?api-version={version}");
-        assert_eq!(s.handle(&bearer("GET", &target, &token, ""), now()).status(), 200, "{version}");
+        assert_eq!(
+            s.handle(&bearer("GET", &target, &token, ""), now())
+                .status(),
+            200,
+            "{version}"
+        );
     }
     let create = "/chat/threads?api-version=2025-03-15";
     let r = s.handle(&bearer("POST", create, &token, "{not json"), now());
     assert_eq!(r.status(), 400);
-    let r = s.handle(&bearer("POST", create, &token, r#"{"participants": []}"#), now());
-    assert_eq!(r.status(), 400);
-    assert!(body(&r)["error"]["message"].as_str().unwrap().contains("topic"), "{:?}", body(&r));
     let r = s.handle(
-        &bearer("POST", create, &token, r#"{"topic": "t", "participants": [{"displayName": "x"}]}"#),
+        &bearer("POST", create, &token, r#"{"participants": []}"#),
+        now(),
+    );
+    assert_eq!(r.status(), 400);
+    assert!(
+        body(&r)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("topic"),
+        "{:?}",
+        body(&r)
+    );
+    let r = s.handle(
+        &bearer(
+            "POST",
+            create,
+            &token,
+            r#"{"topic": "t", "participants": [{"displayName": "x"}]}"#,
+        ),
         now(),
     );
     assert_eq!(r.status(), 400);
     let v = body(&r);
     assert_eq!(v["error"]["target"], "participants[0]");
-    assert!(v["error"]["message"].as_str().unwrap().contains("communicationIdentifier"));
-    let r = s.handle(&bearer("POST", create, &token, r#"{"topic": "t"} trailing"#), now());
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("communicationIdentifier")
+    );
+    let r = s.handle(
+        &bearer("POST", create, &token, r#"{"topic": "t"} trailing"#),
+        now(),
+    );
     assert_eq!(r.status(), 400);
     let r = s.handle(&bearer("POST", create, &token, ""), now());
     assert_eq!(r.status(), 400);
@@ -219,18 +364,45 @@ fn create_send_and_page_through_next_links() {
     let s = service();
     let (_, token) = user_and_token(&s);
     let r = s.handle(
-        &bearer("POST", "/chat/threads?api-version=2025-03-15", &token, r#"{"topic": "paging"}"#),
+        &bearer(
+            "POST",
+            "/chat/threads?api-version=2025-03-15",
+            &token,
+            r#"{"topic": "paging"}"#,
+        ),
         now(),
     );
     assert_eq!(r.status(), 201);
     let thread = body(&r)["chatThread"]["id"].as_str().unwrap().to_owned();
     let location = r.headers()["location"].to_str().unwrap();
-    assert_eq!(location, format!("https://{HOST}/chat/threads/{}", encode_path_segment(&thread)));
-    let messages = format!("/chat/threads/{}/messages?api-version=2025-03-15", encode_path_segment(&thread));
+    assert_eq!(
+        location,
+        format!(
+            "https://{HOST}/chat/threads/{}",
+            encode_path_segment(&thread)
+        )
+    );
+    let messages = format!(
+        "/chat/threads/{}/messages?api-version=2025-03-15",
+        encode_path_segment(&thread)
+    );
     for i in 0..25 {
-        let r = s.handle(&bearer("POST", &messages, &token, &format!(r#"{{"content": "m{i}"}}"#)), now());
+        let r = s.handle(
+            &bearer(
+                "POST",
+                &messages,
+                &token,
+                &format!(r#"{{"content": "m{i}"}}"#),
+            ),
+            now(),
+        );
         assert_eq!(r.status(), 201);
-        assert!(r.headers()["location"].to_str().unwrap().ends_with(body(&r)["id"].as_str().unwrap()));
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .ends_with(body(&r)["id"].as_str().unwrap())
+        );
     }
     let mut target = format!("{messages}&maxPageSize=7");
     let mut pages = 0;
@@ -239,7 +411,13 @@ fn create_send_and_page_through_next_links() {
         let r = s.handle(&bearer("GET", &target, &token, ""), now());
         assert_eq!(r.status(), 200);
         let v = body(&r);
-        seen.extend(v["value"].as_array().unwrap().iter().map(|m| m["sequenceId"].as_str().unwrap().to_owned()));
+        seen.extend(
+            v["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["sequenceId"].as_str().unwrap().to_owned()),
+        );
         pages += 1;
         match v["nextLink"].as_str() {
             Some(link) => {
@@ -253,9 +431,15 @@ fn create_send_and_page_through_next_links() {
     let expected: Vec<String> = (1..=26).rev().map(|n: u32| n.to_string()).collect();
     assert_eq!(seen, expected);
     // A forged continuation is a 400, not a panic.
-    let r = s.handle(&bearer("GET", &format!("{messages}&syncState=%%%"), &token, ""), now());
+    let r = s.handle(
+        &bearer("GET", &format!("{messages}&syncState=%%%"), &token, ""),
+        now(),
+    );
     assert_eq!(r.status(), 400);
-    let r = s.handle(&bearer("GET", &format!("{messages}&maxPageSize=0"), &token, ""), now());
+    let r = s.handle(
+        &bearer("GET", &format!("{messages}&maxPageSize=0"), &token, ""),
+        now(),
+    );
     assert_eq!(r.status(), 400);
 }
 
@@ -264,18 +448,34 @@ fn update_thread_is_a_merge_patch() {
     let s = service();
     let (_, token) = user_and_token(&s);
     let r = s.handle(
-        &bearer("POST", "/chat/threads?api-version=2025-03-15", &token, r#"{"topic": "a", "metadata": {"k1": "v1", "k2": "v2"}}"#),
+        &bearer(
+            "POST",
+            "/chat/threads?api-version=2025-03-15",
+            &token,
+            r#"{"topic": "a", "metadata": {"k1": "v1", "k2": "v2"}}"#,
+        ),
         now(),
     );
     let thread = body(&r)["chatThread"]["id"].as_str().unwrap().to_owned();
     let target = format!("/chat/threads/{thread}?api-version=2025-03-15");
-    let r = s.handle(&bearer("PATCH", &target, &token, r#"{"metadata": {"k1": null, "k3": "v3"}}"#), now());
+    let r = s.handle(
+        &bearer(
+            "PATCH",
+            &target,
+            &token,
+            r#"{"metadata": {"k1": null, "k3": "v3"}}"#,
+        ),
+        now(),
+    );
     assert_eq!(r.status(), 204);
     let v = body(&s.handle(&bearer("GET", &target, &token, ""), now()));
     assert_eq!(v["topic"], "a");
     assert_eq!(v["metadata"], json!({"k2": "v2", "k3": "v3"}));
     let r = s.handle(&bearer("PATCH", &target, &token, r#"{"topic": 5}"#), now());
-    assert_eq!((r.status().as_u16(), body(&r)["error"]["target"].clone()), (400, json!("topic")));
+    assert_eq!(
+        (r.status().as_u16(), body(&r)["error"]["target"].clone()),
+        (400, json!("topic"))
+    );
     let r = s.handle(&bearer("PATCH", &target, &token, "[]"), now());
     assert_eq!(r.status(), 400);
 }

@@ -37,7 +37,12 @@ fn text(content: &str) -> SendChatMessageRequest {
     SendChatMessageRequest::new(content)
 }
 
-fn all_messages(store: &mut Store, caller: &Caller, thread: &str, now: DateTime) -> Vec<ChatMessage> {
+fn all_messages(
+    store: &mut Store,
+    caller: &Caller,
+    thread: &str,
+    now: DateTime,
+) -> Vec<ChatMessage> {
     store
         .list_messages(caller, thread, None, None, 10_000, now)
         .unwrap()
@@ -54,7 +59,10 @@ fn ids_look_like_the_service() {
         CommunicationIdentifier::CommunicationUser(_)
     ));
     let thread = thread_with(&mut store, &a, &[], t(0));
-    assert!(thread.starts_with("19:") && thread.ends_with("@thread.v2"), "{thread}");
+    assert!(
+        thread.starts_with("19:") && thread.ends_with("@thread.v2"),
+        "{thread}"
+    );
     // Reproducible for a seed, different across seeds.
     assert_eq!(Store::new("res", 7).create_user(), a.user_id);
     assert_ne!(Store::new("res", 8).create_user(), a.user_id);
@@ -68,8 +76,14 @@ fn create_thread_adds_creator_and_a_system_message() {
     let props = store.get_thread(&b, &thread, t(1)).unwrap();
     assert_eq!(props.topic, "topic");
     assert_eq!(props.created_on, t(0));
-    assert_eq!(props.created_by_communication_identifier.raw_id.as_deref(), Some(a.user_id.as_str()));
-    let participants = store.list_participants(&a, &thread, 0, 100, t(1)).unwrap().items;
+    assert_eq!(
+        props.created_by_communication_identifier.raw_id.as_deref(),
+        Some(a.user_id.as_str())
+    );
+    let participants = store
+        .list_participants(&a, &thread, 0, 100, t(1))
+        .unwrap()
+        .items;
     let ids: Vec<_> = participants
         .iter()
         .map(|p| p.communication_identifier.raw_id.clone().unwrap())
@@ -81,7 +95,17 @@ fn create_thread_adds_creator_and_a_system_message() {
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].kind, ChatMessageType::ParticipantAdded);
     assert_eq!(messages[0].sequence_id, "1");
-    assert_eq!(messages[0].content.as_ref().unwrap().participants.as_ref().unwrap().len(), 2);
+    assert_eq!(
+        messages[0]
+            .content
+            .as_ref()
+            .unwrap()
+            .participants
+            .as_ref()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -89,15 +113,27 @@ fn repeatability_request_id_makes_create_idempotent() {
     let mut store = Store::new("res", 1);
     let (a, b) = (user(&mut store), user(&mut store));
     let request = CreateChatThreadRequest::new("once");
-    let first = store.create_thread(&a, request.clone(), Some("r1"), t(0)).unwrap();
-    let again = store.create_thread(&a, request.clone(), Some("r1"), t(5)).unwrap();
+    let first = store
+        .create_thread(&a, request.clone(), Some("r1"), t(0))
+        .unwrap();
+    let again = store
+        .create_thread(&a, request.clone(), Some("r1"), t(5))
+        .unwrap();
     assert_eq!(first, again);
     assert_eq!(store.list_threads(&a, None, None, 100).items.len(), 1);
-    let other = store.create_thread(&a, CreateChatThreadRequest::new("different"), Some("r1"), t(6));
+    let other = store.create_thread(
+        &a,
+        CreateChatThreadRequest::new("different"),
+        Some("r1"),
+        t(6),
+    );
     assert_eq!(other.unwrap_err().status(), 409);
     // Another caller's id space is separate.
     let theirs = store.create_thread(&b, request, Some("r1"), t(7)).unwrap();
-    assert_ne!(theirs.chat_thread.unwrap().id, first.chat_thread.unwrap().id);
+    assert_ne!(
+        theirs.chat_thread.unwrap().id,
+        first.chat_thread.unwrap().id
+    );
 }
 
 #[test]
@@ -105,13 +141,37 @@ fn non_participants_get_403_and_deleted_threads_404() {
     let mut store = Store::new("res", 1);
     let (a, b) = (user(&mut store), user(&mut store));
     let thread = thread_with(&mut store, &a, &[], t(0));
-    assert_eq!(store.get_thread(&b, &thread, t(1)).unwrap_err().status(), 403);
-    assert_eq!(store.send_message(&b, &thread, text("x"), t(1)).unwrap_err().status(), 403);
-    assert_eq!(store.get_thread(&a, "19:nope@thread.v2", t(1)).unwrap_err().status(), 404);
+    assert_eq!(
+        store.get_thread(&b, &thread, t(1)).unwrap_err().status(),
+        403
+    );
+    assert_eq!(
+        store
+            .send_message(&b, &thread, text("x"), t(1))
+            .unwrap_err()
+            .status(),
+        403
+    );
+    assert_eq!(
+        store
+            .get_thread(&a, "19:nope@thread.v2", t(1))
+            .unwrap_err()
+            .status(),
+        404
+    );
     store.delete_thread(&a, &thread, t(2)).unwrap();
     assert!(store.is_thread_deleted(&thread));
-    assert_eq!(store.get_thread(&a, &thread, t(3)).unwrap_err().status(), 404);
-    assert_eq!(store.send_message(&a, &thread, text("x"), t(3)).unwrap_err().status(), 404);
+    assert_eq!(
+        store.get_thread(&a, &thread, t(3)).unwrap_err().status(),
+        404
+    );
+    assert_eq!(
+        store
+            .send_message(&a, &thread, text("x"), t(3))
+            .unwrap_err()
+            .status(),
+        404
+    );
     assert!(store.list_threads(&a, None, None, 100).items.is_empty());
 }
 
@@ -130,7 +190,9 @@ fn message_ids_sequence_ids_and_versions_grow() {
         content: Some("uno".into()),
         ..MessageUpdate::default()
     };
-    store.update_message(&a, &thread, &m1, update, t(3)).unwrap();
+    store
+        .update_message(&a, &thread, &m1, update, t(3))
+        .unwrap();
     let after = store.get_message(&a, &thread, &m1, t(3)).unwrap();
     assert_eq!(after.content.unwrap().message.as_deref(), Some("uno"));
     assert_eq!(after.edited_on, Some(t(3)));
@@ -157,11 +219,29 @@ fn only_the_sender_edits_or_deletes() {
         content: Some("theirs".into()),
         ..MessageUpdate::default()
     };
-    assert_eq!(store.update_message(&b, &thread, &m, edit, t(2)).unwrap_err().status(), 403);
-    assert_eq!(store.delete_message(&b, &thread, &m, t(2)).unwrap_err().status(), 403);
+    assert_eq!(
+        store
+            .update_message(&b, &thread, &m, edit, t(2))
+            .unwrap_err()
+            .status(),
+        403
+    );
+    assert_eq!(
+        store
+            .delete_message(&b, &thread, &m, t(2))
+            .unwrap_err()
+            .status(),
+        403
+    );
     // System messages have no sender: nobody edits them.
     let system = all_messages(&mut store, &a, &thread, t(2)).pop().unwrap();
-    assert_eq!(store.delete_message(&a, &thread, &system.id, t(2)).unwrap_err().status(), 403);
+    assert_eq!(
+        store
+            .delete_message(&a, &thread, &system.id, t(2))
+            .unwrap_err()
+            .status(),
+        403
+    );
     store.delete_message(&a, &thread, &m, t(3)).unwrap();
     store.delete_message(&a, &thread, &m, t(4)).unwrap();
 }
@@ -175,7 +255,9 @@ fn share_history_time_limits_what_a_participant_sees() {
     let mut pb = participant(&b);
     pb.share_history_time = Some(t(20));
     let pc = participant(&c); // no shareHistoryTime: all history
-    store.add_participants(&a, &thread, vec![pb, pc], t(30)).unwrap();
+    store
+        .add_participants(&a, &thread, vec![pb, pc], t(30))
+        .unwrap();
     let new = store.send_message(&a, &thread, text("new"), t(40)).unwrap();
     let seen_by_b: Vec<String> = all_messages(&mut store, &b, &thread, t(50))
         .into_iter()
@@ -183,7 +265,13 @@ fn share_history_time_limits_what_a_participant_sees() {
         .collect();
     assert!(seen_by_b.contains(&new));
     assert!(!seen_by_b.contains(&old));
-    assert_eq!(store.get_message(&b, &thread, &old, t(50)).unwrap_err().status(), 404);
+    assert_eq!(
+        store
+            .get_message(&b, &thread, &old, t(50))
+            .unwrap_err()
+            .status(),
+        404
+    );
     let seen_by_c = all_messages(&mut store, &c, &thread, t(50));
     assert!(seen_by_c.iter().any(|m| m.id == old));
 }
@@ -197,24 +285,56 @@ fn invalid_participants_come_back_and_limits_hold() {
     let unknown = ChatParticipant::new(
         CommunicationIdentifier::communication_user("8:acs:res_unknown").to_model(),
     );
-    let phone = ChatParticipant::new(CommunicationIdentifier::phone_number("+14255550123").to_model());
+    let phone =
+        ChatParticipant::new(CommunicationIdentifier::phone_number("+14255550123").to_model());
     let empty = ChatParticipant::new(CommunicationIdentifierModel::new());
     let result = store
-        .add_participants(&a, &thread, vec![unknown, participant(&b), phone, empty], t(1))
+        .add_participants(
+            &a,
+            &thread,
+            vec![unknown, participant(&b), phone, empty],
+            t(1),
+        )
         .unwrap();
     let invalid = result.invalid_participants.unwrap();
     let codes: Vec<&str> = invalid.iter().map(|e| e.code.as_str()).collect();
     assert_eq!(codes, ["404", "403", "400"]);
     assert_eq!(invalid[0].target.as_deref(), Some("8:acs:res_unknown"));
-    assert_eq!(store.list_participants(&a, &thread, 0, 100, t(2)).unwrap().items.len(), 2);
+    assert_eq!(
+        store
+            .list_participants(&a, &thread, 0, 100, t(2))
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
 
     let many: Vec<Caller> = (0..260).map(|_| user(&mut store)).collect();
-    let batch = |range: std::ops::Range<usize>| many[range].iter().map(participant).collect::<Vec<_>>();
-    assert_eq!(store.add_participants(&a, &thread, batch(0..201), t(3)).unwrap_err().status(), 400);
-    assert!(store.add_participants(&a, &thread, batch(0..200), t(3)).unwrap().invalid_participants.is_none());
-    let over = store.add_participants(&a, &thread, batch(200..260), t(4)).unwrap();
+    let batch =
+        |range: std::ops::Range<usize>| many[range].iter().map(participant).collect::<Vec<_>>();
+    assert_eq!(
+        store
+            .add_participants(&a, &thread, batch(0..201), t(3))
+            .unwrap_err()
+            .status(),
+        400
+    );
+    assert!(
+        store
+            .add_participants(&a, &thread, batch(0..200), t(3))
+            .unwrap()
+            .invalid_participants
+            .is_none()
+    );
+    let over = store
+        .add_participants(&a, &thread, batch(200..260), t(4))
+        .unwrap();
     assert_eq!(over.invalid_participants.unwrap().len(), 60 - 48);
-    let count = store.list_participants(&a, &thread, 0, 1000, t(5)).unwrap().items.len();
+    let count = store
+        .list_participants(&a, &thread, 0, 1000, t(5))
+        .unwrap()
+        .items
+        .len();
     assert_eq!(count, MAX_PARTICIPANTS_PER_THREAD);
 }
 
@@ -225,7 +345,10 @@ fn removing_a_participant_takes_their_access_away() {
     let thread = thread_with(&mut store, &a, &[&b], t(0));
     let who = CommunicationIdentifier::communication_user(&b.user_id).to_model();
     store.remove_participant(&a, &thread, &who, t(1)).unwrap();
-    assert_eq!(store.get_thread(&b, &thread, t(2)).unwrap_err().status(), 403);
+    assert_eq!(
+        store.get_thread(&b, &thread, t(2)).unwrap_err().status(),
+        403
+    );
     let last = all_messages(&mut store, &a, &thread, t(2)).remove(0);
     assert_eq!(last.kind, ChatMessageType::ParticipantRemoved);
     // Removing again is a no-op.
@@ -248,7 +371,10 @@ fn topic_update_records_a_system_message_and_metadata_merges() {
     store.update_thread(&a, &thread, update, t(1)).unwrap();
     let props = store.get_thread(&a, &thread, t(1)).unwrap();
     assert_eq!(props.topic, "new topic");
-    assert_eq!(props.metadata, Some(BTreeMap::from([("k".to_owned(), "v".to_owned())])));
+    assert_eq!(
+        props.metadata,
+        Some(BTreeMap::from([("k".to_owned(), "v".to_owned())]))
+    );
     let latest = all_messages(&mut store, &a, &thread, t(1)).remove(0);
     assert_eq!(latest.kind, ChatMessageType::TopicUpdated);
     assert_eq!(latest.content.unwrap().topic.as_deref(), Some("new topic"));
@@ -257,7 +383,13 @@ fn topic_update_records_a_system_message_and_metadata_merges() {
         metadata: Patch::Set(big),
         ..ThreadUpdate::default()
     };
-    assert_eq!(store.update_thread(&a, &thread, update, t(2)).unwrap_err().status(), 400);
+    assert_eq!(
+        store
+            .update_thread(&a, &thread, update, t(2))
+            .unwrap_err()
+            .status(),
+        400
+    );
 }
 
 #[test]
@@ -268,7 +400,13 @@ fn content_over_28_kib_is_413() {
     let ok = "x".repeat(MAX_MESSAGE_CONTENT_BYTES);
     store.send_message(&a, &thread, text(&ok), t(1)).unwrap();
     let too_big = "x".repeat(MAX_MESSAGE_CONTENT_BYTES + 1);
-    assert_eq!(store.send_message(&a, &thread, text(&too_big), t(1)).unwrap_err().status(), 413);
+    assert_eq!(
+        store
+            .send_message(&a, &thread, text(&too_big), t(1))
+            .unwrap_err()
+            .status(),
+        413
+    );
 }
 
 #[test]
@@ -280,16 +418,22 @@ fn throttling_follows_the_documented_limits() {
     for _ in 0..10 {
         store.send_message(&a, &thread, text("x"), t(1)).unwrap();
     }
-    let e = store.send_message(&a, &thread, text("x"), t(3)).unwrap_err();
+    let e = store
+        .send_message(&a, &thread, text("x"), t(3))
+        .unwrap_err();
     assert_eq!((e.status(), e.retry_after_seconds()), (429, Some(8)));
     // Ten seconds later the window has room again; 30 per minute still applies.
     for i in 0..10 {
-        store.send_message(&a, &thread, text("x"), t(11 + i / 9)).unwrap();
+        store
+            .send_message(&a, &thread, text("x"), t(11 + i / 9))
+            .unwrap();
     }
     for _ in 0..10 {
         store.send_message(&a, &thread, text("x"), t(25)).unwrap();
     }
-    let e = store.send_message(&a, &thread, text("x"), t(40)).unwrap_err();
+    let e = store
+        .send_message(&a, &thread, text("x"), t(40))
+        .unwrap_err();
     assert_eq!((e.status(), e.retry_after_seconds()), (429, Some(21)));
     store.send_message(&a, &thread, text("x"), t(61)).unwrap();
     // Other threads are not affected.
@@ -305,19 +449,46 @@ fn tokens_expire_and_are_revoked() {
         .issue_token(&id, vec!["chat".into()], Duration::from_secs(3600), t(0))
         .unwrap();
     assert!(store.authenticate(&grant.token_id, &id, t(10)).is_ok());
-    assert_eq!(store.authenticate(&grant.token_id, &id, t(3600)).unwrap_err().status(), 401);
-    assert_eq!(store.authenticate(&grant.token_id, "8:acs:other", t(10)).unwrap_err().status(), 401);
+    assert_eq!(
+        store
+            .authenticate(&grant.token_id, &id, t(3600))
+            .unwrap_err()
+            .status(),
+        401
+    );
+    assert_eq!(
+        store
+            .authenticate(&grant.token_id, "8:acs:other", t(10))
+            .unwrap_err()
+            .status(),
+        401
+    );
     store.revoke_tokens(&id).unwrap();
-    assert_eq!(store.authenticate(&grant.token_id, &id, t(10)).unwrap_err().status(), 401);
+    assert_eq!(
+        store
+            .authenticate(&grant.token_id, &id, t(10))
+            .unwrap_err()
+            .status(),
+        401
+    );
     let again = store
         .issue_token(&id, vec!["chat".into()], Duration::from_secs(3600), t(20))
         .unwrap();
     assert!(store.authenticate(&again.token_id, &id, t(20)).is_ok());
     store.delete_user(&id).unwrap();
-    assert_eq!(store.authenticate(&again.token_id, &id, t(21)).unwrap_err().status(), 401);
+    assert_eq!(
+        store
+            .authenticate(&again.token_id, &id, t(21))
+            .unwrap_err()
+            .status(),
+        401
+    );
     assert_eq!(store.delete_user(&id).unwrap_err().status(), 404);
     assert_eq!(
-        store.issue_token(&id, vec![], Duration::ZERO, t(22)).unwrap_err().status(),
+        store
+            .issue_token(&id, vec![], Duration::ZERO, t(22))
+            .unwrap_err()
+            .status(),
         404
     );
 }
@@ -330,14 +501,31 @@ fn retention_policy_deletes_the_thread() {
     request.retention_policy = Some(ChatRetentionPolicy::ThreadCreationDate(
         ThreadCreationDateRetentionPolicy::new(30),
     ));
-    let thread = store.create_thread(&a, request, None, t(0)).unwrap().chat_thread.unwrap().id;
+    let thread = store
+        .create_thread(&a, request, None, t(0))
+        .unwrap()
+        .chat_thread
+        .unwrap()
+        .id;
     assert!(store.get_thread(&a, &thread, t(29 * 86_400)).is_ok());
-    assert_eq!(store.get_thread(&a, &thread, t(30 * 86_400)).unwrap_err().status(), 404);
+    assert_eq!(
+        store
+            .get_thread(&a, &thread, t(30 * 86_400))
+            .unwrap_err()
+            .status(),
+        404
+    );
     let mut bad = CreateChatThreadRequest::new("bad");
     bad.retention_policy = Some(ChatRetentionPolicy::ThreadCreationDate(
         ThreadCreationDateRetentionPolicy::new(7),
     ));
-    assert_eq!(store.create_thread(&a, bad, None, t(0)).unwrap_err().status(), 400);
+    assert_eq!(
+        store
+            .create_thread(&a, bad, None, t(0))
+            .unwrap_err()
+            .status(),
+        400
+    );
 }
 
 #[test]
@@ -354,7 +542,10 @@ fn list_threads_newest_first_with_start_time_and_paging() {
     assert_eq!(ids, [t1.clone(), t3.clone()]);
     assert_eq!(page.items[0].last_message_received_on, Some(t(30)));
     let next = store.list_threads(&a, None, page.next.as_ref(), 2);
-    assert_eq!(next.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), [t2]);
+    assert_eq!(
+        next.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        [t2]
+    );
     assert_eq!(next.next, None);
     let recent = store.list_threads(&a, Some(t(20)), None, 10);
     assert_eq!(recent.items.len(), 2);
@@ -370,7 +561,13 @@ fn read_receipts_one_per_reader() {
     store.send_read_receipt(&b, &thread, &m1, t(3)).unwrap();
     store.send_read_receipt(&b, &thread, &m2, t(4)).unwrap();
     store.send_read_receipt(&a, &thread, &m2, t(5)).unwrap();
-    assert_eq!(store.send_read_receipt(&a, &thread, "42", t(5)).unwrap_err().status(), 404);
+    assert_eq!(
+        store
+            .send_read_receipt(&a, &thread, "42", t(5))
+            .unwrap_err()
+            .status(),
+        404
+    );
     let page = store.list_read_receipts(&a, &thread, 0, 1, t(6)).unwrap();
     assert_eq!(page.items[0].chat_message_id, m2);
     assert_eq!(page.items[0].read_on, t(4));

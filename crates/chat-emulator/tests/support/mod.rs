@@ -24,7 +24,14 @@ impl Harness {
         let mut transport = HyperTransport::builder();
         match emulator.ca_certificate_pem() {
             Some(pem) => transport = transport.add_root_certificate_pem(pem.as_bytes()).unwrap(),
-            None => transport = transport.allow_http(true),
+            None => {
+                // chat-transport wants a root even for plain http: give it an unrelated one.
+                let unused = chat_emulator::tls::generate().unwrap().ca_pem;
+                transport = transport
+                    .allow_http(true)
+                    .add_root_certificate_pem(unused.as_bytes())
+                    .unwrap();
+            }
         }
         Self::over(emulator, transport.build().unwrap())
     }
@@ -67,7 +74,11 @@ impl Harness {
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
-        format!("{}{}", self.emulator.endpoint().trim_end_matches('/'), path_and_query)
+        format!(
+            "{}{}",
+            self.emulator.endpoint().trim_end_matches('/'),
+            path_and_query
+        )
     }
 }
 
