@@ -173,7 +173,7 @@ async fn continuation_of_a_fresh_pager_is_the_start_and_none_at_the_end() {
 async fn a_foreign_next_link_is_refused_without_sending_the_token() {
     for foreign in [
         "https://evil.example.com/chat/threads?syncState=1".to_owned(),
-        format!("http://contoso.communication.azure.com/chat/threads?x=1"),
+        "http://contoso.communication.azure.com/chat/threads?x=1".to_owned(),
         format!("{ENDPOINT}:444/chat/threads?x=1"),
     ] {
         let mock = Mock::new();
