@@ -32,8 +32,11 @@ struct Args {
     /// Enforce the per-thread message rate limits (429 with Retry-After).
     #[arg(long)]
     throttle: bool,
-    /// Where to write the generated CA certificate [default: <temp dir>/acs-chat-emulator/ca-<port>.pem].
-    #[arg(long)]
+    /// Where to write the generated CA certificate.
+    #[arg(
+        long,
+        help = "Where to write the generated CA certificate [default: <temp dir>/acs-chat-emulator/ca-<port>.pem]"
+    )]
     ca_out: Option<PathBuf>,
 }
 

@@ -156,7 +156,8 @@ impl EmulatorBuilder {
     /// Binds, and serves in a background task of the current Tokio runtime.
     pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
         let key = AccessKey::from_base64(&self.access_key)
-            .map_err(|e| EmulatorError::new(format!("--access-key: {e}")))?;
+            .map_err(|_| EmulatorError::new("--access-key: the access key is not base64"))?;
+        let key_text = self.access_key.trim().to_owned();
         let (acceptor, ca_pem) = if self.http {
             (None, None)
         } else {
@@ -200,7 +201,7 @@ impl EmulatorBuilder {
             .to_string();
         let mut store = Store::new(resource_id, seed);
         store.set_throttle(self.throttle);
-        let service = Arc::new(Service::new(store, key.clone(), !self.http, authority));
+        let service = Arc::new(Service::new(store, key, !self.http, authority));
         let faults = FaultInjector::new();
         let state = Arc::new(ServerState {
             service: service.clone(),
@@ -212,7 +213,7 @@ impl EmulatorBuilder {
         Ok(RunningEmulator {
             endpoint,
             local_addr,
-            key,
+            key_text,
             service,
             faults,
             ca_pem,
@@ -227,7 +228,7 @@ impl EmulatorBuilder {
 pub struct RunningEmulator {
     endpoint: String,
     local_addr: SocketAddr,
-    key: AccessKey,
+    key_text: String,
     service: Arc<Service>,
     faults: FaultInjector,
     ca_pem: Option<String>,
@@ -256,17 +257,13 @@ impl RunningEmulator {
 
     /// The access key (base64).
     pub fn access_key(&self) -> &str {
-        self.key.as_base64()
+        &self.key_text
     }
 
     /// `endpoint=https://127.0.0.1:<port>/;accesskey=<key>`, for the official SDKs'
     /// `from_connection_string`.
     pub fn connection_string(&self) -> String {
-        format!(
-            "endpoint={};accesskey={}",
-            self.endpoint,
-            self.key.as_base64()
-        )
+        format!("endpoint={};accesskey={}", self.endpoint, self.key_text)
     }
 
     /// The CA certificate (PEM) to trust, when the emulator generated its certificate.

@@ -478,7 +478,7 @@ impl Service {
                 };
                 let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
                 verify_request(
-                    request.method().as_str(),
+                    request.method(),
                     target,
                     &authority,
                     request.headers(),

@@ -5,10 +5,14 @@ mod support;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use chat_emulator::identity::{AccessKey, sign_request};
+use chat_emulator::identity::AccessKey;
 use chat_emulator::{DEV_ACCESS_KEY, Emulator, tls};
+use chat_protocol::identity::{
+    CreateUser, DeleteUser, IDENTITY_API_VERSION, IssueAccessToken, RevokeAccessTokens,
+    sign_request,
+};
 use chat_protocol::operations::ListChatThreads;
-use chat_protocol::{AccessToken, DateTime, encode_path_segment};
+use chat_protocol::{AccessToken, DateTime, Operation, RequestContext};
 use chat_transport::HyperTransport;
 use http::{Request, Response};
 use serde_json::Value;
@@ -16,10 +20,6 @@ use support::{Harness, status};
 
 fn now() -> DateTime {
     DateTime::from_system_time(SystemTime::now()).unwrap()
-}
-
-fn authority(h: &Harness) -> String {
-    format!("127.0.0.1:{}", h.emulator.local_addr().port())
 }
 
 fn signed(
@@ -30,14 +30,26 @@ fn signed(
     key: &AccessKey,
     at: DateTime,
 ) -> Request<Bytes> {
-    let mut builder = Request::builder().method(method).uri(h.url(target));
-    for (name, value) in sign_request(method, target, &authority(h), body.as_bytes(), key, at) {
-        builder = builder.header(name, value);
-    }
-    builder
+    let mut request = Request::builder()
+        .method(method)
+        .uri(h.url(target))
         .header("content-type", "application/json")
         .body(Bytes::from(body.to_owned()))
-        .unwrap()
+        .unwrap();
+    sign_request(&mut request, key, at).unwrap();
+    request
+}
+
+/// Runs an Identity operation, signed with `key`.
+async fn identity<O: Operation>(
+    h: &Harness,
+    op: &O,
+    key: &AccessKey,
+) -> Result<O::Output, chat_protocol::Error> {
+    let ctx = RequestContext::new(h.ctx.endpoint().clone(), IDENTITY_API_VERSION);
+    let mut request = op.build_request(&ctx).unwrap();
+    sign_request(&mut request, key, now()).unwrap();
+    op.parse_response(h.send(request).await.unwrap())
 }
 
 fn json(r: &Response<Bytes>) -> Value {
@@ -57,6 +69,21 @@ async fn identity_over_tls() {
         )
     );
 
+    let created = identity(
+        &h,
+        &CreateUser::with_token(vec!["chat".into()], Some(60)),
+        &key,
+    )
+    .await
+    .unwrap();
+    let user = created.identity.id.clone();
+    assert!(user.starts_with("8:acs:"));
+    let token = created.access_token.unwrap();
+    let parsed = AccessToken::from_jwt(token.token.clone()).unwrap();
+    assert_eq!(parsed.expires_on(), token.expires_on);
+    h.call(&ListChatThreads::new(), &token.token).await.unwrap();
+
+    // The wire form of expiresOn, like the real service.
     let create = "/identities?api-version=2023-10-01";
     let body = r#"{"createTokenWithScopes": ["chat"], "expiresInMinutes": 60}"#;
     let r = h
@@ -64,63 +91,52 @@ async fn identity_over_tls() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let v = json(&r);
-    let user = v["identity"]["id"].as_str().unwrap().to_owned();
-    let token = v["accessToken"]["token"].as_str().unwrap().to_owned();
-    assert!(user.starts_with("8:acs:"));
-    let parsed = AccessToken::from_jwt(token.clone()).unwrap();
-    let expires_on = v["accessToken"]["expiresOn"].as_str().unwrap();
-    assert!(expires_on.ends_with("+00:00"), "{expires_on}");
-    assert_eq!(parsed.expires_on(), DateTime::parse(expires_on).unwrap());
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    let expires_on = json(&r)["accessToken"]["expiresOn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(expires_on.ends_with(".0000000+00:00"), "{expires_on}");
 
-    // Issue another token through the percent-encoded id, then revoke them all.
-    let encoded = encode_path_segment(&user);
-    let issue = format!("/identities/{encoded}/:issueAccessToken?api-version=2023-10-01");
-    let r = h
-        .send(signed(
-            &h,
-            "POST",
-            &issue,
-            r#"{"scopes": ["chat"]}"#,
-            &key,
-            now(),
-        ))
+    // Issue another token, then revoke them all.
+    let second = identity(
+        &h,
+        &IssueAccessToken::new(&user, vec!["chat".into()]).expires_in_minutes(1440),
+        &key,
+    )
+    .await
+    .unwrap();
+    h.call(&ListChatThreads::new(), &second.token)
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let second = json(&r)["token"].as_str().unwrap().to_owned();
-    h.call(&ListChatThreads::new(), &second).await.unwrap();
-    let revoke = format!("/identities/{encoded}/:revokeAccessTokens?api-version=2023-10-01");
-    let r = h
-        .send(signed(&h, "POST", &revoke, "", &key, now()))
+    identity(&h, &RevokeAccessTokens::new(&user), &key)
         .await
         .unwrap();
-    assert_eq!(r.status(), 204);
-    for t in [&token, &second] {
+    for t in [&token.token, &second.token] {
         let e = h.call(&ListChatThreads::new(), t).await.unwrap_err();
         assert_eq!(status(&e), 401);
     }
-    let delete = format!("/identities/{encoded}?api-version=2023-10-01");
-    assert_eq!(
-        h.send(signed(&h, "DELETE", &delete, "", &key, now()))
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    let r = h
-        .send(signed(
-            &h,
-            "POST",
-            &issue,
-            r#"{"scopes": ["chat"]}"#,
-            &key,
-            now(),
-        ))
+    identity(&h, &DeleteUser::new(&user), &key).await.unwrap();
+    let e = identity(&h, &IssueAccessToken::new(&user, vec!["chat".into()]), &key)
         .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+        .unwrap_err();
+    assert_eq!(status(&e), 404);
+    // Without a token, and with an out-of-range lifetime.
+    let plain = identity(&h, &CreateUser::new(), &key).await.unwrap();
+    assert!(plain.access_token.is_none());
+    let e = identity(
+        &h,
+        &CreateUser::with_token(vec!["chat".into()], Some(59)),
+        &key,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status(&e), 400);
+    assert_eq!(
+        e.service()
+            .and_then(|s| s.error())
+            .and_then(|e| e.target.as_deref()),
+        Some("ExpiresInMinutes")
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,9 @@ use chat_protocol::AccessToken;
 use proptest::prelude::*;
 
 use super::*;
-use crate::identity::{DEV_ACCESS_KEY, sign_request};
+use chat_protocol::identity::sign_request;
+
+use crate::identity::DEV_ACCESS_KEY;
 
 const HOST: &str = "127.0.0.1:10500";
 
@@ -26,14 +28,13 @@ fn signed_with(
     key: &AccessKey,
     at: DateTime,
 ) -> Request<Bytes> {
-    let mut builder = Request::builder()
+    let mut request = Request::builder()
         .method(method)
-        .uri(target)
-        .header("host", HOST);
-    for (name, value) in sign_request(method, target, HOST, body.as_bytes(), key, at) {
-        builder = builder.header(name, value);
-    }
-    builder.body(Bytes::from(body.to_owned())).unwrap()
+        .uri(format!("https://{HOST}{target}"))
+        .body(Bytes::from(body.to_owned()))
+        .unwrap();
+    sign_request(&mut request, key, at).unwrap();
+    request
 }
 
 fn signed(method: &str, target: &str, body: &str) -> Request<Bytes> {
