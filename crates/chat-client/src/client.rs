@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chat_protocol::models::UploadChatImageResult;
 use chat_protocol::models::{
     AddChatParticipantsRequest, ChatMessage, ChatMessageReadReceipt, ChatParticipant,
     ChatThreadItem, ChatThreadProperties, CommunicationError, CreateChatThreadRequest,
@@ -10,10 +11,11 @@ use chat_protocol::models::{
     UpdateChatMessageRequest, UpdateChatThreadRequest,
 };
 use chat_protocol::operations::{
-    AddChatParticipants, CreateChatThread, DeleteChatMessage, DeleteChatThread, GetChatMessage,
-    GetChatThreadProperties, ListChatMessages, ListChatParticipants, ListChatReadReceipts,
-    ListChatThreads, RemoveChatParticipant, SendChatMessage, SendChatReadReceipt,
-    SendTypingNotification, UpdateChatMessage, UpdateChatThreadProperties,
+    AddChatParticipants, ChatImage, CreateChatThread, DeleteChatImage, DeleteChatMessage,
+    DeleteChatThread, GetChatImage, GetChatMessage, GetChatThreadProperties, ImageViewType,
+    ListChatMessages, ListChatParticipants, ListChatReadReceipts, ListChatThreads,
+    RemoveChatParticipant, SendChatMessage, SendChatReadReceipt, SendTypingNotification,
+    UpdateChatMessage, UpdateChatThreadProperties, UploadChatImage,
 };
 use chat_protocol::{
     ApiVersion, CommunicationIdentifier, Endpoint, NextPage, Operation, Page, RequestContext,
@@ -478,5 +480,32 @@ impl<T: Transport + 'static> ChatThreadClient<T> {
         op.max_page_size = options.page_size;
         op.skip = options.skip;
         pager(&self.pipeline, op, Some(Arc::clone(&self.thread_id)))
+    }
+
+    /// Uploads an image to a Teams-interop thread (api-version `2024-03-15-preview` only: build
+    /// the client with `.api_version("2024-03-15-preview")`). Not retried after a failure that
+    /// may have stored it.
+    pub async fn upload_image(
+        &self,
+        image: impl Into<bytes::Bytes>,
+        filename: Option<&str>,
+    ) -> Result<UploadChatImageResult, Error> {
+        let mut op = UploadChatImage::new(&*self.thread_id, image);
+        if let Some(name) = filename {
+            op = op.image_filename(name);
+        }
+        self.run(op).await
+    }
+
+    /// Downloads an image (api-version `2024-03-15-preview` only).
+    pub async fn get_image(&self, image_id: &str, view: ImageViewType) -> Result<ChatImage, Error> {
+        self.run(GetChatImage::new(&*self.thread_id, image_id, view))
+            .await
+    }
+
+    /// Deletes an image (api-version `2024-03-15-preview` only).
+    pub async fn delete_image(&self, image_id: &str) -> Result<(), Error> {
+        self.run(DeleteChatImage::new(&*self.thread_id, image_id))
+            .await
     }
 }

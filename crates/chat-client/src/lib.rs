@@ -40,8 +40,7 @@
 //! # }).unwrap();
 //! ```
 //!
-//! Out of scope: real-time notifications (the official SDKs' signaling/trouter connection) and
-//! the preview image operations.
+//! Out of scope: real-time notifications (the official SDKs' signaling/trouter connection).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -76,6 +75,7 @@ pub use pager::{Continuation, Pager, Pages};
 pub use retry::RetryOptions;
 
 /// The protocol crate's types that appear in this crate's API.
+pub use chat_protocol::operations::{ChatImage, ImageViewType};
 pub use chat_protocol::{
     ApiVersion, CommunicationIdentifier, CommunicationUserIdentifier, DateTime, Endpoint, Page,
     ServiceError, models,

@@ -494,3 +494,50 @@ async fn bad_ids_are_typed_errors_without_a_request() {
     assert_eq!(e.attempts(), 0);
     assert_eq!(mock.count(), 0);
 }
+
+#[tokio::test]
+async fn preview_image_operations() {
+    let mock = Mock::new();
+    let clock = clock();
+    let c = client_with(&mock, &clock, |b| b.api_version("2024-03-15-preview"));
+    let t = c.chat_thread_client(THREAD);
+    mock.reply(
+        201,
+        r#"{"id":"img1","attachmentType":"image","name":"a.png"}"#,
+    );
+    let up = t
+        .upload_image(Bytes::from_static(b"\x89PNG"), Some("a.png"))
+        .await
+        .unwrap();
+    assert_eq!(up.id, "img1");
+    mock.push(Ok(Response::builder()
+        .status(200)
+        .header("content-type", "image/png")
+        .body(Bytes::from_static(b"\x89PNG"))
+        .unwrap()));
+    let img = t.get_image("img1", ImageViewType::Small).await.unwrap();
+    assert_eq!(img.content_type.as_deref(), Some("image/png"));
+    assert_eq!(&img.data[..], b"\x89PNG");
+    mock.reply(204, "");
+    t.delete_image("img1").await.unwrap();
+    let reqs = mock.requests();
+    let base = format!("{ENDPOINT}{THREAD_PATH}/images");
+    let api = "api-version=2024-03-15-preview";
+    assert_eq!(reqs[0].method(), "POST");
+    assert_eq!(reqs[0].uri().to_string(), format!("{base}?{api}"));
+    assert_eq!(header(&reqs[0], "image-filename"), Some("a.png"));
+    assert_eq!(&reqs[0].body()[..], b"\x89PNG");
+    assert_eq!(
+        reqs[1].uri().to_string(),
+        format!("{base}/img1/view/small?{api}")
+    );
+    assert_eq!(reqs[2].method(), "DELETE");
+    assert_eq!(reqs[2].uri().to_string(), format!("{base}/img1?{api}"));
+
+    // an upload that may have been stored is not repeated
+    mock.reply(503, "");
+    t.upload_image(Bytes::from_static(b"x"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(mock.count(), 4);
+}
