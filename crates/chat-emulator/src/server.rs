@@ -325,8 +325,14 @@ impl Drop for RunningEmulator {
     }
 }
 
+/// The current time in 100-nanosecond ticks, the service's resolution (at most 7 fractional
+/// digits on the wire, which every SDK's date parser accepts).
 pub(crate) fn wall_clock() -> DateTime {
-    DateTime::from_system_time(SystemTime::now()).unwrap_or(DateTime::UNIX_EPOCH)
+    let nanos = DateTime::from_system_time(SystemTime::now())
+        .unwrap_or(DateTime::UNIX_EPOCH)
+        .unix_timestamp_nanos();
+    DateTime::from_unix_timestamp_nanos(nanos - nanos.rem_euclid(100))
+        .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 struct ServerState {
