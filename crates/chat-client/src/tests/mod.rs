@@ -245,3 +245,55 @@ fn default_transport_needs_no_ceremony() {
     let debug = format!("{client:?}");
     assert!(!debug.contains("eyJ"), "{debug}");
 }
+
+#[tokio::test]
+async fn the_client_refreshes_an_expiring_token_before_sending() {
+    let clock = clock();
+    let refreshed = jwt(
+        t0().checked_add(Duration::from_secs(3600)).unwrap(),
+        "fresh",
+    );
+    let expiring = jwt(t0().checked_add(Duration::from_secs(60)).unwrap(), "old");
+    let credential = CommunicationTokenCredential::builder({
+        let refreshed = refreshed.clone();
+        move || {
+            let t = refreshed.clone();
+            async move { Ok::<_, std::io::Error>(t) }
+        }
+    })
+    .initial_token(expiring)
+    .clock(clock.clone())
+    .build()
+    .unwrap();
+    let mock = Mock::new();
+    mock.reply(204, "");
+    let c = ChatClientBuilder::new(ENDPOINT, credential)
+        .clock(clock.clone())
+        .sleep(clock.clone())
+        .transport(mock.transport())
+        .build()
+        .unwrap();
+    c.delete_chat_thread(THREAD).await.unwrap();
+    assert_eq!(
+        header(&mock.requests()[0], "authorization"),
+        Some(format!("Bearer {refreshed}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_failing_refresher_fails_the_call_before_any_request() {
+    let mock = Mock::new();
+    let credential = CommunicationTokenCredential::builder(|| async {
+        Err::<String, _>(std::io::Error::other("identity backend down"))
+    })
+    .build()
+    .unwrap();
+    let c = ChatClientBuilder::new(ENDPOINT, credential)
+        .transport(mock.transport())
+        .build()
+        .unwrap();
+    let e = c.delete_chat_thread(THREAD).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Credential);
+    assert_eq!(e.operation(), Some("Chat_DeleteChatThread"));
+    assert_eq!(mock.count(), 0);
+}
