@@ -52,7 +52,7 @@ client_struct!(
     /// The entry point of the Chat API for one user: creates, lists and deletes threads, and
     /// hands out a [`ChatThreadClient`] per thread.
     ///
-    /// Built with [`ChatClient::builder`] (feature `hyper`) or [`ChatClientBuilder::new`]. Cheap
+    /// Built with `ChatClient::builder` (feature `hyper`) or [`ChatClientBuilder::new`]. Cheap
     /// to clone (the state is shared), `Send + Sync`. Generic over the [`Transport`]; the
     /// default is chat-transport's `HyperTransport`.
     ///

@@ -173,27 +173,26 @@ impl CommunicationTokenCredential {
         refresh.await.map_err(RefreshFailure::into_error)
     }
 
-    /// The refresh in flight, or a new one. Calls the refresher (synchronously, to get its
-    /// future) only when none is in flight.
+    /// The refresh in flight, or a new one. The refresher is called when the new refresh is
+    /// first polled, outside the state lock, so a refresher may use the credential freely.
     fn start_or_join(&self, state: &mut State) -> RefreshFuture {
         if let Some((_, fut)) = &state.in_flight {
             return fut.clone();
         }
-        let Some(refresher) = &self.inner.refresher else {
-            // Unreachable by construction; fail rather than panic.
-            return futures::future::ready(Err(RefreshFailure {
-                message: "the credential has no refresher",
-                source: None,
-            }))
-            .boxed()
-            .shared();
-        };
         let id = state.next_refresh_id;
         state.next_refresh_id += 1;
-        let call = refresher.refresh();
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         let clock = Arc::clone(&self.inner.clock);
         let fut = async move {
+            let call = match weak.upgrade().as_deref().map(|i| &i.refresher) {
+                Some(Some(refresher)) => refresher.refresh(),
+                _ => {
+                    return Err(RefreshFailure {
+                        message: "the credential has no refresher",
+                        source: None,
+                    });
+                }
+            };
             tracing::debug!("refreshing the access token");
             let result = match call.await {
                 Ok(token) => validate_refreshed(token, clock.now()),

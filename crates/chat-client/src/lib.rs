@@ -11,7 +11,7 @@
 //!   may have happened; list calls return a lazy, resumable [`Pager`].
 //! - One error type, [`Error`], with an [`ErrorKind`] to match on.
 //!
-//! The clients are generic over [`Transport`](chat_transport::Transport): chat-transport's
+//! The clients are generic over [`Transport`]: chat-transport's
 //! hyper + rustls transport by default (feature `hyper`), or anything implementing the trait,
 //! including a plain closure, which is how the tests and examples run without a network.
 //!
