@@ -662,7 +662,7 @@ impl Service {
                         }
                     },
                 };
-                let listing = store.list_threads(&caller, start, cursor.as_ref(), size);
+                let listing = store.list_threads(&caller, start, cursor.as_ref(), size, now);
                 let mut page = ChatThreadsItemCollection::new(listing.items);
                 page.next_link = listing.next.map(|c| {
                     let state = encode_state(&format!(

@@ -285,6 +285,20 @@ struct Thread {
 }
 
 impl Thread {
+    /// Whether a `threadCreationDate` retention policy has run out at `now`.
+    fn expired(&self, now: DateTime) -> bool {
+        match &self.props.retention_policy {
+            Some(ChatRetentionPolicy::ThreadCreationDate(p)) => {
+                let days = u64::try_from(p.delete_thread_after_days).unwrap_or(0);
+                self.props
+                    .created_on
+                    .checked_add(Duration::from_secs(86_400 * days))
+                    .is_some_and(|end| end <= now)
+            }
+            _ => false,
+        }
+    }
+
     fn participant(&self, raw_id: &str) -> Option<&ChatParticipant> {
         self.participants
             .iter()
@@ -608,12 +622,7 @@ impl Store {
         thread_id: &str,
         now: DateTime,
     ) -> Result<&'a mut Thread, StoreError> {
-        let expired = threads.get(thread_id).is_some_and(|t| {
-            matches!(&t.props.retention_policy, Some(ChatRetentionPolicy::ThreadCreationDate(p))
-                if t.props.created_on
-                    .checked_add(Duration::from_secs(86_400 * u64::try_from(p.delete_thread_after_days).unwrap_or(0)))
-                    .is_some_and(|end| end <= now))
-        });
+        let expired = threads.get(thread_id).is_some_and(|t| t.expired(now));
         if expired {
             threads.remove(thread_id);
             deleted.insert(thread_id.to_owned());
@@ -816,12 +825,23 @@ impl Store {
     /// The caller's threads, most recent activity first; `start_time` keeps the threads with a
     /// message at or after it.
     pub fn list_threads(
-        &self,
+        &mut self,
         caller: &Caller,
         start_time: Option<DateTime>,
         after: Option<&ThreadCursor>,
         max_page_size: usize,
+        now: DateTime,
     ) -> Listing<ChatThreadItem, ThreadCursor> {
+        let expired: Vec<String> = self
+            .threads
+            .values()
+            .filter(|t| t.expired(now))
+            .map(|t| t.props.id.clone())
+            .collect();
+        for id in expired {
+            self.threads.remove(&id);
+            self.deleted_threads.insert(id);
+        }
         let mut mine: Vec<&Thread> = self
             .threads
             .values()

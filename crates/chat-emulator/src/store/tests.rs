@@ -120,7 +120,10 @@ fn repeatability_request_id_makes_create_idempotent() {
         .create_thread(&a, request.clone(), Some("r1"), t(5))
         .unwrap();
     assert_eq!(first, again);
-    assert_eq!(store.list_threads(&a, None, None, 100).items.len(), 1);
+    assert_eq!(
+        store.list_threads(&a, None, None, 100, t(100)).items.len(),
+        1
+    );
     let other = store.create_thread(
         &a,
         CreateChatThreadRequest::new("different"),
@@ -172,7 +175,12 @@ fn non_participants_get_403_and_deleted_threads_404() {
             .status(),
         404
     );
-    assert!(store.list_threads(&a, None, None, 100).items.is_empty());
+    assert!(
+        store
+            .list_threads(&a, None, None, 100, t(100))
+            .items
+            .is_empty()
+    );
 }
 
 #[test]
@@ -537,17 +545,17 @@ fn list_threads_newest_first_with_start_time_and_paging() {
     let _theirs = thread_with(&mut store, &b, &[], t(15));
     let t3 = thread_with(&mut store, &a, &[], t(20));
     store.send_message(&a, &t1, text("bump"), t(30)).unwrap();
-    let page = store.list_threads(&a, None, None, 2);
+    let page = store.list_threads(&a, None, None, 2, t(40));
     let ids: Vec<_> = page.items.iter().map(|i| i.id.clone()).collect();
     assert_eq!(ids, [t1.clone(), t3.clone()]);
     assert_eq!(page.items[0].last_message_received_on, Some(t(30)));
-    let next = store.list_threads(&a, None, page.next.as_ref(), 2);
+    let next = store.list_threads(&a, None, page.next.as_ref(), 2, t(40));
     assert_eq!(
         next.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
         [t2]
     );
     assert_eq!(next.next, None);
-    let recent = store.list_threads(&a, Some(t(20)), None, 10);
+    let recent = store.list_threads(&a, Some(t(20)), None, 10, t(40));
     assert_eq!(recent.items.len(), 2);
 }
 
