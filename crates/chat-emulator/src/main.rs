@@ -52,6 +52,7 @@ macro_rules! say {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     match run(Args::parse()).await {
