@@ -1,0 +1,614 @@
+//! `chat-bench`: sections 2 to 4 of `BENCHMARKS.md` (run by `cargo xtask bench`).
+//!
+//! 2. Client overhead: chat-client against a bare hyper-util client sending byte-identical
+//!    requests, both to a canned HTTPS server on 127.0.0.1, at 1, 16 and 64 requests in flight.
+//! 3. Paging memory: the peak resident memory of listing 500 pages of 200 messages through the
+//!    pager, streaming (count only) and collecting, each in a child process.
+//! 4. Emulator: chat-client against the in-process emulator and against the canned server, at
+//!    64 in flight.
+//!
+//! The Markdown goes to stdout, progress to stderr. Every figure that matters is a ratio of
+//! two measurements taken in the same run, alternated round by round. `--quick` (CI's smoke
+//! run) uses tiny counts and never fails on numbers; no target is ever asserted.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chat_client::{
+    ChatClientBuilder, ChatThreadClient, CommunicationTokenCredential, CreateChatThreadOptions,
+    ListOptions, SendMessageOptions,
+};
+use chat_emulator::Emulator;
+use chat_transport::{HyperTransport, Transport as _};
+use clap::{Parser, Subcommand};
+use futures::StreamExt as _;
+use http::{Request, Version};
+
+mod fixtures;
+mod load;
+mod paging;
+mod raw;
+mod server;
+
+use fixtures::{LIST_PAGE_SIZE, PAGING_PAGE_SIZE, SENT_CONTENT, THREAD, TOKEN};
+use load::{Budget, Driver, Stats};
+use server::CannedServer;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The HTTP version both clients are limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Http1,
+    Http2,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "End-to-end benchmarks of the ACS Chat SDK (sections 2 to 4 of BENCHMARKS.md)")]
+struct Args {
+    /// CI smoke run: tiny counts, same tables; the numbers mean little.
+    #[arg(long)]
+    quick: bool,
+    /// Limit both clients to HTTP/1.1 instead of HTTP/2.
+    #[arg(long)]
+    http1: bool,
+    #[command(subcommand)]
+    command: Option<Hidden>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Hidden {
+    /// One paging-memory variant (run by the parent, one process per variant).
+    #[command(hide = true)]
+    PagingChild {
+        #[arg(long, value_enum)]
+        variant: paging::Variant,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        pages: usize,
+    },
+}
+
+/// How much each measurement sends.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    quick: bool,
+    warm_up: Budget,
+    round: Budget,
+    rounds: usize,
+    pages: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                quick,
+                warm_up: Budget::Count(20),
+                round: Budget::Count(100),
+                rounds: 2,
+                pages: 10,
+            }
+        } else {
+            Self {
+                quick,
+                warm_up: Budget::Time(Duration::from_millis(250)),
+                round: Budget::Time(Duration::from_millis(500)),
+                rounds: 4,
+                pages: 500,
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        let per_round = match self.round {
+            Budget::Time(d) => format!("{} ms", d.as_millis()),
+            Budget::Count(n) => format!("{n} requests"),
+        };
+        let warm_up = match self.warm_up {
+            Budget::Time(d) => format!("{} ms", d.as_millis()),
+            Budget::Count(n) => format!("{n} requests"),
+        };
+        format!(
+            "after a discarded warm-up of {warm_up} each, {} rounds of {per_round} per variant, \
+             alternated (a, b, a, b, …)",
+            self.rounds
+        )
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Some(Hidden::PagingChild {
+            variant,
+            endpoint,
+            pages,
+        }) => paging::child(variant, &endpoint, pages),
+        None => run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), BoxError> {
+    let plan = Plan::new(args.quick);
+    let protocol = if args.http1 {
+        Protocol::Http1
+    } else {
+        Protocol::Http2
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let markdown = runtime.block_on(async {
+        let server = CannedServer::start().await?;
+        eprintln!("chat-bench: canned server at {}", server.endpoint());
+        let mut out = String::new();
+        out.push_str(&overhead(&server, protocol, &plan, workers).await?);
+        out.push_str(&paging_section(&server, &plan).await?);
+        out.push_str(&emulator_section(&server, protocol, &plan).await?);
+        eprintln!(
+            "chat-bench: the canned server answered {} requests",
+            server.requests()
+        );
+        server.shutdown().await;
+        Ok::<_, BoxError>(out)
+    })?;
+    print!("{markdown}");
+    Ok(())
+}
+
+/// chat-transport's transport, limited to `protocol`, trusting `ca_pem`.
+fn transport(ca_pem: &str, protocol: Protocol) -> Result<HyperTransport, BoxError> {
+    let builder = HyperTransport::builder().add_root_certificate_pem(ca_pem.as_bytes())?;
+    Ok(match protocol {
+        Protocol::Http1 => builder.http1_only(),
+        Protocol::Http2 => builder.http2_only(),
+    }
+    .build()?)
+}
+
+fn thread_client(
+    endpoint: &str,
+    token: &str,
+    ca_pem: &str,
+    protocol: Protocol,
+) -> Result<ChatThreadClient<HyperTransport>, BoxError> {
+    Ok(
+        ChatClientBuilder::new(endpoint, CommunicationTokenCredential::new(token)?)
+            .transport(transport(ca_pem, protocol)?)
+            .build()?
+            .chat_thread_client(THREAD),
+    )
+}
+
+/// The two operations measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    SendMessage,
+    ListMessages,
+}
+
+impl Op {
+    const ALL: [Op; 2] = [Op::SendMessage, Op::ListMessages];
+
+    fn name(self) -> &'static str {
+        match self {
+            Op::SendMessage => "send-message",
+            Op::ListMessages => "list-messages",
+        }
+    }
+}
+
+/// chat-client doing `op` on `thread`: `send_message`, or the first page of `list_messages`.
+fn client_driver(thread: ChatThreadClient<HyperTransport>, op: Op) -> Driver {
+    Arc::new(move || {
+        let thread = thread.clone();
+        Box::pin(async move {
+            match op {
+                Op::SendMessage => {
+                    let id = thread
+                        .send_message(SENT_CONTENT, SendMessageOptions::new())
+                        .await?;
+                    std::hint::black_box(id);
+                }
+                Op::ListMessages => {
+                    let page = thread
+                        .list_messages(ListOptions::new().page_size(LIST_PAGE_SIZE as i32))
+                        .by_page()
+                        .next()
+                        .await
+                        .ok_or("no page")??;
+                    std::hint::black_box(page);
+                }
+            }
+            Ok(())
+        })
+    })
+}
+
+/// The bare client sending the template of `op`.
+fn raw_driver(client: raw::RawClient, template: raw::Template) -> Driver {
+    let shared = Arc::new((client, template));
+    Arc::new(move || {
+        let shared = Arc::clone(&shared);
+        Box::pin(async move { shared.1.send(&shared.0).await })
+    })
+}
+
+fn version_name(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "unknown",
+    }
+}
+
+fn fmt_rps(rps: f64) -> String {
+    if rps >= 100.0 {
+        format!("{rps:.0}")
+    } else {
+        format!("{rps:.1}")
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 {
+        format!("{us:.0} µs")
+    } else {
+        format!("{:.2} ms", us / 1000.0)
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { f64::NAN }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "missed" }
+}
+
+const IN_FLIGHT: [usize; 3] = [1, 16, 64];
+
+/// Section 2.
+async fn overhead(
+    server: &CannedServer,
+    protocol: Protocol,
+    plan: &Plan,
+    workers: usize,
+) -> Result<String, BoxError> {
+    let endpoint = server.endpoint();
+    let differences = raw::verify(endpoint).await?;
+    if !differences.is_empty() {
+        return Err(format!(
+            "the raw requests differ from chat-client's: {}",
+            differences.join("; ")
+        )
+        .into());
+    }
+    let raw_client = raw::client(server.ca_pem(), protocol)?;
+    let hyper_transport = transport(server.ca_pem(), protocol)?;
+    let thread = ChatClientBuilder::new(endpoint, CommunicationTokenCredential::new(TOKEN)?)
+        .transport(hyper_transport.clone())
+        .build()?
+        .chat_thread_client(THREAD);
+
+    // Which version each client really speaks: one probe through each.
+    let probe = format!("{endpoint}/chat/threads/probe/messages");
+    let raw_version = raw_client
+        .request(
+            Request::get(&probe)
+                .body(http_body_util::Full::new(Bytes::new()))
+                .map_err(|e| e.to_string())?,
+        )
+        .await?
+        .version();
+    let client_version = hyper_transport
+        .send(Request::get(&probe).body(Bytes::new())?)
+        .await?
+        .version();
+
+    let mut rows = String::new();
+    let mut at_64 = Vec::new();
+    for op in Op::ALL {
+        let template = match op {
+            Op::SendMessage => raw::Template::send_message(endpoint)?,
+            Op::ListMessages => raw::Template::list_messages(endpoint)?,
+        };
+        let raw = raw_driver(raw_client.clone(), template);
+        let client = client_driver(thread.clone(), op);
+        for in_flight in IN_FLIGHT {
+            eprintln!(
+                "chat-bench: overhead {} at {in_flight} in flight",
+                op.name()
+            );
+            let (r, c) = load::alternate(
+                &raw,
+                &client,
+                in_flight,
+                plan.warm_up,
+                plan.round,
+                plan.rounds,
+            )
+            .await?;
+            let (rp99, cp99) = (r.quantile(0.99), c.quantile(0.99));
+            let tput = ratio(c.rps(), r.rps());
+            let p99 = ratio(cp99.as_secs_f64(), rp99.as_secs_f64());
+            let _ = writeln!(
+                rows,
+                "| {} | {in_flight} | {} | {} | **{tput:.3}** | {} | {} | {} | {} | **{p99:.2}** | {} / {} |",
+                op.name(),
+                fmt_rps(r.rps()),
+                fmt_rps(c.rps()),
+                fmt_duration(r.quantile(0.5)),
+                fmt_duration(c.quantile(0.5)),
+                fmt_duration(rp99),
+                fmt_duration(cp99),
+                r.requests(),
+                c.requests(),
+            );
+            if in_flight == 64 {
+                at_64.push((op, tput, p99));
+            }
+        }
+    }
+
+    let mut s = String::from("## 2. Client overhead over raw hyper\n\n");
+    let _ = writeln!(
+        s,
+        "chat-client (`ChatThreadClient` over chat-transport's `HyperTransport`) next to a bare \
+         `hyper_util::client::legacy::Client` + `hyper_rustls::HttpsConnector` (same root \
+         certificate, TCP_NODELAY), both against a canned HTTPS server on 127.0.0.1 \
+         (tokio-rustls + hyper, precomputed bodies) in the same process, on a {workers}-worker \
+         tokio runtime shared by clients and server. **HTTP version: {} for chat-client and {} \
+         for the raw client** (read from one response of each; both clients limited to {}, \
+         one pooled connection each{}).\n",
+        version_name(client_version),
+        version_name(raw_version),
+        match protocol {
+            Protocol::Http2 => "HTTP/2 (ALPN `h2`)",
+            Protocol::Http1 => "HTTP/1.1",
+        },
+        match protocol {
+            Protocol::Http2 => "",
+            Protocol::Http1 => " per request in flight",
+        },
+    );
+    let _ = writeln!(
+        s,
+        "The raw requests are built once with chat-protocol's operations and `authorize`, plus \
+         the `x-ms-client-request-id` and `User-Agent` headers chat-client adds, and checked \
+         against the requests chat-client sends: same method, URI, headers (in order) and body, \
+         apart from the request id's random value. The raw client only reads the response \
+         bytes; chat-client also generates the request id, builds, authorizes and parses \
+         (send-message: `{{\"id\":…}}`; list-messages: a page of {LIST_PAGE_SIZE} messages, {:.1} KB, \
+         into typed models, through the pager's `by_page()`). Closed loop: each of the N tasks \
+         in flight sends its next request when the previous one is answered; {}.\n",
+        fixtures::last_page(LIST_PAGE_SIZE).len() as f64 / 1000.0,
+        plan.describe(),
+    );
+    s.push_str(
+        "| operation | in flight | raw req/s | client req/s | client/raw req/s | raw p50 | client p50 | raw p99 | client p99 | p99 client/raw | requests raw / client |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    s.push_str(&rows);
+    s.push('\n');
+    for (op, tput, p99) in at_64 {
+        let _ = writeln!(
+            s,
+            "- {} at 64 in flight: client/raw throughput **{tput:.3}** (target ≥ 0.95: {}), \
+             p99 client/raw **{p99:.2}** (target ≤ 1.10: {}).",
+            op.name(),
+            verdict(tput >= 0.95),
+            verdict(p99 <= 1.10),
+        );
+    }
+    if plan.quick {
+        s.push_str("\n(`--quick`: tiny counts, dev profile; these numbers mean nothing.)\n");
+    }
+    s.push('\n');
+    Ok(s)
+}
+
+/// Section 3.
+async fn paging_section(server: &CannedServer, plan: &Plan) -> Result<String, BoxError> {
+    let items = plan.pages * PAGING_PAGE_SIZE;
+    let mut rows = String::new();
+    let mut peaks = Vec::new();
+    for variant in [
+        paging::Variant::FirstPage,
+        paging::Variant::Count,
+        paging::Variant::Collect,
+    ] {
+        eprintln!("chat-bench: paging, {variant:?}");
+        let endpoint = server.endpoint().to_owned();
+        let ca = server.ca_pem().to_owned();
+        let pages = plan.pages;
+        let report =
+            tokio::task::spawn_blocking(move || paging::run_child(variant, &endpoint, &ca, pages))
+                .await??;
+        let expected = if variant == paging::Variant::FirstPage {
+            PAGING_PAGE_SIZE
+        } else {
+            items
+        };
+        if report.items != expected {
+            return Err(format!(
+                "paging {variant:?}: {} items instead of {expected}",
+                report.items
+            )
+            .into());
+        }
+        let mb = report.peak_kb.map(|kb| kb as f64 / 1024.0);
+        let rate = report.items as f64 / report.elapsed.as_secs_f64().max(1e-9);
+        let _ = writeln!(
+            rows,
+            "| {} | {} | {} | {:.0} ms | {:.0} |",
+            variant.describe(),
+            report.items,
+            mb.map_or_else(|| "n/a".to_owned(), |mb| format!("**{mb:.1} MB**")),
+            report.elapsed.as_secs_f64() * 1000.0,
+            rate,
+        );
+        peaks.push((variant, mb));
+    }
+    let peak = |v| peaks.iter().find(|(p, _)| *p == v).and_then(|(_, mb)| *mb);
+    let mut s = String::from("## 3. Paging memory\n\n");
+    let _ = writeln!(
+        s,
+        "{items} messages ({} pages of {PAGING_PAGE_SIZE}, each page with a nextLink to the next \
+         on the canned server's origin, the last without) through `ChatThreadClient::list_messages` \
+         (`ChatClient::builder` with the default transport). Each variant runs in its own child \
+         process (this binary re-executed), which reports its peak resident memory (`VmHWM` of \
+         `/proc/self/status`, read at the end while the items are still alive).\n",
+        plan.pages
+    );
+    s.push_str("| variant | items | peak RSS | time | items/s |\n|---|---|---|---|---|\n");
+    s.push_str(&rows);
+    s.push('\n');
+    match (peak(paging::Variant::Count), peak(paging::Variant::Collect)) {
+        (Some(count), Some(collect)) => {
+            let _ = writeln!(
+                s,
+                "- streaming {items} messages: peak **{count:.1} MB** (target < 30 MB: {}); \
+                 collecting them: **{collect:.1} MB** ({:.1}× the streaming peak, {:.2} KB per \
+                 message above it).",
+                verdict(count < 30.0),
+                collect / count,
+                (collect - count) * 1024.0 / items as f64,
+            );
+        }
+        _ => s.push_str("- peak memory is only read on Linux (`/proc/self/status`).\n"),
+    }
+    if plan.quick {
+        s.push_str(
+            "\n(`--quick`: 2 000 messages only; the target is about 100 000, so not judged here.)\n",
+        );
+    }
+    s.push('\n');
+    Ok(s)
+}
+
+/// Section 4.
+async fn emulator_section(
+    server: &CannedServer,
+    protocol: Protocol,
+    plan: &Plan,
+) -> Result<String, BoxError> {
+    let emulator = Emulator::builder().port(0).start().await?;
+    let ca = emulator
+        .ca_certificate_pem()
+        .ok_or("the emulator has no generated CA")?;
+    let (_user, token) = emulator.create_user_and_token()?;
+    let emulator_client = ChatClientBuilder::new(
+        emulator.endpoint(),
+        CommunicationTokenCredential::new(token)?,
+    )
+    .transport(transport(&ca, protocol)?)
+    .build()?;
+    // One thread to send to, one with a fixed set of messages to list.
+    let send_thread = emulator_client
+        .create_chat_thread("chat-bench: send", CreateChatThreadOptions::new())
+        .await?
+        .thread
+        .id;
+    let list_thread = emulator_client
+        .create_chat_thread("chat-bench: list", CreateChatThreadOptions::new())
+        .await?
+        .thread
+        .id;
+    let list_thread = emulator_client.chat_thread_client(list_thread);
+    for i in 0..LIST_PAGE_SIZE {
+        list_thread
+            .send_message(
+                format!("Message number {i}: let's meet at noon to go over the open issues."),
+                SendMessageOptions::new()
+                    .sender_display_name("Alex Smith")
+                    .metadata("client", "web"),
+            )
+            .await?;
+    }
+    let canned = thread_client(server.endpoint(), TOKEN, server.ca_pem(), protocol)?;
+
+    let mut rows = String::new();
+    let mut ratios = Vec::new();
+    for op in Op::ALL {
+        eprintln!("chat-bench: emulator {} at 64 in flight", op.name());
+        let emulator_thread = match op {
+            Op::SendMessage => emulator_client.chat_thread_client(send_thread.clone()),
+            Op::ListMessages => list_thread.clone(),
+        };
+        let (c, e): (Stats, Stats) = load::alternate(
+            &client_driver(canned.clone(), op),
+            &client_driver(emulator_thread, op),
+            64,
+            plan.warm_up,
+            plan.round,
+            plan.rounds,
+        )
+        .await?;
+        let r = ratio(e.rps(), c.rps());
+        let _ = writeln!(
+            rows,
+            "| {} | {} | {} | **{r:.2}** | {} | {} | {} | {} |",
+            op.name(),
+            fmt_rps(c.rps()),
+            fmt_rps(e.rps()),
+            fmt_duration(c.quantile(0.5)),
+            fmt_duration(e.quantile(0.5)),
+            fmt_duration(c.quantile(0.99)),
+            fmt_duration(e.quantile(0.99)),
+        );
+        ratios.push((op, r));
+    }
+    emulator.shutdown().await;
+
+    let mut s = String::from("## 4. Emulator\n\n");
+    let _ = writeln!(
+        s,
+        "chat-client at 64 requests in flight against the emulator (in-process, TLS, \
+         `Emulator::builder().port(0)`) and against the canned server, same process, same \
+         transport settings ({}), {}. send-message posts to one thread (which grows); \
+         list-messages reads the first page (`maxPageSize` {LIST_PAGE_SIZE}) of a thread of \
+         {LIST_PAGE_SIZE} messages plus the ones thread creation adds.\n",
+        match protocol {
+            Protocol::Http2 => "HTTP/2",
+            Protocol::Http1 => "HTTP/1.1",
+        },
+        plan.describe(),
+    );
+    s.push_str(
+        "| operation | canned req/s | emulator req/s | emulator/canned | canned p50 | emulator p50 | canned p99 | emulator p99 |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    s.push_str(&rows);
+    s.push('\n');
+    for (op, r) in ratios {
+        let _ = writeln!(
+            s,
+            "- {}: emulator/canned **{r:.2}** (target ≥ 0.5: {}).",
+            op.name(),
+            verdict(r >= 0.5)
+        );
+    }
+    if plan.quick {
+        s.push_str("\n(`--quick`: tiny counts, dev profile; these numbers mean nothing.)\n");
+    }
+    s.push('\n');
+    Ok(s)
+}

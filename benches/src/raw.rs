@@ -1,0 +1,214 @@
+//! The baseline: a bare hyper-util client over hyper-rustls, sending requests byte-identical to
+//! chat-client's (built once with chat-protocol's operations and `authorize`, plus the two
+//! headers chat-client adds), and the check that they are identical.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chat_client::{
+    ChatClientBuilder, CommunicationTokenCredential, ListOptions, SendMessageOptions,
+};
+use chat_protocol::models::SendChatMessageRequest;
+use chat_protocol::operations::{ListChatMessages, SendChatMessage};
+use chat_protocol::{ApiVersion, Endpoint, Operation, RequestContext, authorize};
+use chat_transport::TransportError;
+use futures::StreamExt as _;
+use http::header::{HeaderMap, HeaderValue, USER_AGENT};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::fixtures::{LIST_PAGE_SIZE, SEND_RESPONSE, SENT_CONTENT, THREAD, TOKEN, last_page};
+use crate::{BoxError, Protocol};
+
+/// The bare client.
+pub(crate) type RawClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// hyper-util's pooled client over hyper-rustls (ring), trusting only `ca_pem`, speaking
+/// only `protocol`, with TCP_NODELAY like chat-transport. Nothing else is configured.
+pub(crate) fn client(ca_pem: &str, protocol: Protocol) -> Result<RawClient, BoxError> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert?)?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only();
+    let https = match protocol {
+        Protocol::Http2 => https.enable_http2().wrap_connector(http),
+        Protocol::Http1 => https.enable_http1().wrap_connector(http),
+    };
+    Ok(Client::builder(TokioExecutor::new())
+        .http2_only(protocol == Protocol::Http2)
+        .build(https))
+}
+
+/// A request to send again and again, and the status it must get.
+#[derive(Debug, Clone)]
+pub(crate) struct Template {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    expect: StatusCode,
+}
+
+/// The client request id the raw requests carry (chat-client sends a fresh UUID v4 of the
+/// same length on every request).
+const CLIENT_REQUEST_ID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+/// chat-client's User-Agent without an application id.
+fn user_agent() -> String {
+    format!(
+        "chat-client/{} ({}; {})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+impl Template {
+    fn new<O: Operation>(op: &O, endpoint: &str, expect: StatusCode) -> Result<Self, BoxError> {
+        let endpoint = Endpoint::parse(endpoint)?;
+        let ctx = RequestContext::new(endpoint.clone(), ApiVersion::default());
+        let mut request = op.build_request(&ctx)?;
+        let headers = request.headers_mut();
+        headers.insert(
+            "x-ms-client-request-id",
+            HeaderValue::from_static(CLIENT_REQUEST_ID),
+        );
+        headers.insert(USER_AGENT, HeaderValue::try_from(user_agent())?);
+        authorize(&mut request, &endpoint, TOKEN)?;
+        let (parts, body) = request.into_parts();
+        Ok(Self {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+            expect,
+        })
+    }
+
+    /// The send-message request of the benchmarks.
+    pub(crate) fn send_message(endpoint: &str) -> Result<Self, BoxError> {
+        let op = SendChatMessage::new(THREAD, SendChatMessageRequest::new(SENT_CONTENT));
+        Self::new(&op, endpoint, StatusCode::CREATED)
+    }
+
+    /// The list-messages request of the benchmarks (first page, `maxPageSize` 20).
+    pub(crate) fn list_messages(endpoint: &str) -> Result<Self, BoxError> {
+        let op = ListChatMessages::new(THREAD).max_page_size(LIST_PAGE_SIZE as i32);
+        Self::new(&op, endpoint, StatusCode::OK)
+    }
+
+    /// A fresh copy of the request.
+    fn request(&self) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+
+    /// Sends it and reads the whole body, as chat-transport does; the status must be the
+    /// expected one.
+    pub(crate) async fn send(&self, client: &RawClient) -> Result<(), BoxError> {
+        let response = client.request(self.request()).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if status != self.expect {
+            return Err(format!("raw request got {status}: {body:?}").into());
+        }
+        Ok(())
+    }
+
+    /// Differences with a request chat-client built (the client request id's value aside,
+    /// which is random), as text; empty when byte-identical.
+    fn differences(&self, other: &Request<Bytes>) -> Vec<String> {
+        let mut diff = Vec::new();
+        if self.method != *other.method() {
+            diff.push(format!("method {} vs {}", self.method, other.method()));
+        }
+        if self.uri != *other.uri() {
+            diff.push(format!("URI {} vs {}", self.uri, other.uri()));
+        }
+        if self.body != *other.body() {
+            diff.push(format!("body {:?} vs {:?}", self.body, other.body()));
+        }
+        let ours: Vec<_> = self.headers.iter().collect();
+        let theirs: Vec<_> = other.headers().iter().collect();
+        let same = ours.len() == theirs.len()
+            && ours.iter().zip(&theirs).all(|((n1, v1), (n2, v2))| {
+                n1 == n2
+                    && v1.is_sensitive() == v2.is_sensitive()
+                    && (v1 == v2
+                        || (n1.as_str() == "x-ms-client-request-id" && v1.len() == v2.len()))
+            });
+        if !same {
+            diff.push(format!("headers {ours:?} vs {theirs:?}"));
+        }
+        diff
+    }
+}
+
+/// Runs chat-client's send-message and list-messages over a transport that records the
+/// requests, and checks that the raw templates match them. Returns the list of differences
+/// (empty when byte-identical).
+pub(crate) async fn verify(endpoint: &str) -> Result<Vec<String>, BoxError> {
+    let seen: Arc<Mutex<Vec<Request<Bytes>>>> = Arc::default();
+    let recorder = {
+        let seen = Arc::clone(&seen);
+        move |request: Request<Bytes>| {
+            let body = if request.method() == Method::POST {
+                (
+                    StatusCode::CREATED,
+                    Bytes::from_static(SEND_RESPONSE.as_bytes()),
+                )
+            } else {
+                (StatusCode::OK, Bytes::from(last_page(1)))
+            };
+            seen.lock().unwrap_or_else(|e| e.into_inner()).push(request);
+            async move {
+                let mut response = Response::new(body.1);
+                *response.status_mut() = body.0;
+                Ok::<_, TransportError>(response)
+            }
+        }
+    };
+    let credential = CommunicationTokenCredential::new(TOKEN)?;
+    let client = ChatClientBuilder::new(endpoint, credential)
+        .transport(recorder)
+        .build()?;
+    let thread = client.chat_thread_client(THREAD);
+    thread
+        .send_message(SENT_CONTENT, SendMessageOptions::new())
+        .await?;
+    let page = thread
+        .list_messages(ListOptions::new().page_size(LIST_PAGE_SIZE as i32))
+        .by_page()
+        .next()
+        .await
+        .ok_or("no page")??;
+    drop(page);
+    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+    let [send, list] = <[Request<Bytes>; 2]>::try_from(seen)
+        .map_err(|seen| format!("chat-client sent {} requests, not 2", seen.len()))?;
+    let mut diff = Template::send_message(endpoint)?.differences(&send);
+    diff.extend(Template::list_messages(endpoint)?.differences(&list));
+    Ok(diff)
+}
