@@ -52,7 +52,7 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, value_name = "VERSION", value_parser = non_empty)]
     pub(crate) api_version: Option<String>,
     /// Also trust this CA certificate (PEM file), e.g. an emulator's.
-    #[arg(long, global = true, value_name = "PEM")]
+    #[arg(long, global = true, env = "ACS_CHAT_CA_CERT", value_name = "PEM")]
     pub(crate) ca_cert: Option<PathBuf>,
     /// Allow a plain http:// endpoint (loopback emulators only).
     #[arg(long, global = true)]

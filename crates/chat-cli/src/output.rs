@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
@@ -65,15 +66,17 @@ pub(crate) const USER: &[Column] = &[
 ];
 pub(crate) const TOKEN: &[Column] = &[col("ExpiresOn", "/expiresOn"), col("Token", "/token")];
 
-/// Renders `value` (an object, or an array of objects) in `format`.
-pub(crate) fn render(value: &Value, format: OutputFormat, columns: &[Column]) -> String {
-    match format {
-        // Serializing a `Value` cannot fail; fall back to the compact form all the same.
-        OutputFormat::Json => {
-            serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()) + "\n"
-        }
-        OutputFormat::Table => table(value, columns),
-    }
+/// Renders `value` (an object, or a list of objects) in `format`: JSON in the models' field
+/// order, or a table of `columns`.
+pub(crate) fn render<T: Serialize>(
+    value: &T,
+    format: OutputFormat,
+    columns: &[Column],
+) -> serde_json::Result<String> {
+    Ok(match format {
+        OutputFormat::Json => serde_json::to_string_pretty(value)? + "\n",
+        OutputFormat::Table => table(&serde_json::to_value(value)?, columns),
+    })
 }
 
 /// Aligned columns: a header, a rule, one line per row. Nested values print as compact JSON;
@@ -191,7 +194,7 @@ Id     Topic                 LastMessageReceivedOn  DeletedOn
         let v = json!({"extra": {"a": 1}, "id": "7"});
         assert_eq!(table(&v, MESSAGE_ID), "Id\n--\n7\n");
         assert_eq!(
-            render(&v, OutputFormat::Json, MESSAGE_ID),
+            render(&v, OutputFormat::Json, MESSAGE_ID).unwrap(),
             "{\n  \"extra\": {\n    \"a\": 1\n  },\n  \"id\": \"7\"\n}\n"
         );
     }

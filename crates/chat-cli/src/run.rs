@@ -303,9 +303,9 @@ fn invalid(rejected: &[RejectedParticipant]) -> Option<Vec<CommunicationError>> 
 }
 
 fn print<T: Serialize>(g: &GlobalArgs, value: &T, columns: &[Column]) -> Result<(), Failure> {
-    let value = serde_json::to_value(value)
+    let text = render(value, g.output, columns)
         .map_err(|e| Failure::Runtime(format!("cannot format the result: {e}")))?;
-    match write_stdout(&render(&value, g.output, columns)) {
+    match write_stdout(&text) {
         // The reader went away (`| head`): nothing left to tell.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure::Runtime(format!("cannot write the output: {e}"))),

@@ -13,10 +13,11 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_acs-chat");
-const ENV_VARS: [&str; 3] = [
+const ENV_VARS: [&str; 4] = [
     "AZURE_COMMUNICATION_ENDPOINT",
     "AZURE_COMMUNICATION_ACCESS_TOKEN",
     "AZURE_COMMUNICATION_CONNECTION_STRING",
+    "ACS_CHAT_CA_CERT",
 ];
 /// A well-formed JWT (`exp` in year 3000) that no emulator signed.
 const FOREIGN_TOKEN: &str = "eyJhbGciOiJub25lIn0.eyJleHAiOjMyNTAzNjgwMDAwfQ.c2ln";
@@ -58,11 +59,7 @@ impl Env {
 
     /// `acs-chat` with no options from the environment.
     fn bare(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        for var in ENV_VARS {
-            cmd.env_remove(var);
-        }
-        cmd
+        acs_chat()
     }
 
     /// `acs-chat --endpoint <emulator> --access-token <token> --ca-cert <ca>`.
@@ -106,6 +103,15 @@ impl Env {
         ]));
         out["id"].as_str().unwrap().to_owned()
     }
+}
+
+/// `acs-chat` with no options from the environment.
+fn acs_chat() -> Command {
+    let mut cmd = Command::new(BIN);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
 }
 
 /// Runs `cmd`, expects exit 0 and an empty stderr, and parses stdout as JSON.
@@ -750,8 +756,7 @@ fn usage_errors_exit_2_with_what_to_fix() {
         env.bare()
             .env("AZURE_COMMUNICATION_ENDPOINT", env.emulator.endpoint())
             .env("AZURE_COMMUNICATION_ACCESS_TOKEN", &token)
-            .args(["--ca-cert"])
-            .arg(&env.ca)
+            .env("ACS_CHAT_CA_CERT", &env.ca)
             .args(["thread", "list"]),
     );
     assert_eq!(list, Value::Array(vec![]));
@@ -837,7 +842,13 @@ fn usage_errors_exit_2_with_what_to_fix() {
 
 #[test]
 fn help_and_version_exit_0() {
-    let out = Command::new(BIN)
+    // Secrets in the environment are never shown by --help.
+    let out = acs_chat()
+        .env("AZURE_COMMUNICATION_ACCESS_TOKEN", "secret-from-env")
+        .env(
+            "AZURE_COMMUNICATION_CONNECTION_STRING",
+            "endpoint=https://x/;accesskey=secret-from-env",
+        )
         .arg("--help")
         .assert()
         .success()
@@ -845,6 +856,7 @@ fn help_and_version_exit_0() {
         .stdout
         .clone();
     let help = String::from_utf8(out).unwrap();
+    assert!(!help.contains("secret-from-env"), "{help}");
     for command in [
         "thread",
         "message",
@@ -855,12 +867,12 @@ fn help_and_version_exit_0() {
     ] {
         assert!(help.contains(command), "{help}");
     }
-    Command::new(BIN)
+    acs_chat()
         .args(["message", "receipt", "--help"])
         .assert()
         .success()
         .stdout(predicate::str::contains("send").and(predicate::str::contains("list")));
-    Command::new(BIN)
+    acs_chat()
         .arg("--version")
         .assert()
         .success()
@@ -950,8 +962,7 @@ fn a_next_link_to_another_host_is_refused_with_exit_1() {
         "HTTP/1.1 200 OK",
         r#"{"value":[{"id":"19:a@thread.v2","topic":"t"}],"nextLink":"https://attacker.example/chat/threads?page=2"}"#,
     );
-    let out = Command::new(BIN)
-        .env_remove("AZURE_COMMUNICATION_ACCESS_TOKEN")
+    let out = acs_chat()
         .args([
             "--endpoint",
             &endpoint,
@@ -979,8 +990,7 @@ fn the_request_id_is_shown_when_the_service_sends_one() {
         "HTTP/1.1 404 Not Found\r\nx-ms-request-id: 7d1c0e4a-rid",
         r#"{"error":{"code":"NotFound","message":"Thread `19:a@thread.v2` was not found."}}"#,
     );
-    let out = Command::new(BIN)
-        .env_remove("AZURE_COMMUNICATION_ACCESS_TOKEN")
+    let out = acs_chat()
         .args([
             "--endpoint",
             &endpoint,
@@ -1014,8 +1024,7 @@ fn a_network_failure_exits_1() {
         .local_addr()
         .unwrap()
         .port();
-    let out = Command::new(BIN)
-        .env_remove("AZURE_COMMUNICATION_ACCESS_TOKEN")
+    let out = acs_chat()
         .args([
             "--endpoint",
             &format!("http://127.0.0.1:{port}/"),
@@ -1067,17 +1076,19 @@ fn an_untrusted_certificate_exits_1() {
 fn the_emulator_command_serves_until_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    let mut child = StdCommand::new(BIN)
-        .args(["emulator", "--port", "0", "--ca-out"])
-        .arg(&ca)
-        .env_remove("ACS_EMULATOR_PORT")
-        .env_remove("ACS_EMULATOR_HOST")
-        .env_remove("ACS_EMULATOR_ACCESS_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut child = ChildGuard(
+        StdCommand::new(BIN)
+            .args(["emulator", "--port", "0", "--ca-out"])
+            .arg(&ca)
+            .env_remove("ACS_EMULATOR_PORT")
+            .env_remove("ACS_EMULATOR_HOST")
+            .env_remove("ACS_EMULATOR_ACCESS_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let mut endpoint = None;
     let mut connection_string = None;
     let mut line = String::new();
@@ -1108,17 +1119,14 @@ fn the_emulator_command_serves_until_sigterm() {
     );
 
     let created = json_ok(
-        Command::new(BIN)
-            .env_remove("AZURE_COMMUNICATION_ENDPOINT")
-            .env_remove("AZURE_COMMUNICATION_ACCESS_TOKEN")
+        acs_chat()
             .args(["--connection-string", &connection_string, "--ca-cert"])
             .arg(&ca)
             .args(["identity", "create", "--scopes", "chat"]),
     );
     let token = created["accessToken"]["token"].as_str().unwrap();
     let thread = json_ok(
-        Command::new(BIN)
-            .env_remove("AZURE_COMMUNICATION_CONNECTION_STRING")
+        acs_chat()
             .args([
                 "--endpoint",
                 &endpoint,
@@ -1132,12 +1140,24 @@ fn the_emulator_command_serves_until_sigterm() {
     assert_eq!(thread["chatThread"]["topic"], "Via the emulator command");
 
     let status = StdCommand::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("shutting down"), "{rest}");
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
+}
+
+/// Kills the child (by its own handle) if the test fails before it exits.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
