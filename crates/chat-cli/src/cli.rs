@@ -21,13 +21,14 @@ pub(crate) struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
-    /// The resource's endpoint, e.g. https://<resource>.communication.azure.com
-    /// [default: the endpoint of --connection-string].
+    // `help` rather than a doc comment: rustdoc would read `<resource>` as an HTML tag.
     #[arg(
         long,
         global = true,
         env = "AZURE_COMMUNICATION_ENDPOINT",
-        value_name = "URL"
+        value_name = "URL",
+        help = "The resource's endpoint, e.g. https://<resource>.communication.azure.com \
+                [default: the endpoint of --connection-string]"
     )]
     pub(crate) endpoint: Option<String>,
     /// A user access token (chat commands).
@@ -331,9 +332,12 @@ pub(crate) struct EmulatorArgs {
     /// Enforce the per-thread message rate limits (429 with Retry-After).
     #[arg(long)]
     pub(crate) throttle: bool,
-    /// Where to write the generated CA certificate
-    /// [default: <temp dir>/acs-chat-emulator/ca-<port>.pem].
-    #[arg(long, value_name = "PATH")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        help = "Where to write the generated CA certificate \
+                [default: <temp dir>/acs-chat-emulator/ca-<port>.pem]"
+    )]
     pub(crate) ca_out: Option<PathBuf>,
 }
 
