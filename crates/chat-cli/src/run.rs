@@ -448,8 +448,15 @@ fn describe(e: &chat_client::Error) -> String {
             text.push_str(": ");
             text.push_str(message);
         }
+        let mut notes = Vec::new();
         if let Some(id) = e.request_id() {
-            text.push_str(&format!(" (request id {id})"));
+            notes.push(format!("request id {id}"));
+        }
+        if e.attempts() > 1 {
+            notes.push(format!("after {} attempts", e.attempts()));
+        }
+        if !notes.is_empty() {
+            text.push_str(&format!(" ({})", notes.join(", ")));
         }
     } else if let Some(t) = e.transport_error() {
         // `<operation>: <kind> (after N attempts): <context>: <root cause>`; the layers in
@@ -478,9 +485,6 @@ fn describe(e: &chat_client::Error) -> String {
             }
             source = s.source();
         }
-    }
-    if e.attempts() > 1 && e.kind() == ErrorKind::Service {
-        text.push_str(&format!(" after {} attempts", e.attempts()));
     }
     sanitize(&text)
 }

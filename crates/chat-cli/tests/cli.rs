@@ -670,6 +670,25 @@ fn retries_come_from_the_client() {
 }
 
 #[test]
+fn a_service_error_that_outlasts_the_retries_exits_1() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    env.emulator
+        .faults()
+        .fail_next_with_retry_after(100, 503, 0);
+    let stderr = fails(env.as_user(&token).args(["thread", "list"]), 1);
+    let attempts = 100 - env.emulator.faults().pending();
+    assert!(attempts > 1, "not retried");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: 503 ServiceUnavailable: The server is currently unable to handle the \
+             request. (after {attempts} attempts)\n"
+        )
+    );
+}
+
+#[test]
 fn usage_errors_exit_2_with_what_to_fix() {
     let env = Env::start();
     let (_, token) = env.user();
