@@ -350,7 +350,7 @@ fn chat_client(g: &GlobalArgs) -> Result<ChatClient, Failure> {
     if let Some(pem) = ca_cert(g)? {
         builder = builder.add_root_certificate_pem(pem);
     }
-    let client = builder.build().map_err(|e| Failure::Usage(describe(&e)))?;
+    let client = builder.build().map_err(|e| build_failed(g, &e))?;
     if g.verbose {
         write_stderr(&format!(
             "acs-chat: endpoint {}, api-version {}",
@@ -379,7 +379,18 @@ fn identity_client(g: &GlobalArgs) -> Result<IdentityClient, Failure> {
     if let Some(pem) = ca_cert(g)? {
         builder = builder.add_root_certificate_pem(pem);
     }
-    builder.build().map_err(|e| Failure::Usage(describe(&e)))
+    builder.build().map_err(|e| build_failed(g, &e))
+}
+
+/// A client that cannot be built from the options: a usage error. The endpoint was checked
+/// before, so a transport error here is about the `--ca-cert` file.
+fn build_failed(g: &GlobalArgs, e: &chat_client::Error) -> Failure {
+    match (&g.ca_cert, e.kind()) {
+        (Some(path), ErrorKind::Transport) => {
+            Failure::Usage(format!("--ca-cert {}: {}", path.display(), describe(e)))
+        }
+        _ => Failure::Usage(describe(e)),
+    }
 }
 
 fn parse_connection_string(text: &str) -> Result<ConnectionString, Failure> {

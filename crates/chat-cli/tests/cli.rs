@@ -28,7 +28,7 @@ struct Env {
     // Dropped before the runtime: stops the server.
     emulator: RunningEmulator,
     ca: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -48,7 +48,7 @@ impl Env {
         Self {
             emulator,
             ca,
-            _dir: dir,
+            dir,
             _runtime: runtime,
         }
     }
@@ -799,6 +799,26 @@ fn usage_errors_exit_2_with_what_to_fix() {
         2,
     );
     assert!(stderr.contains("--ca-cert /nonexistent/ca.pem"), "{stderr}");
+    // A CA file that is not PEM.
+    let not_pem = env.dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let stderr = fails(
+        env.bare()
+            .args([
+                "--endpoint",
+                &env.emulator.endpoint(),
+                "--access-token",
+                &token,
+            ])
+            .arg("--ca-cert")
+            .arg(&not_pem)
+            .args(["thread", "list"]),
+        2,
+    );
+    assert!(
+        stderr.starts_with(&format!("error: --ca-cert {}: ", not_pem.display())),
+        "{stderr}"
+    );
     // Plain http: refused without --allow-http, and --allow-http only for loopback.
     let stderr = fails(
         env.bare().args([
