@@ -241,7 +241,7 @@ async fn documented_error_paths() {
         .await
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(403));
-    assert!(e.request_id().is_some() || e.message().is_some());
+    assert!(e.request_id().is_some_and(|id| id.len() == 36), "{e}");
 
     // 404: unknown thread
     let e = alice

@@ -207,17 +207,10 @@ impl TokenSigner {
 /// `expiresOn` the way the Identity service writes it: 7 fractional digits and `+00:00`
 /// (`2023-10-10T21:39:39.3244584+00:00`).
 pub fn format_expires_on(t: DateTime) -> String {
-    let odt = t.to_offset_date_time();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}+00:00",
-        odt.year(),
-        u8::from(odt.month()),
-        odt.day(),
-        odt.hour(),
-        odt.minute(),
-        odt.second(),
-        odt.nanosecond() / 100
-    )
+    let mut text = t.to_rfc3339_fixed(7);
+    text.pop(); // the `Z`
+    text.push_str("+00:00");
+    text
 }
 
 #[cfg(test)]

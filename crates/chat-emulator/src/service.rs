@@ -88,6 +88,7 @@ pub struct Service {
     signer: TokenSigner,
     https: bool,
     default_authority: String,
+    requests: std::sync::atomic::AtomicU64,
 }
 
 struct Ctx<'a> {
@@ -380,6 +381,7 @@ impl Service {
             key,
             https,
             default_authority: default_authority.into(),
+            requests: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -430,11 +432,30 @@ impl Service {
     }
 
     /// Handles one request at `now`. Never panics; every failure is an error response.
+    ///
+    /// Every response carries an `x-ms-request-id` (and `MS-CV`) like the service's, and echoes
+    /// `x-ms-client-request-id` when the request had one.
     pub fn handle(&self, request: &Request<Bytes>, now: DateTime) -> Response<Bytes> {
-        match self.route(request, now) {
+        let mut response = match self.route(request, now) {
             Ok(response) => response,
             Err(error) => error_response(&error),
+        };
+        let n = self
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_add(1);
+        let request_id = format!("00000000-0000-4000-8000-{:012x}", n & 0xffff_ffff_ffff);
+        let headers = response.headers_mut();
+        if let Ok(v) = http::HeaderValue::try_from(request_id) {
+            headers.insert("x-ms-request-id", v);
         }
+        if let Ok(v) = http::HeaderValue::try_from(format!("emulator.{n}")) {
+            headers.insert("ms-cv", v);
+        }
+        if let Some(v) = request.headers().get("x-ms-client-request-id") {
+            headers.insert("x-ms-client-request-id", v.clone());
+        }
+        response
     }
 
     fn route(&self, request: &Request<Bytes>, now: DateTime) -> Result<Response<Bytes>> {

@@ -95,9 +95,28 @@ impl DateTime {
         SystemTime::from(self.0)
     }
 
-    /// The same instant as a `time` crate value (UTC).
-    pub fn to_offset_date_time(&self) -> OffsetDateTime {
-        self.0
+    /// RFC 3339 in UTC with exactly `fraction_digits` fractional digits (at most 9), the way the
+    /// service writes timestamps (`2020-06-25T17:44:37.6830000Z` with 7); extra precision is
+    /// truncated.
+    pub fn to_rfc3339_fixed(&self, fraction_digits: u8) -> String {
+        let t = self.0;
+        let mut out = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
+        let digits = usize::from(fraction_digits.min(9));
+        if digits > 0 {
+            let nanos = format!("{:09}", t.nanosecond());
+            out.push('.');
+            out.push_str(&nanos[..digits]);
+        }
+        out.push('Z');
+        out
     }
 
     /// `self + duration`, or `None` past year 9999.
@@ -163,20 +182,6 @@ impl FromStr for DateTime {
     }
 }
 
-impl TryFrom<OffsetDateTime> for DateTime {
-    type Error = DateTimeError;
-
-    fn try_from(value: OffsetDateTime) -> Result<Self, Self::Error> {
-        Self::checked(value.to_offset(UtcOffset::UTC))
-    }
-}
-
-impl From<DateTime> for OffsetDateTime {
-    fn from(value: DateTime) -> Self {
-        value.0
-    }
-}
-
 impl Serialize for DateTime {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
@@ -213,6 +218,14 @@ mod tests {
         assert_eq!(t.to_string(), "2020-06-06T05:55:41Z");
         let t = DateTime::parse("2020-06-06T05:55:41.123456789123Z").unwrap();
         assert_eq!(t.unix_timestamp_nanos() % 1_000_000_000, 123_456_789);
+    }
+
+    #[test]
+    fn fixed_fraction_digits() {
+        let t = DateTime::parse("2020-06-25T17:44:37.683Z").unwrap();
+        assert_eq!(t.to_rfc3339_fixed(7), "2020-06-25T17:44:37.6830000Z");
+        assert_eq!(t.to_rfc3339_fixed(0), "2020-06-25T17:44:37Z");
+        assert_eq!(t.to_rfc3339_fixed(12), "2020-06-25T17:44:37.683000000Z");
     }
 
     #[test]
