@@ -446,10 +446,10 @@ impl Service {
             .wrapping_add(1);
         let request_id = format!("00000000-0000-4000-8000-{:012x}", n & 0xffff_ffff_ffff);
         let headers = response.headers_mut();
-        if let Ok(v) = http::HeaderValue::try_from(request_id) {
+        if let Ok(v) = HeaderValue::try_from(request_id) {
             headers.insert("x-ms-request-id", v);
         }
-        if let Ok(v) = http::HeaderValue::try_from(format!("emulator.{n}")) {
+        if let Ok(v) = HeaderValue::try_from(format!("emulator.{n}")) {
             headers.insert("ms-cv", v);
         }
         if let Some(v) = request.headers().get("x-ms-client-request-id") {
