@@ -93,24 +93,25 @@ pub(crate) async fn round(
     Ok(stats)
 }
 
-/// Measures two variants against each other: a warm-up round of each (discarded), then
-/// `rounds` rounds alternating a, b, a, b, … so slow phases of a shared machine hit both.
+/// Measures variants against each other: a warm-up round of each (discarded), then `rounds`
+/// rounds alternating a, b, c, a, b, c, … so slow phases of a shared machine hit them all.
 pub(crate) async fn alternate(
-    a: &Driver,
-    b: &Driver,
+    drivers: &[&Driver],
     in_flight: usize,
     warm_up: Budget,
     budget: Budget,
     rounds: usize,
-) -> Result<(Stats, Stats), BoxError> {
-    round(a, in_flight, warm_up).await?;
-    round(b, in_flight, warm_up).await?;
-    let (mut sa, mut sb) = (Stats::default(), Stats::default());
-    for _ in 0..rounds {
-        sa.absorb(round(a, in_flight, budget).await?);
-        sb.absorb(round(b, in_flight, budget).await?);
+) -> Result<Vec<Stats>, BoxError> {
+    for driver in drivers {
+        round(driver, in_flight, warm_up).await?;
     }
-    Ok((sa, sb))
+    let mut stats = vec![Stats::default(); drivers.len()];
+    for _ in 0..rounds {
+        for (driver, stats) in drivers.iter().zip(&mut stats) {
+            stats.absorb(round(driver, in_flight, budget).await?);
+        }
+    }
+    Ok(stats)
 }
 
 #[cfg(test)]

@@ -71,6 +71,22 @@ enum Hidden {
         #[arg(long)]
         pages: usize,
     },
+    /// Drives one variant alone against the canned server, for a profiler.
+    #[command(hide = true)]
+    Drive {
+        #[arg(long, value_enum)]
+        op: Op,
+        /// `raw` or `client`.
+        #[arg(long)]
+        raw: bool,
+        #[arg(long, default_value_t = 64)]
+        in_flight: usize,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Over an in-memory transport, one call at a time, this many calls (for callgrind).
+        #[arg(long)]
+        memory_calls: Option<u64>,
+    },
 }
 
 /// How much each measurement sends.
@@ -129,6 +145,18 @@ fn main() -> ExitCode {
             endpoint,
             pages,
         }) => paging::child(variant, &endpoint, pages),
+        Some(Hidden::Drive {
+            op,
+            memory_calls: Some(calls),
+            ..
+        }) => drive_memory(op, calls),
+        Some(Hidden::Drive {
+            op,
+            raw,
+            in_flight,
+            seconds,
+            memory_calls: None,
+        }) => drive(op, raw, in_flight, seconds, args.http1),
         None => run(&args),
     };
     match result {
@@ -169,6 +197,71 @@ fn run(args: &Args) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// `drive --memory-calls N`: chat-client over the in-memory transport, N calls one at a time
+/// on a current-thread runtime (for `valgrind --tool=callgrind`).
+fn drive_memory(op: Op, calls: u64) -> Result<(), BoxError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let driver = client_driver_any(memory_thread()?, op);
+        let started = std::time::Instant::now();
+        for _ in 0..calls {
+            driver().await?;
+        }
+        eprintln!(
+            "{} over memory: {calls} calls, {:.2} µs per call",
+            op.name(),
+            started.elapsed().as_secs_f64() * 1e6 / calls.max(1) as f64
+        );
+        Ok(())
+    })
+}
+
+/// The `drive` subcommand: one variant, one point, for `perf record` and the like.
+fn drive(op: Op, raw: bool, in_flight: usize, seconds: f64, http1: bool) -> Result<(), BoxError> {
+    let protocol = if http1 {
+        Protocol::Http1
+    } else {
+        Protocol::Http2
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = CannedServer::start().await?;
+        let endpoint = server.endpoint();
+        let driver = if raw {
+            let template = match op {
+                Op::SendMessage => raw::Template::send_message(endpoint)?,
+                Op::ListMessages => raw::Template::list_messages(endpoint)?,
+            };
+            raw_driver(raw::client(server.ca_pem(), protocol)?, template)
+        } else {
+            client_driver(
+                thread_client(endpoint, TOKEN, server.ca_pem(), protocol)?,
+                op,
+            )
+        };
+        let stats = load::round(
+            &driver,
+            in_flight,
+            Budget::Time(Duration::from_secs_f64(seconds)),
+        )
+        .await?;
+        eprintln!(
+            "{} {} at {in_flight} in flight: {} req/s, p50 {}, p99 {}",
+            if raw { "raw" } else { "client" },
+            op.name(),
+            fmt_rps(stats.rps()),
+            fmt_duration(stats.quantile(0.5)),
+            fmt_duration(stats.quantile(0.99)),
+        );
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
 /// chat-transport's transport, limited to `protocol`, trusting `ca_pem`.
 fn transport(ca_pem: &str, protocol: Protocol) -> Result<HyperTransport, BoxError> {
     let builder = HyperTransport::builder().add_root_certificate_pem(ca_pem.as_bytes())?;
@@ -194,7 +287,7 @@ fn thread_client(
 }
 
 /// The two operations measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Op {
     SendMessage,
     ListMessages,
@@ -213,6 +306,14 @@ impl Op {
 
 /// chat-client doing `op` on `thread`: `send_message`, or the first page of `list_messages`.
 fn client_driver(thread: ChatThreadClient<HyperTransport>, op: Op) -> Driver {
+    client_driver_any(thread, op)
+}
+
+/// [`client_driver`] over any transport.
+fn client_driver_any<T: chat_transport::Transport + 'static>(
+    thread: ChatThreadClient<T>,
+    op: Op,
+) -> Driver {
     Arc::new(move || {
         let thread = thread.clone();
         Box::pin(async move {
@@ -235,6 +336,15 @@ fn client_driver(thread: ChatThreadClient<HyperTransport>, op: Op) -> Driver {
             }
             Ok(())
         })
+    })
+}
+
+/// chat-transport's `HyperTransport` alone sending the template.
+fn transport_driver(transport: HyperTransport, template: raw::Template) -> Driver {
+    let shared = Arc::new((transport, template));
+    Arc::new(move || {
+        let shared = Arc::clone(&shared);
+        Box::pin(async move { shared.1.send_transport(&shared.0).await })
     })
 }
 
@@ -330,36 +440,40 @@ async fn overhead(
             Op::SendMessage => raw::Template::send_message(endpoint)?,
             Op::ListMessages => raw::Template::list_messages(endpoint)?,
         };
-        let raw = raw_driver(raw_client.clone(), template);
+        let raw = raw_driver(raw_client.clone(), template.clone());
+        let bare_transport = transport_driver(hyper_transport.clone(), template);
         let client = client_driver(thread.clone(), op);
         for in_flight in IN_FLIGHT {
             eprintln!(
                 "chat-bench: overhead {} at {in_flight} in flight",
                 op.name()
             );
-            let (r, c) = load::alternate(
-                &raw,
-                &client,
+            let stats = load::alternate(
+                &[&raw, &bare_transport, &client],
                 in_flight,
                 plan.warm_up,
                 plan.round,
                 plan.rounds,
             )
             .await?;
+            let [r, t, c] = <[Stats; 3]>::try_from(stats).map_err(|_| "three variants")?;
             let (rp99, cp99) = (r.quantile(0.99), c.quantile(0.99));
             let tput = ratio(c.rps(), r.rps());
             let p99 = ratio(cp99.as_secs_f64(), rp99.as_secs_f64());
             let _ = writeln!(
                 rows,
-                "| {} | {in_flight} | {} | {} | **{tput:.3}** | {} | {} | {} | {} | **{p99:.2}** | {} / {} |",
+                "| {} | {in_flight} | {} | {} | {} | **{tput:.3}** | {:.3} | {} | {} | {} | {} | **{p99:.2}** | {} / {} / {} |",
                 op.name(),
                 fmt_rps(r.rps()),
+                fmt_rps(t.rps()),
                 fmt_rps(c.rps()),
+                ratio(t.rps(), r.rps()),
                 fmt_duration(r.quantile(0.5)),
                 fmt_duration(c.quantile(0.5)),
                 fmt_duration(rp99),
                 fmt_duration(cp99),
                 r.requests(),
+                t.requests(),
                 c.requests(),
             );
             if in_flight == 64 {
@@ -367,6 +481,8 @@ async fn overhead(
             }
         }
     }
+    eprintln!("chat-bench: overhead, CPU per call without IO");
+    let cpu = cpu_breakdown(plan).await?;
 
     let mut s = String::from("## 2. Client overhead over raw hyper\n\n");
     let _ = writeln!(
@@ -397,14 +513,16 @@ async fn overhead(
          apart from the request id's random value. The raw client only reads the response \
          bytes; chat-client also generates the request id, builds, authorizes and parses \
          (send-message: `{{\"id\":…}}`; list-messages: a page of {LIST_PAGE_SIZE} messages, {:.1} KB, \
-         into typed models, through the pager's `by_page()`). Closed loop: each of the N tasks \
-         in flight sends its next request when the previous one is answered; {}.\n",
+         into typed models, through the pager's `by_page()`). A third variant, *transport*, sends \
+         the raw requests through chat-transport's `HyperTransport` alone (no chat-client, no \
+         parsing), to split the overhead between the two layers. Closed loop: each of the N \
+         tasks in flight sends its next request when the previous one is answered; {}.\n",
         fixtures::last_page(LIST_PAGE_SIZE).len() as f64 / 1000.0,
         plan.describe(),
     );
     s.push_str(
-        "| operation | in flight | raw req/s | client req/s | client/raw req/s | raw p50 | client p50 | raw p99 | client p99 | p99 client/raw | requests raw / client |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| operation | in flight | raw req/s | transport req/s | client req/s | client/raw req/s | transport/raw req/s | raw p50 | client p50 | raw p99 | client p99 | p99 client/raw | requests raw / transport / client |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     s.push_str(&rows);
     s.push('\n');
@@ -418,11 +536,128 @@ async fn overhead(
             verdict(p99 <= 1.10),
         );
     }
+    s.push('\n');
+    s.push_str(&cpu);
     if plan.quick {
         s.push_str("\n(`--quick`: tiny counts, dev profile; these numbers mean nothing.)\n");
     }
     s.push('\n');
     Ok(s)
+}
+
+/// Where chat-client's CPU goes, without any IO: the whole call over an in-memory transport
+/// that answers with the canned bytes, and chat-protocol's parse alone, one call at a time.
+async fn cpu_breakdown(plan: &Plan) -> Result<String, BoxError> {
+    use chat_protocol::Operation as _;
+    use chat_protocol::operations::{ListChatMessages, SendChatMessage};
+
+    let list_body = Bytes::from(fixtures::last_page(LIST_PAGE_SIZE));
+    let send_body = Bytes::from_static(fixtures::SEND_RESPONSE.as_bytes());
+    let thread = memory_thread()?;
+    let budget = if plan.quick {
+        Duration::from_millis(10)
+    } else {
+        Duration::from_millis(250)
+    };
+    let mut rows = String::new();
+    for op in Op::ALL {
+        let whole = client_driver_any(thread.clone(), op);
+        let body = match op {
+            Op::SendMessage => (send_body.clone(), http::StatusCode::CREATED),
+            Op::ListMessages => (list_body.clone(), http::StatusCode::OK),
+        };
+        let parse_only: Driver = Arc::new(move || {
+            let mut response = http::Response::new(body.0.clone());
+            *response.status_mut() = body.1;
+            let parsed: Result<(), BoxError> = match op {
+                Op::SendMessage => SendChatMessage::new(
+                    THREAD,
+                    chat_protocol::models::SendChatMessageRequest::new(SENT_CONTENT),
+                )
+                .parse_response(response)
+                .map(|r| drop(std::hint::black_box(r)))
+                .map_err(Into::into),
+                Op::ListMessages => ListChatMessages::new(THREAD)
+                    .parse_response(response)
+                    .map(|r| drop(std::hint::black_box(r)))
+                    .map_err(Into::into),
+            };
+            Box::pin(std::future::ready(parsed))
+        });
+        // Alternated like the throughput points; one call at a time.
+        let (mut call, mut parse) = ((0, Duration::ZERO), (0, Duration::ZERO));
+        for _ in 0..plan.rounds {
+            let (n, t) = repeat(budget, &whole).await?;
+            call = (call.0 + n, call.1 + t);
+            let (n, t) = repeat(budget, &parse_only).await?;
+            parse = (parse.0 + n, parse.1 + t);
+        }
+        let per_call = |(n, total): (u64, Duration)| total.as_secs_f64() / n.max(1) as f64;
+        let (call, parse) = (per_call(call), per_call(parse));
+        let _ = writeln!(
+            rows,
+            "| {} | {} | {} | {} |",
+            op.name(),
+            fmt_seconds(call),
+            fmt_seconds(parse),
+            fmt_seconds(call - parse),
+        );
+    }
+    let mut s = String::from(
+        "CPU per call without IO (one call at a time; chat-client over an in-memory transport \
+         that answers with the canned bytes, and chat-protocol's `parse_response` alone on the \
+         same bytes):\n\n\
+         | operation | whole chat-client call | of which parse_response | the rest (request id, build, authorize, pipeline) |\n\
+         |---|---|---|---|\n",
+    );
+    s.push_str(&rows);
+    Ok(s)
+}
+
+/// chat-client over an in-memory transport that answers with the canned bytes (201 and the
+/// send-message body for POST, 200 and the 20-message page otherwise).
+fn memory_thread()
+-> Result<ChatThreadClient<impl chat_transport::Transport + Clone + 'static>, BoxError> {
+    let list_body = Bytes::from(fixtures::last_page(LIST_PAGE_SIZE));
+    let send_body = Bytes::from_static(fixtures::SEND_RESPONSE.as_bytes());
+    let memory = move |request: Request<Bytes>| {
+        let (status, body) = if request.method() == http::Method::POST {
+            (http::StatusCode::CREATED, send_body.clone())
+        } else {
+            (http::StatusCode::OK, list_body.clone())
+        };
+        async move {
+            let mut response = http::Response::new(body);
+            *response.status_mut() = status;
+            Ok::<_, chat_transport::TransportError>(response)
+        }
+    };
+    Ok(ChatClientBuilder::new(
+        "https://127.0.0.1:1",
+        CommunicationTokenCredential::new(TOKEN)?,
+    )
+    .transport(memory)
+    .build()?
+    .chat_thread_client(THREAD))
+}
+
+/// Runs `driver` back to back, one call at a time, for `budget`; returns the calls made and
+/// the time taken.
+async fn repeat(budget: Duration, driver: &Driver) -> Result<(u64, Duration), BoxError> {
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    while started.elapsed() < budget {
+        for _ in 0..16 {
+            driver().await?;
+            n += 1;
+        }
+    }
+    Ok((n, started.elapsed()))
+}
+
+/// Seconds as µs with two decimals (negative when noise makes a difference negative).
+fn fmt_seconds(s: f64) -> String {
+    format!("{:.2} µs", s * 1e6)
 }
 
 /// Section 3.
@@ -553,15 +788,18 @@ async fn emulator_section(
             Op::SendMessage => emulator_client.chat_thread_client(send_thread.clone()),
             Op::ListMessages => list_thread.clone(),
         };
-        let (c, e): (Stats, Stats) = load::alternate(
-            &client_driver(canned.clone(), op),
-            &client_driver(emulator_thread, op),
+        let stats = load::alternate(
+            &[
+                &client_driver(canned.clone(), op),
+                &client_driver(emulator_thread, op),
+            ],
             64,
             plan.warm_up,
             plan.round,
             plan.rounds,
         )
         .await?;
+        let [c, e] = <[Stats; 2]>::try_from(stats).map_err(|_| "two variants")?;
         let r = ratio(e.rps(), c.rps());
         let _ = writeln!(
             rows,

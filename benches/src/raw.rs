@@ -117,18 +117,32 @@ impl Template {
     }
 
     /// A fresh copy of the request.
-    fn request(&self) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.clone()));
+    fn request<B>(&self, body: impl FnOnce(Bytes) -> B) -> Request<B> {
+        let mut request = Request::new(body(self.body.clone()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = self.headers.clone();
         request
     }
 
+    /// Sends it through chat-transport's `HyperTransport` alone (no chat-client); the status
+    /// must be the expected one.
+    pub(crate) async fn send_transport(
+        &self,
+        transport: &chat_transport::HyperTransport,
+    ) -> Result<(), BoxError> {
+        use chat_transport::Transport as _;
+        let response = transport.send(self.request(|b| b)).await?;
+        if response.status() != self.expect {
+            return Err(format!("transport request got {}", response.status()).into());
+        }
+        Ok(())
+    }
+
     /// Sends it and reads the whole body, as chat-transport does; the status must be the
     /// expected one.
     pub(crate) async fn send(&self, client: &RawClient) -> Result<(), BoxError> {
-        let response = client.request(self.request()).await?;
+        let response = client.request(self.request(Full::new)).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         if status != self.expect {
