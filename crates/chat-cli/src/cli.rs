@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chat_client::{CommunicationIdentifier, DateTime};
-use chat_emulator::DEFAULT_PORT;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Azure Communication Services Chat from the terminal, with the commands and flags of
@@ -109,7 +108,7 @@ pub(crate) enum Command {
         command: IdentityCommand,
     },
     /// Run the local emulator in the foreground until Ctrl-C or SIGTERM.
-    Emulator(EmulatorArgs),
+    Emulator(chat_emulator::ServeArgs),
 }
 
 /// `--thread` / `-t`.
@@ -305,40 +304,6 @@ pub(crate) enum IdentityCommand {
         #[arg(long, value_name = "SCOPES", value_delimiter = ',', num_args = 1.., default_value = "chat", value_parser = non_empty)]
         scopes: Vec<String>,
     },
-}
-
-/// The flags of `acs-chat-emulator`.
-#[derive(Debug, Args)]
-pub(crate) struct EmulatorArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1", env = "ACS_EMULATOR_HOST")]
-    pub(crate) host: String,
-    /// Port to listen on (0: any free port).
-    #[arg(long, default_value_t = DEFAULT_PORT, env = "ACS_EMULATOR_PORT")]
-    pub(crate) port: u16,
-    /// Access key (base64) for request signatures and token signing
-    /// [default: the well-known development key].
-    #[arg(long, env = "ACS_EMULATOR_ACCESS_KEY", hide_env_values = true)]
-    pub(crate) access_key: Option<String>,
-    /// Serve HTTPS with this certificate chain (PEM) instead of a generated one.
-    #[arg(long, requires = "key")]
-    pub(crate) cert: Option<PathBuf>,
-    /// The private key (PEM) of --cert.
-    #[arg(long, requires = "cert")]
-    pub(crate) key: Option<PathBuf>,
-    /// Serve plain HTTP (loopback use only).
-    #[arg(long, conflicts_with_all = ["cert", "key"])]
-    pub(crate) http: bool,
-    /// Enforce the per-thread message rate limits (429 with Retry-After).
-    #[arg(long)]
-    pub(crate) throttle: bool,
-    #[arg(
-        long,
-        value_name = "PATH",
-        help = "Where to write the generated CA certificate \
-                [default: <temp dir>/acs-chat-emulator/ca-<port>.pem]"
-    )]
-    pub(crate) ca_out: Option<PathBuf>,
 }
 
 fn non_empty(s: &str) -> Result<String, String> {

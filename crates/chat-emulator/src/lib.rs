@@ -51,6 +51,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod faults;
+mod foreground;
 pub mod identity;
 mod server;
 pub mod service;
@@ -58,6 +59,7 @@ pub mod store;
 pub mod tls;
 
 pub use faults::{Fault, FaultInjector};
+pub use foreground::{ServeArgs, ServeError, serve_foreground};
 pub use identity::DEV_ACCESS_KEY;
 pub use server::{
     DEFAULT_PORT, Emulator, EmulatorBuilder, EmulatorError, MAX_BODY_BYTES, RunningEmulator,
