@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chat_client::{
-    ChatClientBuilder, ChatThreadClient, CommunicationTokenCredential, CreateChatThreadOptions,
-    ListOptions, SendMessageOptions,
+    ChatClient, ChatClientBuilder, ChatThreadClient, CommunicationTokenCredential,
+    CreateChatThreadOptions, ListOptions, SendMessageOptions,
 };
-use chat_emulator::Emulator;
+use chat_emulator::{Emulator, RunningEmulator};
 use chat_transport::{HyperTransport, Transport as _};
 use clap::{Parser, Subcommand};
 use futures::StreamExt as _;
@@ -86,6 +86,9 @@ enum Hidden {
         /// Over an in-memory transport, one call at a time, this many calls (for callgrind).
         #[arg(long)]
         memory_calls: Option<u64>,
+        /// chat-client against the in-process emulator instead of the canned server.
+        #[arg(long)]
+        emulator: bool,
     },
 }
 
@@ -156,7 +159,8 @@ fn main() -> ExitCode {
             in_flight,
             seconds,
             memory_calls: None,
-        }) => drive(op, raw, in_flight, seconds, args.http1),
+            emulator,
+        }) => drive(op, raw, emulator, in_flight, seconds, args.http1),
         None => run(&args),
     };
     match result {
@@ -219,7 +223,14 @@ fn drive_memory(op: Op, calls: u64) -> Result<(), BoxError> {
 }
 
 /// The `drive` subcommand: one variant, one point, for `perf record` and the like.
-fn drive(op: Op, raw: bool, in_flight: usize, seconds: f64, http1: bool) -> Result<(), BoxError> {
+fn drive(
+    op: Op,
+    raw: bool,
+    emulator: bool,
+    in_flight: usize,
+    seconds: f64,
+    http1: bool,
+) -> Result<(), BoxError> {
     let protocol = if http1 {
         Protocol::Http1
     } else {
@@ -231,7 +242,12 @@ fn drive(op: Op, raw: bool, in_flight: usize, seconds: f64, http1: bool) -> Resu
     runtime.block_on(async {
         let server = CannedServer::start().await?;
         let endpoint = server.endpoint();
-        let driver = if raw {
+        let mut running = None;
+        let driver = if emulator {
+            let (e, client) = start_emulator(protocol).await?;
+            running = Some(e);
+            client_driver(emulator_thread(&client, op).await?, op)
+        } else if raw {
             let template = match op {
                 Op::SendMessage => raw::Template::send_message(endpoint)?,
                 Op::ListMessages => raw::Template::list_messages(endpoint)?,
@@ -258,6 +274,9 @@ fn drive(op: Op, raw: bool, in_flight: usize, seconds: f64, http1: bool) -> Resu
             fmt_duration(stats.quantile(0.99)),
         );
         server.shutdown().await;
+        if let Some(e) = running {
+            e.shutdown().await;
+        }
         Ok(())
     })
 }
@@ -739,45 +758,63 @@ async fn paging_section(server: &CannedServer, plan: &Plan) -> Result<String, Bo
     Ok(s)
 }
 
+/// Starts an emulator and a chat-client for a user of it.
+async fn start_emulator(
+    protocol: Protocol,
+) -> Result<(RunningEmulator, ChatClient<HyperTransport>), BoxError> {
+    let emulator = Emulator::builder().port(0).start().await?;
+    let ca = emulator
+        .ca_certificate_pem()
+        .ok_or("the emulator has no generated CA")?;
+    let (_user, token) = emulator.create_user_and_token()?;
+    let client = ChatClientBuilder::new(
+        emulator.endpoint(),
+        CommunicationTokenCredential::new(token)?,
+    )
+    .transport(transport(&ca, protocol)?)
+    .build()?;
+    Ok((emulator, client))
+}
+
+/// A new thread on the emulator for `op`: empty to send to, or with [`LIST_PAGE_SIZE`]
+/// messages to list.
+async fn emulator_thread(
+    client: &ChatClient<HyperTransport>,
+    op: Op,
+) -> Result<ChatThreadClient<HyperTransport>, BoxError> {
+    let id = client
+        .create_chat_thread(
+            format!("chat-bench: {}", op.name()),
+            CreateChatThreadOptions::new(),
+        )
+        .await?
+        .thread
+        .id;
+    let thread = client.chat_thread_client(id);
+    if op == Op::ListMessages {
+        for i in 0..LIST_PAGE_SIZE {
+            thread
+                .send_message(
+                    format!("Message number {i}: let's meet at noon to go over the open issues."),
+                    SendMessageOptions::new()
+                        .sender_display_name("Alex Smith")
+                        .metadata("client", "web"),
+                )
+                .await?;
+        }
+    }
+    Ok(thread)
+}
+
 /// Section 4.
 async fn emulator_section(
     server: &CannedServer,
     protocol: Protocol,
     plan: &Plan,
 ) -> Result<String, BoxError> {
-    let emulator = Emulator::builder().port(0).start().await?;
-    let ca = emulator
-        .ca_certificate_pem()
-        .ok_or("the emulator has no generated CA")?;
-    let (_user, token) = emulator.create_user_and_token()?;
-    let emulator_client = ChatClientBuilder::new(
-        emulator.endpoint(),
-        CommunicationTokenCredential::new(token)?,
-    )
-    .transport(transport(&ca, protocol)?)
-    .build()?;
-    // One thread to send to, one with a fixed set of messages to list.
-    let send_thread = emulator_client
-        .create_chat_thread("chat-bench: send", CreateChatThreadOptions::new())
-        .await?
-        .thread
-        .id;
-    let list_thread = emulator_client
-        .create_chat_thread("chat-bench: list", CreateChatThreadOptions::new())
-        .await?
-        .thread
-        .id;
-    let list_thread = emulator_client.chat_thread_client(list_thread);
-    for i in 0..LIST_PAGE_SIZE {
-        list_thread
-            .send_message(
-                format!("Message number {i}: let's meet at noon to go over the open issues."),
-                SendMessageOptions::new()
-                    .sender_display_name("Alex Smith")
-                    .metadata("client", "web"),
-            )
-            .await?;
-    }
+    let (emulator, emulator_client) = start_emulator(protocol).await?;
+    let send_thread = emulator_thread(&emulator_client, Op::SendMessage).await?;
+    let list_thread = emulator_thread(&emulator_client, Op::ListMessages).await?;
     let canned = thread_client(server.endpoint(), TOKEN, server.ca_pem(), protocol)?;
 
     let mut rows = String::new();
@@ -785,7 +822,7 @@ async fn emulator_section(
     for op in Op::ALL {
         eprintln!("chat-bench: emulator {} at 64 in flight", op.name());
         let emulator_thread = match op {
-            Op::SendMessage => emulator_client.chat_thread_client(send_thread.clone()),
+            Op::SendMessage => send_thread.clone(),
             Op::ListMessages => list_thread.clone(),
         };
         let stats = load::alternate(
