@@ -89,6 +89,9 @@ enum Hidden {
         /// chat-client against the in-process emulator instead of the canned server.
         #[arg(long)]
         emulator: bool,
+        /// chat-transport's `HyperTransport` alone sending the raw requests.
+        #[arg(long)]
+        transport: bool,
     },
 }
 
@@ -160,7 +163,16 @@ fn main() -> ExitCode {
             seconds,
             memory_calls: None,
             emulator,
-        }) => drive(op, raw, emulator, in_flight, seconds, args.http1),
+            transport,
+        }) => {
+            let variant = match (raw, transport, emulator) {
+                (true, _, _) => Variant::Raw,
+                (_, true, _) => Variant::Transport,
+                (_, _, true) => Variant::Emulator,
+                _ => Variant::Client,
+            };
+            drive(op, variant, in_flight, seconds, args.http1)
+        }
         None => run(&args),
     };
     match result {
@@ -223,10 +235,18 @@ fn drive_memory(op: Op, calls: u64) -> Result<(), BoxError> {
 }
 
 /// The `drive` subcommand: one variant, one point, for `perf record` and the like.
+/// What `drive` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Raw,
+    Transport,
+    Client,
+    Emulator,
+}
+
 fn drive(
     op: Op,
-    raw: bool,
-    emulator: bool,
+    variant: Variant,
     in_flight: usize,
     seconds: f64,
     http1: bool,
@@ -243,21 +263,24 @@ fn drive(
         let server = CannedServer::start().await?;
         let endpoint = server.endpoint();
         let mut running = None;
-        let driver = if emulator {
-            let (e, client) = start_emulator(protocol).await?;
-            running = Some(e);
-            client_driver(emulator_thread(&client, op).await?, op)
-        } else if raw {
-            let template = match op {
-                Op::SendMessage => raw::Template::send_message(endpoint)?,
-                Op::ListMessages => raw::Template::list_messages(endpoint)?,
-            };
-            raw_driver(raw::client(server.ca_pem(), protocol)?, template)
-        } else {
-            client_driver(
+        let template = || match op {
+            Op::SendMessage => raw::Template::send_message(endpoint),
+            Op::ListMessages => raw::Template::list_messages(endpoint),
+        };
+        let driver = match variant {
+            Variant::Emulator => {
+                let (e, client) = start_emulator(protocol).await?;
+                running = Some(e);
+                client_driver(emulator_thread(&client, op).await?, op)
+            }
+            Variant::Raw => raw_driver(raw::client(server.ca_pem(), protocol)?, template()?),
+            Variant::Transport => {
+                transport_driver(transport(server.ca_pem(), protocol)?, template()?)
+            }
+            Variant::Client => client_driver(
                 thread_client(endpoint, TOKEN, server.ca_pem(), protocol)?,
                 op,
-            )
+            ),
         };
         let stats = load::round(
             &driver,
@@ -266,9 +289,9 @@ fn drive(
         )
         .await?;
         eprintln!(
-            "{} {} at {in_flight} in flight: {} req/s, p50 {}, p99 {}",
-            if raw { "raw" } else { "client" },
+            "{variant:?} {} at {in_flight} in flight: {} requests, {} req/s, p50 {}, p99 {}",
             op.name(),
+            stats.requests(),
             fmt_rps(stats.rps()),
             fmt_duration(stats.quantile(0.5)),
             fmt_duration(stats.quantile(0.99)),
