@@ -129,7 +129,12 @@ impl<T: Transport> Pipeline<T> {
         thread_id: Option<&str>,
     ) -> Result<O::Output, Error> {
         let info = op.info();
-        let client_request_id = uuid::Uuid::new_v4().to_string();
+        // A UUID v4 from the thread-local fastrand generator: a correlation id, not a secret,
+        // so it need not cost a getrandom system call per request (the repeatability id of
+        // create-thread, which must be unique for all time, still uses the OS generator).
+        let client_request_id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_ne_bytes())
+            .into_uuid()
+            .to_string();
         let span = tracing::info_span!(
             "chat_client.request",
             operation = info.id,

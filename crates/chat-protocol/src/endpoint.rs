@@ -121,9 +121,9 @@ impl Endpoint {
 
     /// Whether `uri` has this endpoint's origin: the same scheme, host and effective port.
     pub fn is_same_origin(&self, uri: &Uri) -> bool {
-        let https = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("https") => true,
-            Some("http") => false,
+        let https = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("https") => true,
+            Some(s) if s.eq_ignore_ascii_case("http") => false,
             _ => return false,
         };
         let Some(authority) = uri.authority() else {

@@ -171,10 +171,11 @@ impl<'a> RequestParts<'a> {
         }
         url.push_str("api-version=");
         url.push_str(&encode_query_value(ctx.api_version().as_str()));
-        let url = ctx.endpoint().url(&url);
+        let uri = http::Uri::try_from(ctx.endpoint().url(&url))
+            .map_err(|e| Error::invalid_argument(format!("cannot build the request URL: {e}")))?;
         let mut builder = Request::builder()
             .method(self.info.method.clone())
-            .uri(&url)
+            .uri(uri)
             .header(ACCEPT, self.accept);
         if let (Some(_), Some(ct)) = (&self.body, self.info.content_type) {
             builder = builder.header(CONTENT_TYPE, ct);

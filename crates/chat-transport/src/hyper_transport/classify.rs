@@ -53,7 +53,10 @@ fn has_io_kind(err: &(dyn StdError + 'static), kinds: &[io::ErrorKind]) -> bool 
 }
 
 /// An error of `hyper_util`'s client (connect, send, or the response head).
-pub(super) fn send_error(err: hyper_util::client::legacy::Error, origin: &str) -> TransportError {
+pub(super) fn send_error(
+    err: hyper_util::client::legacy::Error,
+    origin: &dyn std::fmt::Display,
+) -> TransportError {
     let root: &(dyn StdError + 'static) = &err;
     if err.is_connect() {
         let (kind, message) = if find::<ConnectTimedOut>(root).is_some() {
@@ -95,7 +98,11 @@ pub(super) fn send_error(err: hyper_util::client::legacy::Error, origin: &str) -
 }
 
 /// An error while reading the response body (through `Limited`).
-pub(super) fn body_error(err: BoxError, origin: &str, limit: usize) -> TransportError {
+pub(super) fn body_error(
+    err: BoxError,
+    origin: &dyn std::fmt::Display,
+    limit: usize,
+) -> TransportError {
     if err.downcast_ref::<LengthLimitError>().is_some() {
         return body_too_large(origin, limit).with_source(err);
     }
@@ -103,7 +110,7 @@ pub(super) fn body_error(err: BoxError, origin: &str, limit: usize) -> Transport
     TransportError::new(kind, message_for(kind, origin)).with_source(err)
 }
 
-pub(super) fn body_too_large(origin: &str, limit: usize) -> TransportError {
+pub(super) fn body_too_large(origin: &dyn std::fmt::Display, limit: usize) -> TransportError {
     TransportError::new(
         TransportErrorKind::BodyTooLarge,
         format!("the response body from {origin} exceeds the limit of {limit} bytes"),
@@ -134,7 +141,7 @@ fn exchange_kind(root: &(dyn StdError + 'static)) -> Option<TransportErrorKind> 
     Some(kind)
 }
 
-fn message_for(kind: TransportErrorKind, origin: &str) -> String {
+fn message_for(kind: TransportErrorKind, origin: &dyn std::fmt::Display) -> String {
     match kind {
         TransportErrorKind::Tls => format!("TLS failure on the connection to {origin}"),
         TransportErrorKind::Timeout => format!("the exchange with {origin} timed out"),
@@ -174,7 +181,7 @@ mod tests {
             .build()
             .expect("runtime");
         let err = rt.block_on(body.collect()).expect_err("over the limit");
-        let err = body_error(err, "https://h:1", 4);
+        let err = body_error(err, &"https://h:1", 4);
         assert!(err.is_body_too_large());
         assert!(err.to_string().contains("4 bytes"));
     }

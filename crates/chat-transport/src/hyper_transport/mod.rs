@@ -111,17 +111,14 @@ impl HyperTransport {
 
     /// The origin (`scheme://host[:port]`, without user info) for messages, after checking
     /// the URI can be sent.
-    fn check_uri(&self, uri: &Uri) -> Result<String, TransportError> {
-        let (Some(scheme), Some(host)) = (uri.scheme(), uri.host()) else {
+    fn check_uri(&self, uri: &Uri) -> Result<Origin, TransportError> {
+        let (Some(scheme), Some(_)) = (uri.scheme(), uri.host()) else {
             return Err(TransportError::new(
                 TransportErrorKind::InvalidRequest,
                 "the request URI must be absolute (scheme and host)",
             ));
         };
-        let origin = match uri.port_u16() {
-            Some(port) => format!("{scheme}://{host}:{port}"),
-            None => format!("{scheme}://{host}"),
-        };
+        let origin = Origin(uri.clone());
         if *scheme == Scheme::HTTPS {
             Ok(origin)
         } else if *scheme == Scheme::HTTP {
@@ -186,7 +183,7 @@ impl HyperTransport {
 async fn read_body(
     response: Response<hyper::body::Incoming>,
     limit: usize,
-    origin: &str,
+    origin: &Origin,
 ) -> Result<Response<Bytes>, TransportError> {
     let (parts, body) = response.into_parts();
     // A declared length over the limit fails before reading anything. (hyper reports an
@@ -355,6 +352,22 @@ impl fmt::Debug for HyperTransportBuilder {
     }
 }
 
+/// `scheme://host[:port]` of a request (never user info, path or query), formatted only when a
+/// message needs it, so the happy path does not pay for it.
+#[derive(Debug)]
+pub(crate) struct Origin(Uri);
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.0.scheme_str().unwrap_or("?");
+        let host = self.0.host().unwrap_or("?");
+        match self.0.port_u16() {
+            Some(port) => write!(f, "{scheme}://{host}:{port}"),
+            None => write!(f, "{scheme}://{host}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,7 +385,7 @@ mod tests {
             .parse()
             .unwrap();
         let origin = transport(false).check_uri(&uri).unwrap();
-        assert_eq!(origin, "https://example.com:8443");
+        assert_eq!(origin.to_string(), "https://example.com:8443");
     }
 
     #[test]
