@@ -99,8 +99,18 @@ impl DateTime {
     /// service writes timestamps (`2020-06-25T17:44:37.6830000Z` with 7); extra precision is
     /// truncated.
     pub fn to_rfc3339_fixed(&self, fraction_digits: u8) -> String {
+        let digits = nanosecond_digits(self.0.nanosecond());
+        let digits = std::str::from_utf8(&digits).unwrap_or_default();
+        let mut out = String::with_capacity(30);
+        let _ = self.write_with_fraction(&mut out, &digits[..usize::from(fraction_digits.min(9))]);
+        out
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS`, then `.fraction` when it is not empty, then `Z`.
+    fn write_with_fraction(&self, out: &mut impl fmt::Write, fraction: &str) -> fmt::Result {
         let t = self.0;
-        let mut out = format!(
+        write!(
+            out,
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
             t.year(),
             u8::from(t.month()),
@@ -108,15 +118,12 @@ impl DateTime {
             t.hour(),
             t.minute(),
             t.second()
-        );
-        let digits = usize::from(fraction_digits.min(9));
-        if digits > 0 {
-            let nanos = format!("{:09}", t.nanosecond());
-            out.push('.');
-            out.push_str(&nanos[..digits]);
+        )?;
+        if !fraction.is_empty() {
+            out.write_char('.')?;
+            out.write_str(fraction)?;
         }
-        out.push('Z');
-        out
+        out.write_char('Z')
     }
 
     /// `self + duration`, or `None` past year 9999.
@@ -145,27 +152,20 @@ impl DateTime {
 
 impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )?;
-        let nanos = t.nanosecond();
-        if nanos != 0 {
-            let mut digits = format!("{nanos:09}");
-            while digits.ends_with('0') {
-                digits.pop();
-            }
-            write!(f, ".{digits}")?;
-        }
-        f.write_str("Z")
+        let digits = nanosecond_digits(self.0.nanosecond());
+        let digits = std::str::from_utf8(&digits).unwrap_or_default();
+        self.write_with_fraction(f, digits.trim_end_matches('0'))
     }
+}
+
+/// The nine decimal digits of a nanosecond count, without allocating.
+fn nanosecond_digits(mut n: u32) -> [u8; 9] {
+    let mut digits = [b'0'; 9];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    digits
 }
 
 impl fmt::Debug for DateTime {
