@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chat_protocol::identity::{AccessKey, sign_request};
-use chat_protocol::{Endpoint, Idempotency, Operation, RequestContext, authorize};
+use chat_protocol::{Endpoint, Idempotency, Operation, RequestContext, authorize_token};
 use chat_transport::Transport;
 use futures::future::{Either, select};
 use http::header::{HeaderValue, USER_AGENT};
@@ -259,7 +259,7 @@ impl<T: Transport> Pipeline<T> {
         match &self.auth {
             Auth::Bearer(credential) => {
                 let token = credential.get_token().await?;
-                authorize(request, self.ctx.endpoint(), token.secret()).map_err(Error::from)
+                authorize_token(request, self.ctx.endpoint(), &token).map_err(Error::from)
             }
             Auth::AccessKey(key) => {
                 if !self.ctx.endpoint().is_same_origin(request.uri()) {

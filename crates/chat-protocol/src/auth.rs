@@ -1,6 +1,9 @@
 //! [`AccessToken`]: a user access token and its expiry, read from the JWT's `exp` claim.
 
 use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderValue;
 
 use base64::Engine as _;
 use base64::alphabet;
@@ -24,16 +27,34 @@ const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// hands it out, for the `Authorization` header.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken {
+    inner: Arc<Inner>,
+}
+
+#[derive(PartialEq, Eq)]
+struct Inner {
     token: String,
     expires_on: DateTime,
+    /// `Bearer <token>`, built once (sensitive); `None` when the token has bytes a header cannot
+    /// carry, which [`crate::authorize_token`] reports.
+    bearer: Option<HeaderValue>,
 }
 
 impl AccessToken {
     /// A token with a known expiry.
     pub fn new(token: impl Into<String>, expires_on: DateTime) -> Self {
+        let token = token.into();
+        let bearer = HeaderValue::try_from(format!("Bearer {token}"))
+            .ok()
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
         Self {
-            token: token.into(),
-            expires_on,
+            inner: Arc::new(Inner {
+                token,
+                expires_on,
+                bearer,
+            }),
         }
     }
 
@@ -46,22 +67,27 @@ impl AccessToken {
     pub fn from_jwt(token: impl Into<String>) -> Result<Self, Error> {
         let token = token.into();
         let expires_on = jwt_expiry(&token)?;
-        Ok(Self { token, expires_on })
+        Ok(Self::new(token, expires_on))
+    }
+
+    /// The `Authorization` header value (`Bearer <token>`, marked sensitive), built once.
+    pub(crate) fn bearer_header(&self) -> Option<&HeaderValue> {
+        self.inner.bearer.as_ref()
     }
 
     /// The token itself, for the `Authorization` header.
     pub fn secret(&self) -> &str {
-        &self.token
+        &self.inner.token
     }
 
     /// When the token expires.
     pub fn expires_on(&self) -> DateTime {
-        self.expires_on
+        self.inner.expires_on
     }
 
     /// Whether it has expired at `now`.
     pub fn is_expired(&self, now: DateTime) -> bool {
-        self.expires_on <= now
+        self.inner.expires_on <= now
     }
 }
 
@@ -69,7 +95,7 @@ impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessToken")
             .field("token", &"<redacted>")
-            .field("expires_on", &self.expires_on)
+            .field("expires_on", &self.inner.expires_on)
             .finish()
     }
 }

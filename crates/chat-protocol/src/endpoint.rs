@@ -50,6 +50,8 @@ const NOT_IN_URI: &AsciiSet = &CONTROLS
 pub struct Endpoint {
     https: bool,
     authority: String,
+    /// The same authority, parsed once, for building request URIs without reparsing it.
+    uri_authority: http::uri::Authority,
     host: String,
     port: u16,
     prefix: String,
@@ -85,9 +87,13 @@ impl Endpoint {
         }
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let prefix = uri.path().trim_end_matches('/').to_string();
+        let lowered = authority.as_str().to_ascii_lowercase();
+        let uri_authority = http::uri::Authority::try_from(lowered.as_str())
+            .map_err(|_| bad("has an invalid host"))?;
         Ok(Self {
             https,
-            authority: authority.as_str().to_ascii_lowercase(),
+            authority: lowered,
+            uri_authority,
             host,
             port,
             prefix,
@@ -138,15 +144,21 @@ impl Endpoint {
             && port == self.port
     }
 
-    /// `scheme://authority` + prefix + `path_and_query` (which starts with `/`).
-    pub(crate) fn url(&self, path_and_query: &str) -> String {
-        format!(
-            "{}://{}{}{}",
-            self.scheme(),
-            self.authority,
-            self.prefix,
-            path_and_query
-        )
+    /// The URI for `path_and_query` (which starts with `/`) under this endpoint and its prefix,
+    /// built from the pre-parsed scheme and authority: only the path and query are parsed.
+    pub(crate) fn uri(&self, path_and_query: &str) -> Result<Uri, http::Error> {
+        let mut pq = String::with_capacity(self.prefix.len() + path_and_query.len());
+        pq.push_str(&self.prefix);
+        pq.push_str(path_and_query);
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(if self.https {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        });
+        parts.authority = Some(self.uri_authority.clone());
+        parts.path_and_query = Some(http::uri::PathAndQuery::try_from(pq)?);
+        Ok(Uri::from_parts(parts)?)
     }
 
     /// `scheme://authority` + `path_and_query`, without the prefix (for server-relative links).
@@ -290,8 +302,8 @@ mod tests {
         let e = Endpoint::parse("https://gw.example.com:8443/acs/chat/").unwrap();
         assert_eq!(e.path_prefix(), "/acs/chat");
         assert_eq!(
-            e.url("/chat/threads"),
-            "https://gw.example.com:8443/acs/chat/chat/threads"
+            e.uri("/chat/threads?a=b").unwrap(),
+            "https://gw.example.com:8443/acs/chat/chat/threads?a=b"
         );
         let e = Endpoint::parse("http://127.0.0.1:10500").unwrap();
         assert!(!e.is_https());

@@ -54,7 +54,9 @@ pub use identifier::{
     MicrosoftTeamsUserIdentifier, PhoneNumberIdentifier, TeamsExtensionUserIdentifier,
     UnknownIdentifier,
 };
-pub use operation::{Idempotency, Operation, OperationInfo, RequestContext, authorize};
+pub use operation::{
+    Idempotency, Operation, OperationInfo, RequestContext, authorize, authorize_token,
+};
 pub use paging::{NextPage, Page, next_link_uri};
 
 /// The wire models, generated from the official spec by `cargo xtask codegen`.

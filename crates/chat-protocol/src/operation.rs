@@ -5,7 +5,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue}
 use http::{Method, Request, Response};
 
 use crate::endpoint::{encode_query_value, fill_path};
-use crate::{ApiVersion, Endpoint, Error};
+use crate::{AccessToken, ApiVersion, Endpoint, Error};
 
 /// Static facts about one operation, generated from the spec (see `operation_table`).
 #[derive(Debug, Clone)]
@@ -100,19 +100,39 @@ pub fn authorize(
     endpoint: &Endpoint,
     token: &str,
 ) -> Result<(), Error> {
-    if !endpoint.is_same_origin(request.uri()) {
-        return Err(Error::foreign_origin(format!(
-            "refusing to send the access token to {}://{} (the endpoint is {endpoint})",
-            request.uri().scheme_str().unwrap_or("?"),
-            request.uri().authority().map_or("?", |a| a.as_str()),
-        )));
-    }
+    check_origin(request, endpoint)?;
     let mut value = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
         Error::invalid_token("the access token contains bytes not allowed in a header")
     })?;
     value.set_sensitive(true);
     request.headers_mut().insert(AUTHORIZATION, value);
     Ok(())
+}
+
+/// [`authorize`] with an [`AccessToken`], whose header value is built once and shared by every
+/// request that uses the token.
+pub fn authorize_token(
+    request: &mut Request<Bytes>,
+    endpoint: &Endpoint,
+    token: &AccessToken,
+) -> Result<(), Error> {
+    check_origin(request, endpoint)?;
+    let value = token.bearer_header().ok_or_else(|| {
+        Error::invalid_token("the access token contains bytes not allowed in a header")
+    })?;
+    request.headers_mut().insert(AUTHORIZATION, value.clone());
+    Ok(())
+}
+
+fn check_origin(request: &Request<Bytes>, endpoint: &Endpoint) -> Result<(), Error> {
+    if endpoint.is_same_origin(request.uri()) {
+        return Ok(());
+    }
+    Err(Error::foreign_origin(format!(
+        "refusing to send the access token to {}://{} (the endpoint is {endpoint})",
+        request.uri().scheme_str().unwrap_or("?"),
+        request.uri().authority().map_or("?", |a| a.as_str()),
+    )))
 }
 
 /// The pieces of one request, assembled by [`RequestParts::build`].
@@ -171,7 +191,9 @@ impl<'a> RequestParts<'a> {
         }
         url.push_str("api-version=");
         url.push_str(&encode_query_value(ctx.api_version().as_str()));
-        let uri = http::Uri::try_from(ctx.endpoint().url(&url))
+        let uri = ctx
+            .endpoint()
+            .uri(&url)
             .map_err(|e| Error::invalid_argument(format!("cannot build the request URL: {e}")))?;
         let mut builder = Request::builder()
             .method(self.info.method.clone())
