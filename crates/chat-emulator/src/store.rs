@@ -1223,17 +1223,12 @@ impl Store {
             thread_id,
             now,
         )?;
-        let take = max_page_size.max(1);
-        let items: Vec<ChatParticipant> = thread
-            .participants
-            .iter()
-            .skip(skip)
-            .take(take)
-            .map(|(_, p)| p.clone())
-            .collect();
-        let end = skip.saturating_add(items.len());
-        let next = (end < thread.participants.len()).then_some(end);
-        Ok(Listing { items, next })
+        Ok(skip_page(
+            thread.participants.iter().map(|(_, p)| p),
+            thread.participants.len(),
+            skip,
+            max_page_size,
+        ))
     }
 
     /// Adds participants; invalid ones come back in `invalidParticipants`, the others are
@@ -1380,17 +1375,12 @@ impl Store {
             thread_id,
             now,
         )?;
-        let take = max_page_size.max(1);
-        let items: Vec<ChatMessageReadReceipt> = thread
-            .receipts
-            .iter()
-            .skip(skip)
-            .take(take)
-            .map(|(_, r)| r.clone())
-            .collect();
-        let end = skip.saturating_add(items.len());
-        let next = (end < thread.receipts.len()).then_some(end);
-        Ok(Listing { items, next })
+        Ok(skip_page(
+            thread.receipts.iter().map(|(_, r)| r),
+            thread.receipts.len(),
+            skip,
+            max_page_size,
+        ))
     }
 
     /// A typing notification: accepted from participants, not stored.
@@ -1408,6 +1398,26 @@ impl Store {
             now,
         )
         .map(drop)
+    }
+}
+
+/// A page of `max_page_size` (at least 1) items from position `skip` of a list of `len` items,
+/// with the position of the next page when there is one.
+fn skip_page<'a, T: Clone + 'a>(
+    values: impl Iterator<Item = &'a T>,
+    len: usize,
+    skip: usize,
+    max_page_size: usize,
+) -> Listing<T, usize> {
+    let items: Vec<T> = values
+        .skip(skip)
+        .take(max_page_size.max(1))
+        .cloned()
+        .collect();
+    let end = skip.saturating_add(items.len());
+    Listing {
+        items,
+        next: (end < len).then_some(end),
     }
 }
 
