@@ -636,6 +636,22 @@ impl Store {
         Ok(thread)
     }
 
+    /// [`Self::thread_mut`] on this store, for methods that need nothing else of it meanwhile.
+    fn thread(
+        &mut self,
+        caller: &Caller,
+        thread_id: &str,
+        now: DateTime,
+    ) -> Result<&mut Thread, StoreError> {
+        Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )
+    }
+
     /// Checks a participant to add; `Ok` is the normalised (raw id, participant).
     fn check_participant(
         &self,
@@ -889,14 +905,7 @@ impl Store {
         thread_id: &str,
         now: DateTime,
     ) -> Result<ChatThreadProperties, StoreError> {
-        Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )
-        .map(|t| t.props.clone())
+        self.thread(caller, thread_id, now).map(|t| t.props.clone())
     }
 
     /// Updates topic, metadata or retention policy; a new topic records a `topicUpdated`
@@ -957,13 +966,7 @@ impl Store {
         thread_id: &str,
         now: DateTime,
     ) -> Result<(), StoreError> {
-        Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )?;
+        self.thread(caller, thread_id, now)?;
         self.threads.remove(thread_id);
         self.deleted_threads.insert(thread_id.to_owned());
         Ok(())
@@ -1065,13 +1068,7 @@ impl Store {
         max_page_size: usize,
         now: DateTime,
     ) -> Result<Listing<ChatMessage, u64>, StoreError> {
-        let thread = Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )?;
+        let thread = self.thread(caller, thread_id, now)?;
         let from = Self::visible_from(thread, caller);
         let take = max_page_size.max(1);
         let mut matching = thread
@@ -1115,13 +1112,7 @@ impl Store {
         message_id: &str,
         now: DateTime,
     ) -> Result<ChatMessage, StoreError> {
-        let thread = Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )?;
+        let thread = self.thread(caller, thread_id, now)?;
         Self::find_message(thread, caller, message_id).map(|m| m.message.clone())
     }
 
@@ -1216,13 +1207,7 @@ impl Store {
         max_page_size: usize,
         now: DateTime,
     ) -> Result<Listing<ChatParticipant, usize>, StoreError> {
-        let thread = Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )?;
+        let thread = self.thread(caller, thread_id, now)?;
         Ok(skip_page(
             thread.participants.iter().map(|(_, p)| p),
             thread.participants.len(),
@@ -1255,24 +1240,12 @@ impl Store {
             ));
         }
         let existing = {
-            let thread = Self::thread_mut(
-                &mut self.threads,
-                &mut self.deleted_threads,
-                caller,
-                thread_id,
-                now,
-            )?;
+            let thread = self.thread(caller, thread_id, now)?;
             thread.participants.clone()
         };
         let (added, invalid) = self.sort_participants(&existing, &participants);
         let id = (!added.is_empty()).then(|| self.ids.next(now));
-        let thread = Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )?;
+        let thread = self.thread(caller, thread_id, now)?;
         if let Some(id) = id {
             let list = added.iter().map(|(_, p)| p.clone()).collect();
             thread.participants.extend(added);
@@ -1306,13 +1279,7 @@ impl Store {
             ));
         };
         let id = self.ids.next(now);
-        let thread = Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )?;
+        let thread = self.thread(caller, thread_id, now)?;
         let Some(pos) = thread.participants.iter().position(|(id, _)| *id == raw) else {
             return Ok(());
         };
@@ -1338,13 +1305,7 @@ impl Store {
         message_id: &str,
         now: DateTime,
     ) -> Result<(), StoreError> {
-        let thread = Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )?;
+        let thread = self.thread(caller, thread_id, now)?;
         Self::find_message(thread, caller, message_id)?;
         let receipt =
             ChatMessageReadReceipt::new(message_id, now, identifier_model(&caller.user_id));
@@ -1368,13 +1329,7 @@ impl Store {
         max_page_size: usize,
         now: DateTime,
     ) -> Result<Listing<ChatMessageReadReceipt, usize>, StoreError> {
-        let thread = Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )?;
+        let thread = self.thread(caller, thread_id, now)?;
         Ok(skip_page(
             thread.receipts.iter().map(|(_, r)| r),
             thread.receipts.len(),
@@ -1390,14 +1345,7 @@ impl Store {
         thread_id: &str,
         now: DateTime,
     ) -> Result<(), StoreError> {
-        Self::thread_mut(
-            &mut self.threads,
-            &mut self.deleted_threads,
-            caller,
-            thread_id,
-            now,
-        )
-        .map(drop)
+        self.thread(caller, thread_id, now).map(drop)
     }
 }
 
