@@ -49,9 +49,8 @@ const NOT_IN_URI: &AsciiSet = &CONTROLS
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     https: bool,
-    authority: String,
-    /// The same authority, parsed once, for building request URIs without reparsing it.
-    uri_authority: http::uri::Authority,
+    /// Lower-cased, parsed once, so request URIs are built without reparsing it.
+    authority: http::uri::Authority,
     host: String,
     port: u16,
     prefix: String,
@@ -88,12 +87,11 @@ impl Endpoint {
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let prefix = uri.path().trim_end_matches('/').to_string();
         let lowered = authority.as_str().to_ascii_lowercase();
-        let uri_authority = http::uri::Authority::try_from(lowered.as_str())
+        let authority = http::uri::Authority::try_from(lowered.as_str())
             .map_err(|_| bad("has an invalid host"))?;
         Ok(Self {
             https,
-            authority: lowered,
-            uri_authority,
+            authority,
             host,
             port,
             prefix,
@@ -156,7 +154,7 @@ impl Endpoint {
         } else {
             http::uri::Scheme::HTTP
         });
-        parts.authority = Some(self.uri_authority.clone());
+        parts.authority = Some(self.authority.clone());
         parts.path_and_query = Some(http::uri::PathAndQuery::try_from(pq)?);
         Ok(Uri::from_parts(parts)?)
     }
