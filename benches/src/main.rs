@@ -478,12 +478,12 @@ async fn overhead(
     let mut rows = String::new();
     let mut at_64 = Vec::new();
     for op in Op::ALL {
-        let template = match op {
-            Op::SendMessage => raw::Template::send_message(endpoint)?,
-            Op::ListMessages => raw::Template::list_messages(endpoint)?,
+        let template = || match op {
+            Op::SendMessage => raw::Template::send_message(endpoint),
+            Op::ListMessages => raw::Template::list_messages(endpoint),
         };
-        let raw = raw_driver(raw_client.clone(), template.clone());
-        let bare_transport = transport_driver(hyper_transport.clone(), template);
+        let raw = raw_driver(raw_client.clone(), template()?);
+        let bare_transport = transport_driver(hyper_transport.clone(), template()?);
         let client = client_driver(thread.clone(), op);
         for in_flight in IN_FLIGHT {
             eprintln!(
@@ -552,7 +552,10 @@ async fn overhead(
         "The raw requests are built once with chat-protocol's operations and `authorize`, plus \
          the `x-ms-client-request-id` and `User-Agent` headers chat-client adds, and checked \
          against the requests chat-client sends: same method, URI, headers (in order) and body, \
-         apart from the request id's random value. The raw client only reads the response \
+         apart from the request id's random value. Like chat-client's, every raw request carries \
+         a distinct request id (1024 UUID v4s made in advance, used in turn), so HTTP/2 header \
+         compression treats both alike; the raw client pays nothing to make them. The raw \
+         client only reads the response \
          bytes; chat-client also generates the request id, builds, authorizes and parses \
          (send-message: `{{\"id\":…}}`; list-messages: a page of {LIST_PAGE_SIZE} messages, {:.1} KB, \
          into typed models, through the pager's `by_page()`). A third variant, *transport*, sends \
