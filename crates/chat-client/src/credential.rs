@@ -154,14 +154,8 @@ impl CommunicationTokenCredential {
     pub async fn get_token(&self) -> Result<AccessToken, Error> {
         let refresh = {
             let mut state = self.inner.lock();
-            let now = self.inner.clock.now();
-            if let Some(token) = &state.token {
-                let left = token.expires_on().saturating_duration_since(now);
-                if left >= ON_DEMAND_REFRESH_WINDOW
-                    || (self.inner.refresher.is_none() && !token.is_expired(now))
-                {
-                    return Ok(token.clone());
-                }
+            if let Some(token) = self.usable(&state) {
+                return Ok(token);
             }
             if self.inner.refresher.is_none() {
                 return Err(Error::credential(
@@ -171,6 +165,25 @@ impl CommunicationTokenCredential {
             self.start_or_join(&mut state)
         };
         refresh.await.map_err(RefreshFailure::into_error)
+    }
+
+    /// The token, when it can be used without a refresh: the fast path of [`get_token`], which
+    /// never waits (`None`: call [`get_token`]).
+    ///
+    /// [`get_token`]: Self::get_token
+    pub(crate) fn cached_token(&self) -> Option<AccessToken> {
+        self.usable(&self.inner.lock())
+    }
+
+    /// The token in `state`, when it has at least [`ON_DEMAND_REFRESH_WINDOW`] of life left (for
+    /// a static token: when it has not expired).
+    fn usable(&self, state: &State) -> Option<AccessToken> {
+        let token = state.token.as_ref()?;
+        let now = self.inner.clock.now();
+        let left = token.expires_on().saturating_duration_since(now);
+        (left >= ON_DEMAND_REFRESH_WINDOW
+            || (self.inner.refresher.is_none() && !token.is_expired(now)))
+        .then(|| token.clone())
     }
 
     /// The refresh in flight, or a new one. The refresher is called when the new refresh is

@@ -10,7 +10,7 @@ use chat_protocol::identity::{AccessKey, sign_request};
 use chat_protocol::{Endpoint, Idempotency, Operation, RequestContext, authorize_token};
 use chat_transport::Transport;
 use futures::future::{Either, select};
-use http::header::{HeaderValue, USER_AGENT};
+use http::header::{HeaderName, HeaderValue, USER_AGENT};
 use http::{Request, Response};
 use tracing::Instrument as _;
 
@@ -18,6 +18,9 @@ use crate::credential::CommunicationTokenCredential;
 use crate::retry::{Decision, Outcome, RetryOptions, Stop, decide};
 use crate::runtime::{Clock, Jitter, Sleep};
 use crate::{Error, ErrorKind};
+
+/// The header that carries the client request id.
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
 
 /// How requests are authenticated.
 #[derive(Clone)]
@@ -132,20 +135,26 @@ impl<T: Transport> Pipeline<T> {
         // A UUID v4 from the thread-local fastrand generator: a correlation id, not a secret,
         // so it need not cost a getrandom system call per request (the repeatability id of
         // create-thread, which must be unique for all time, still uses the OS generator).
-        let client_request_id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_ne_bytes())
-            .into_uuid()
-            .to_string();
+        // Formatted on the stack; the header value is its only heap copy.
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let client_request_id: &str =
+            uuid::Builder::from_random_bytes(fastrand::u128(..).to_ne_bytes())
+                .into_uuid()
+                .hyphenated()
+                .encode_lower(&mut buffer);
         let span = tracing::info_span!(
             "chat_client.request",
             operation = info.id,
             thread_id = thread_id.unwrap_or(""),
-            client_request_id = %client_request_id,
+            client_request_id = client_request_id,
             attempt = tracing::field::Empty,
             status = tracing::field::Empty,
             request_id = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        self.run(op, idempotency, &client_request_id, &span)
+        let request_id_header = HeaderValue::from_str(client_request_id)
+            .map_err(|_| Error::invalid_argument("bad client request id"))?;
+        self.run(op, idempotency, request_id_header, &span)
             .instrument(span.clone())
             .await
             .map_err(|e| e.with_operation(info.id))
@@ -155,25 +164,31 @@ impl<T: Transport> Pipeline<T> {
         &self,
         op: &O,
         idempotency: Idempotency,
-        client_request_id: &str,
+        request_id_header: HeaderValue,
         span: &tracing::Span,
     ) -> Result<O::Output, Error> {
         let settings = &self.settings;
+        // The clock is read when the call starts, before each retry, and after a response
+        // only when it is needed (a failure, or a span that records the duration).
         let started = settings.clock.now();
-        let request_id_header = HeaderValue::try_from(client_request_id)
-            .map_err(|_| Error::invalid_argument("bad client request id"))?;
+        let record_duration = !span.is_disabled();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             span.record("attempt", attempt);
             let mut request = op.build_request(&self.ctx).map_err(Error::from)?;
             let headers = request.headers_mut();
-            headers.insert("x-ms-client-request-id", request_id_header.clone());
+            headers.insert(CLIENT_REQUEST_ID, request_id_header.clone());
             headers.insert(USER_AGENT, settings.user_agent.clone());
-            self.authenticate(&mut request).await?;
+            let waited = self.authenticate(&mut request).await?;
 
-            let attempt_started = settings.clock.now();
-            let elapsed = attempt_started.saturating_duration_since(started);
+            // The first attempt starts at `started`, unless it waited for a token refresh,
+            // which counts against the budget.
+            let elapsed = if attempt == 1 && !waited {
+                Duration::ZERO
+            } else {
+                settings.clock.now().saturating_duration_since(started)
+            };
             tracing::debug!(
                 attempt,
                 method = %request.method(),
@@ -181,11 +196,10 @@ impl<T: Transport> Pipeline<T> {
                 "sending request"
             );
             let sent = self.send(request, elapsed).await;
-            let now = settings.clock.now();
-            span.record(
-                "duration_ms",
-                now.saturating_duration_since(started).as_millis() as u64,
-            );
+            if record_duration {
+                let took = settings.clock.now().saturating_duration_since(started);
+                span.record("duration_ms", took.as_millis() as u64);
+            }
             let error = match sent {
                 Sent::Response(response) => {
                     span.record("status", response.status().as_u16());
@@ -213,6 +227,7 @@ impl<T: Transport> Pipeline<T> {
                         .with_attempts(attempt, true));
                 }
             };
+            let now = settings.clock.now();
             let outcome = match (error.kind(), error.service_error(), error.transport_error()) {
                 (ErrorKind::Service, Some(s), _) => Outcome::Status {
                     status: s.status(),
@@ -255,11 +270,16 @@ impl<T: Transport> Pipeline<T> {
         }
     }
 
-    async fn authenticate(&self, request: &mut Request<Bytes>) -> Result<(), Error> {
+    /// Authenticates `request`; `true` when it had to wait for a token refresh.
+    async fn authenticate(&self, request: &mut Request<Bytes>) -> Result<bool, Error> {
         match &self.auth {
             Auth::Bearer(credential) => {
-                let token = credential.get_token().await?;
-                authorize_token(request, self.ctx.endpoint(), &token).map_err(Error::from)
+                let (token, waited) = match credential.cached_token() {
+                    Some(token) => (token, false),
+                    None => (credential.get_token().await?, true),
+                };
+                authorize_token(request, self.ctx.endpoint(), &token).map_err(Error::from)?;
+                Ok(waited)
             }
             Auth::AccessKey(key) => {
                 if !self.ctx.endpoint().is_same_origin(request.uri()) {
@@ -268,7 +288,8 @@ impl<T: Transport> Pipeline<T> {
                         "refusing to sign a request to another origin than the endpoint",
                     ));
                 }
-                sign_request(request, key, self.settings.clock.now()).map_err(Error::from)
+                sign_request(request, key, self.settings.clock.now()).map_err(Error::from)?;
+                Ok(false)
             }
         }
     }

@@ -62,11 +62,28 @@ impl DateTime {
 
     /// Converts a [`SystemTime`] (for callers that read a clock; this crate never does).
     pub fn from_system_time(time: SystemTime) -> Result<Self, DateTimeError> {
-        let nanos = match time.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
-            Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
+        // Whole seconds and the nanoseconds apart: no 128-bit division on this hot path (a
+        // client reads the clock on every call).
+        let (seconds, nanos) = match time.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(after) => (
+                i64::try_from(after.as_secs()).ok(),
+                i64::from(after.subsec_nanos()),
+            ),
+            Err(before) => {
+                let d = before.duration();
+                (
+                    i64::try_from(d.as_secs()).ok().map(|s| -s),
+                    -i64::from(d.subsec_nanos()),
+                )
+            }
         };
-        Self::from_unix_timestamp_nanos(nanos)
+        let t = seconds
+            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+            .and_then(|t| t.checked_add(time::Duration::nanoseconds(nanos)))
+            .ok_or_else(|| DateTimeError {
+                message: "the system time is out of range".into(),
+            })?;
+        Self::checked(t)
     }
 
     /// Years outside 0000..=9999 cannot be written as RFC 3339.
@@ -207,6 +224,33 @@ impl<'de> Deserialize<'de> for DateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_system_time_on_both_sides_of_the_epoch() {
+        let epoch = SystemTime::UNIX_EPOCH;
+        let cases: [(SystemTime, &str); 4] = [
+            (epoch, "1970-01-01T00:00:00Z"),
+            (
+                epoch + Duration::new(1, 500_000_000),
+                "1970-01-01T00:00:01.5Z",
+            ),
+            (
+                epoch - Duration::new(1, 250_000_000),
+                "1969-12-31T23:59:58.75Z",
+            ),
+            (
+                epoch + Duration::new(1_593_107_077, 683_000_001),
+                "2020-06-25T17:44:37.683000001Z",
+            ),
+        ];
+        for (time, text) in cases {
+            let t = DateTime::from_system_time(time).unwrap();
+            assert_eq!(t.to_string(), text);
+            assert_eq!(t, DateTime::parse(text).unwrap());
+        }
+        // Far outside 0000..=9999: an error, not a panic.
+        assert!(DateTime::from_system_time(epoch + Duration::from_secs(u64::MAX / 2)).is_err());
+    }
 
     #[test]
     fn parses_seven_fraction_digits_and_offsets() {

@@ -125,6 +125,16 @@ impl Endpoint {
 
     /// Whether `uri` has this endpoint's origin: the same scheme, host and effective port.
     pub fn is_same_origin(&self, uri: &Uri) -> bool {
+        // The common case, a URI built from this endpoint: the same scheme and the very same
+        // authority (compared case-insensitively). Anything else takes the full check below.
+        let scheme = if self.https {
+            &http::uri::Scheme::HTTPS
+        } else {
+            &http::uri::Scheme::HTTP
+        };
+        if uri.scheme() == Some(scheme) && uri.authority() == Some(&self.authority) {
+            return true;
+        }
         let https = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("https") => true,
             Some(s) if s.eq_ignore_ascii_case("http") => false,
@@ -142,12 +152,18 @@ impl Endpoint {
             && port == self.port
     }
 
-    /// The URI for `path_and_query` (which starts with `/`) under this endpoint and its prefix,
-    /// built from the pre-parsed scheme and authority: only the path and query are parsed.
-    pub(crate) fn uri(&self, path_and_query: &str) -> Result<Uri, http::Error> {
-        let mut pq = String::with_capacity(self.prefix.len() + path_and_query.len());
+    /// A string to build a path and query in, starting with this endpoint's prefix, with room
+    /// for `extra` more bytes (see [`Endpoint::uri_for`]).
+    pub(crate) fn start_path(&self, extra: usize) -> String {
+        let mut pq = String::with_capacity(self.prefix.len() + extra);
         pq.push_str(&self.prefix);
-        pq.push_str(path_and_query);
+        pq
+    }
+
+    /// The URI for `path_and_query` (begun with [`Endpoint::start_path`], so it already holds
+    /// the prefix), built from the pre-parsed scheme and authority: only the path and query
+    /// are parsed, and the string becomes the URI's storage without a copy.
+    pub(crate) fn uri_for(&self, path_and_query: String) -> Result<Uri, http::Error> {
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(if self.https {
             http::uri::Scheme::HTTPS
@@ -155,7 +171,7 @@ impl Endpoint {
             http::uri::Scheme::HTTP
         });
         parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(http::uri::PathAndQuery::try_from(pq)?);
+        parts.path_and_query = Some(http::uri::PathAndQuery::try_from(path_and_query)?);
         Ok(Uri::from_parts(parts)?)
     }
 
@@ -251,14 +267,27 @@ pub fn encode_path_segment(id: &str) -> Cow<'_, str> {
     }
 }
 
-/// Percent-encodes a query value.
-pub(crate) fn encode_query_value(value: &str) -> Cow<'_, str> {
-    utf8_percent_encode(value, QUERY_VALUE).into()
+/// Appends `value`, percent-encoded as a query value, to `out`.
+pub(crate) fn push_query_value(out: &mut String, value: &str) {
+    out.extend(utf8_percent_encode(value, QUERY_VALUE));
 }
 
-/// Fills a path template (`/chat/threads/{chatThreadId}`) with encoded, non-empty ids.
-pub(crate) fn fill_path(template: &str, params: &[(&str, &str)]) -> Result<String, Error> {
-    let mut out = String::with_capacity(template.len() + 64);
+/// Appends `id`, percent-encoded as one path segment (see [`encode_path_segment`]), to `out`.
+fn push_path_segment(out: &mut String, id: &str) {
+    match id {
+        "." => out.push_str("%2E"),
+        ".." => out.push_str("%2E%2E"),
+        _ => out.extend(utf8_percent_encode(id, SEGMENT)),
+    }
+}
+
+/// Appends a path template (`/chat/threads/{chatThreadId}`) filled with encoded, non-empty
+/// ids to `out`.
+pub(crate) fn fill_path(
+    out: &mut String,
+    template: &str,
+    params: &[(&str, &str)],
+) -> Result<(), Error> {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
@@ -275,11 +304,11 @@ pub(crate) fn fill_path(template: &str, params: &[(&str, &str)]) -> Result<Strin
         if value.is_empty() {
             return Err(Error::invalid_argument(format!("{name} must not be empty")));
         }
-        out.push_str(&encode_path_segment(value));
+        push_path_segment(out, value);
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(())
 }
 
 /// Makes a service-provided link sendable without re-encoding it: only bytes that cannot appear
@@ -299,8 +328,10 @@ mod tests {
         assert_eq!(e.port(), 443);
         let e = Endpoint::parse("https://gw.example.com:8443/acs/chat/").unwrap();
         assert_eq!(e.path_prefix(), "/acs/chat");
+        let mut pq = e.start_path(0);
+        pq.push_str("/chat/threads?a=b");
         assert_eq!(
-            e.uri("/chat/threads?a=b").unwrap(),
+            e.uri_for(pq).unwrap(),
             "https://gw.example.com:8443/acs/chat/chat/threads?a=b"
         );
         let e = Endpoint::parse("http://127.0.0.1:10500").unwrap();
@@ -340,12 +371,32 @@ mod tests {
         for u in no {
             assert!(!e.is_same_origin(&u.parse().unwrap()), "{u}");
         }
+        // A port and plain http (the loopback emulator).
+        let e = Endpoint::parse("http://127.0.0.1:8080/prefix").unwrap();
+        for u in ["http://127.0.0.1:8080/x", "HTTP://127.0.0.1:8080"] {
+            assert!(e.is_same_origin(&u.parse().unwrap()), "{u}");
+        }
+        for u in [
+            "https://127.0.0.1:8080/x",
+            "http://127.0.0.1/x",
+            "http://127.0.0.1:80/x",
+            "http://localhost:8080/x",
+            "http://u@127.0.0.1:8080/x",
+        ] {
+            assert!(!e.is_same_origin(&u.parse().unwrap()), "{u}");
+        }
+    }
+
+    fn filled(template: &str, params: &[(&str, &str)]) -> Result<String, Error> {
+        let mut out = String::from("/prefix");
+        fill_path(&mut out, template, params)?;
+        Ok(out.split_off("/prefix".len()))
     }
 
     #[test]
     fn path_segments() {
         assert_eq!(
-            fill_path(
+            filled(
                 "/chat/threads/{chatThreadId}/messages/{chatMessageId}",
                 &[
                     ("chatThreadId", "19:abc@thread.v2"),
@@ -355,8 +406,26 @@ mod tests {
             .unwrap(),
             "/chat/threads/19%3Aabc@thread.v2/messages/1%2F2%3Fx%23y"
         );
-        assert_eq!(fill_path("/t/{id}", &[("id", "..")]).unwrap(), "/t/%2E%2E");
-        assert!(fill_path("/t/{id}", &[("id", "")]).is_err());
+        assert_eq!(filled("/t/{id}", &[("id", "..")]).unwrap(), "/t/%2E%2E");
+        assert!(filled("/t/{id}", &[("id", "")]).is_err());
+        assert!(filled("/t/{id}", &[("other", "x")]).is_err());
+        assert!(filled("/t/{id", &[("id", "x")]).is_err());
+        // Appending in place gives what the public encoder gives.
+        for id in [
+            ".",
+            "..",
+            "...",
+            "19:a@thread.v2",
+            "a b/c?d#e%f",
+            "é€😀",
+            "-._~",
+        ] {
+            assert_eq!(
+                filled("/t/{id}/x", &[("id", id)]).unwrap(),
+                format!("/t/{}/x", encode_path_segment(id)),
+                "{id}"
+            );
+        }
     }
 
     #[test]

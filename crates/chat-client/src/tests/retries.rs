@@ -296,3 +296,37 @@ async fn an_expired_static_token_fails_before_any_request() {
     assert!(!format!("{e:?}").contains(&expired));
     assert_eq!(mock.count(), 0);
 }
+
+#[tokio::test]
+async fn a_token_refresh_counts_against_the_budget() {
+    let clock = clock();
+    let never = |_r: Request<Bytes>| futures::future::pending::<Canned>();
+    // No initial token: the first call waits for a refresh that takes 20 s of the 30 s budget,
+    // so the request in flight gets the 10 s that are left.
+    let refresh_clock = clock.clone();
+    let credential = CommunicationTokenCredential::builder(move || {
+        refresh_clock.advance(Duration::from_secs(20));
+        std::future::ready(Ok::<_, std::io::Error>(token()))
+    })
+    .clock(clock.clone())
+    .sleep(clock.clone())
+    .build()
+    .unwrap();
+    let c = ChatClientBuilder::new(ENDPOINT, credential)
+        .clock(clock.clone())
+        .sleep(clock.clone())
+        .retry(RetryOptions::default().max_elapsed(Duration::from_secs(30)))
+        .transport(never)
+        .build()
+        .unwrap();
+    let e = c.delete_chat_thread(THREAD).await.unwrap_err();
+    assert!(e.is_budget_exhausted());
+    assert_eq!(clock.sleeps(), [Duration::from_secs(10)]);
+    // The token is now cached: the next call does not wait, and gets the whole budget.
+    let e = c.delete_chat_thread(THREAD).await.unwrap_err();
+    assert!(e.is_budget_exhausted());
+    assert_eq!(
+        clock.sleeps(),
+        [Duration::from_secs(10), Duration::from_secs(30)]
+    );
+}
