@@ -1,5 +1,6 @@
-//! The canned bodies: realistic chat messages as the service sends them, and the ids and
-//! tokens the benchmarks use.
+//! The canned bodies: realistic chat messages as the service sends them (the same as
+//! chat-protocol's criterion benches, see [`crate::common`]), and the ids and tokens the
+//! benchmarks use.
 
 /// A JWT-shaped token whose payload is `{"exp":32503680000}` (year 3000): chat-client reads
 /// the expiry and never needs to refresh it. The canned server does not look at it.
@@ -30,50 +31,9 @@ pub(crate) const SENT_CONTENT: &str = "Let's meet at noon to go over the open is
 /// The body of a send-message 201.
 pub(crate) const SEND_RESPONSE: &str = r#"{"id":"1700000000123"}"#;
 
-fn user(n: usize) -> String {
-    format!(
-        r#"{{"rawId":"8:acs:8540c0de-899f-5cce-acb5-3ec493af3800_0000001{n:x}-14a2-493b-8a72-5a3a0d000081","communicationUser":{{"id":"8:acs:8540c0de-899f-5cce-acb5-3ec493af3800_0000001{n:x}-14a2-493b-8a72-5a3a0d000081"}}}}"#
-    )
-}
-
-/// Message number `i` of a page: mostly text messages with metadata, some html, and the
-/// system messages a thread accumulates (topic updated, participant added), with the
-/// service's 7-digit fractional timestamps.
-fn message(i: usize) -> String {
-    let seq = 100_000 - i;
-    let ts = format!(
-        "2024-06-{:02}T{:02}:{:02}:{:02}.{:07}Z",
-        1 + i % 28,
-        i % 24,
-        i % 60,
-        (i * 7) % 60,
-        i * 4231 % 10_000_000
-    );
-    match i % 10 {
-        0 => format!(
-            r#"{{"id":"17{i:011}","type":"topicUpdated","sequenceId":"{seq}","version":"17{i:011}","content":{{"topic":"Release planning {i}","initiatorCommunicationIdentifier":{u}}},"createdOn":"{ts}"}}"#,
-            u = user(i % 7)
-        ),
-        5 => format!(
-            r#"{{"id":"17{i:011}","type":"participantAdded","sequenceId":"{seq}","version":"17{i:011}","content":{{"participants":[{{"communicationIdentifier":{u},"displayName":"Guest {i}","shareHistoryTime":"{ts}"}}],"initiatorCommunicationIdentifier":{u2}}},"createdOn":"{ts}"}}"#,
-            u = user(i % 5),
-            u2 = user(i % 3)
-        ),
-        3 => format!(
-            r#"{{"id":"17{i:011}","type":"html","sequenceId":"{seq}","version":"17{i:011}","content":{{"message":"<p>Status update {i}: the <b>build</b> is green &amp; the release notes are <a href=\"https://example.com/notes/{i}\">here</a>.</p>"}},"senderDisplayName":"Jane Doe","createdOn":"{ts}","editedOn":"{ts}","senderCommunicationIdentifier":{u},"metadata":{{"priority":"high","tags":"release,build"}}}}"#,
-            u = user(i % 7)
-        ),
-        _ => format!(
-            r#"{{"id":"17{i:011}","type":"text","sequenceId":"{seq}","version":"17{i:011}","content":{{"message":"Message number {i}: let's meet at noon to go over the open issues and decide what ships this week."}},"senderDisplayName":"Alex Smith","createdOn":"{ts}","senderCommunicationIdentifier":{u},"metadata":{{"client":"web","locale":"en-US"}}}}"#,
-            u = user(i % 7)
-        ),
-    }
-}
-
 /// `{"value":[` and `n` messages, without the closing `]` and `}`, so a nextLink can follow.
 pub(crate) fn page_prefix(n: usize) -> String {
-    let items: Vec<String> = (0..n).map(message).collect();
-    format!(r#"{{"value":[{}"#, items.join(","))
+    format!(r#"{{"value":[{}"#, crate::common::messages(n))
 }
 
 /// A whole page of `n` messages without a nextLink.

@@ -27,6 +27,9 @@ use clap::{Parser, Subcommand};
 use futures::StreamExt as _;
 use http::{Request, Version};
 
+/// The messages and the plain baseline types, shared with chat-protocol's criterion benches.
+#[path = "../../crates/chat-protocol/benches/common/mod.rs"]
+mod common;
 mod fixtures;
 mod load;
 mod paging;
@@ -76,9 +79,12 @@ enum Hidden {
     Drive {
         #[arg(long, value_enum)]
         op: Op,
-        /// `raw` or `client`.
+        /// The bare hyper-util client instead of chat-client.
         #[arg(long)]
         raw: bool,
+        /// With `--raw`: also decode each response into the plain types.
+        #[arg(long, requires = "raw")]
+        decode: bool,
         #[arg(long, default_value_t = 64)]
         in_flight: usize,
         #[arg(long, default_value_t = 5.0)]
@@ -159,6 +165,7 @@ fn main() -> ExitCode {
         Some(Hidden::Drive {
             op,
             raw,
+            decode,
             in_flight,
             seconds,
             memory_calls: None,
@@ -166,6 +173,7 @@ fn main() -> ExitCode {
             transport,
         }) => {
             let variant = match (raw, transport, emulator) {
+                (true, _, _) if decode => Variant::RawDecode,
                 (true, _, _) => Variant::Raw,
                 (_, true, _) => Variant::Transport,
                 (_, _, true) => Variant::Emulator,
@@ -239,6 +247,7 @@ fn drive_memory(op: Op, calls: u64) -> Result<(), BoxError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Raw,
+    RawDecode,
     Transport,
     Client,
     Emulator,
@@ -273,7 +282,12 @@ fn drive(
                 running = Some(e);
                 client_driver(emulator_thread(&client, op).await?, op)
             }
-            Variant::Raw => raw_driver(raw::client(server.ca_pem(), protocol)?, template()?),
+            Variant::Raw => raw_driver(raw::client(server.ca_pem(), protocol)?, template()?, None),
+            Variant::RawDecode => raw_driver(
+                raw::client(server.ca_pem(), protocol)?,
+                template()?,
+                Some(op.decode()),
+            ),
             Variant::Transport => {
                 transport_driver(transport(server.ca_pem(), protocol)?, template()?)
             }
@@ -344,6 +358,14 @@ impl Op {
             Op::ListMessages => "list-messages",
         }
     }
+
+    /// How the *raw+decode* variant decodes the response.
+    fn decode(self) -> raw::Decode {
+        match self {
+            Op::SendMessage => raw::decode_send,
+            Op::ListMessages => raw::decode_list,
+        }
+    }
 }
 
 /// chat-client doing `op` on `thread`: `send_message`, or the first page of `list_messages`.
@@ -390,12 +412,17 @@ fn transport_driver(transport: HyperTransport, template: raw::Template) -> Drive
     })
 }
 
-/// The bare client sending the template of `op`.
-fn raw_driver(client: raw::RawClient, template: raw::Template) -> Driver {
+/// The bare client sending the template of `op`, and decoding the responses with `decode`
+/// when there is one.
+fn raw_driver(
+    client: raw::RawClient,
+    template: raw::Template,
+    decode: Option<raw::Decode>,
+) -> Driver {
     let shared = Arc::new((client, template));
     Arc::new(move || {
         let shared = Arc::clone(&shared);
-        Box::pin(async move { shared.1.send(&shared.0).await })
+        Box::pin(async move { shared.1.send(&shared.0, decode).await })
     })
 }
 
@@ -476,13 +503,15 @@ async fn overhead(
         .version();
 
     let mut rows = String::new();
+    let mut latency_rows = String::new();
     let mut at_64 = Vec::new();
     for op in Op::ALL {
         let template = || match op {
             Op::SendMessage => raw::Template::send_message(endpoint),
             Op::ListMessages => raw::Template::list_messages(endpoint),
         };
-        let raw = raw_driver(raw_client.clone(), template()?);
+        let raw = raw_driver(raw_client.clone(), template()?, None);
+        let raw_decode = raw_driver(raw_client.clone(), template()?, Some(op.decode()));
         let bare_transport = transport_driver(hyper_transport.clone(), template()?);
         let client = client_driver(thread.clone(), op);
         for in_flight in IN_FLIGHT {
@@ -491,35 +520,44 @@ async fn overhead(
                 op.name()
             );
             let stats = load::alternate(
-                &[&raw, &bare_transport, &client],
+                &[&raw, &raw_decode, &bare_transport, &client],
                 in_flight,
                 plan.warm_up,
                 plan.round,
                 plan.rounds,
             )
             .await?;
-            let [r, t, c] = <[Stats; 3]>::try_from(stats).map_err(|_| "three variants")?;
+            let [r, d, t, c] = <[Stats; 4]>::try_from(stats).map_err(|_| "four variants")?;
             let (rp99, cp99) = (r.quantile(0.99), c.quantile(0.99));
             let tput = ratio(c.rps(), r.rps());
             let p99 = ratio(cp99.as_secs_f64(), rp99.as_secs_f64());
             let _ = writeln!(
                 rows,
-                "| {} | {in_flight} | {} | {} | {} | **{tput:.3}** | {:.3} | {} | {} | {} | {} | **{p99:.2}** | {} / {} / {} |",
+                "| {} | {in_flight} | {} | {} | {} | {} | **{tput:.3}** | {:.3} | {:.3} |",
                 op.name(),
                 fmt_rps(r.rps()),
+                fmt_rps(d.rps()),
                 fmt_rps(t.rps()),
                 fmt_rps(c.rps()),
+                ratio(c.rps(), d.rps()),
                 ratio(t.rps(), r.rps()),
+            );
+            let _ = writeln!(
+                latency_rows,
+                "| {} | {in_flight} | {} | {} | {} | {} | {} | **{p99:.2}** | {} / {} / {} / {} |",
+                op.name(),
                 fmt_duration(r.quantile(0.5)),
                 fmt_duration(c.quantile(0.5)),
                 fmt_duration(rp99),
+                fmt_duration(d.quantile(0.99)),
                 fmt_duration(cp99),
                 r.requests(),
+                d.requests(),
                 t.requests(),
                 c.requests(),
             );
             if in_flight == 64 {
-                at_64.push((op, tput, p99));
+                at_64.push((op, tput, p99, ratio(c.rps(), d.rps())));
             }
         }
     }
@@ -558,24 +596,32 @@ async fn overhead(
          client only reads the response \
          bytes; chat-client also generates the request id, builds, authorizes and parses \
          (send-message: `{{\"id\":…}}`; list-messages: a page of {LIST_PAGE_SIZE} messages, {:.1} KB, \
-         into typed models, through the pager's `by_page()`). A third variant, *transport*, sends \
-         the raw requests through chat-transport's `HyperTransport` alone (no chat-client, no \
-         parsing), to split the overhead between the two layers. Closed loop: each of the N \
-         tasks in flight sends its next request when the previous one is answered; {}.\n",
+         into typed models, through the pager's `by_page()`). Two more variants split the \
+         difference: *raw+decode* is the raw client plus `serde_json` decoding each body into \
+         plain structs of the same shape (section 1's baseline types: what any client must \
+         spend to read the answer), and *transport* sends the raw requests through \
+         chat-transport's `HyperTransport` alone (no chat-client, no parsing). Closed loop: \
+         each of the N tasks in flight sends its next request when the previous one is \
+         answered; {}.\n",
         fixtures::last_page(LIST_PAGE_SIZE).len() as f64 / 1000.0,
         plan.describe(),
     );
     s.push_str(
-        "| operation | in flight | raw req/s | transport req/s | client req/s | client/raw req/s | transport/raw req/s | raw p50 | client p50 | raw p99 | client p99 | p99 client/raw | requests raw / transport / client |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| operation | in flight | raw req/s | raw+decode req/s | transport req/s | client req/s | client/raw | client/(raw+decode) | transport/raw |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     s.push_str(&rows);
+    s.push_str(
+        "\n| operation | in flight | raw p50 | client p50 | raw p99 | raw+decode p99 | client p99 | p99 client/raw | requests raw / raw+decode / transport / client |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    s.push_str(&latency_rows);
     s.push('\n');
-    for (op, tput, p99) in at_64 {
+    for (op, tput, p99, decoded) in at_64 {
         let _ = writeln!(
             s,
             "- {} at 64 in flight: client/raw throughput **{tput:.3}** (target ≥ 0.95: {}), \
-             p99 client/raw **{p99:.2}** (target ≤ 1.10: {}).",
+             p99 client/raw **{p99:.2}** (target ≤ 1.10: {}); client/(raw+decode) {decoded:.3}.",
             op.name(),
             verdict(tput >= 0.95),
             verdict(p99 <= 1.10),

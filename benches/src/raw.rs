@@ -25,6 +25,7 @@ use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+use crate::common::{PlainPage, PlainSendResult};
 use crate::fixtures::{LIST_PAGE_SIZE, SEND_RESPONSE, SENT_CONTENT, THREAD, TOKEN, last_page};
 use crate::{BoxError, Protocol};
 
@@ -57,6 +58,23 @@ pub(crate) fn client(ca_pem: &str, protocol: Protocol) -> Result<RawClient, BoxE
     Ok(Client::builder(TokioExecutor::new())
         .http2_only(protocol == Protocol::Http2)
         .build(https))
+}
+
+/// What the *raw+decode* variant does with a 2xx body: `serde_json` into the plain types.
+pub(crate) type Decode = fn(&[u8]) -> Result<(), BoxError>;
+
+/// Decodes a send-message 201 into [`PlainSendResult`].
+pub(crate) fn decode_send(body: &[u8]) -> Result<(), BoxError> {
+    let result: PlainSendResult = serde_json::from_slice(body)?;
+    std::hint::black_box(result);
+    Ok(())
+}
+
+/// Decodes a list-messages page into [`PlainPage`].
+pub(crate) fn decode_list(body: &[u8]) -> Result<(), BoxError> {
+    let page: PlainPage = serde_json::from_slice(body)?;
+    std::hint::black_box(page);
+    Ok(())
 }
 
 /// A request to send again and again, and the status it must get.
@@ -171,14 +189,21 @@ impl Template {
 
     /// Sends it and reads the whole body, as chat-transport does; the status must be the
     /// expected one.
-    pub(crate) async fn send(&self, client: &RawClient) -> Result<(), BoxError> {
+    pub(crate) async fn send(
+        &self,
+        client: &RawClient,
+        decode: Option<Decode>,
+    ) -> Result<(), BoxError> {
         let response = client.request(self.request(Full::new)).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         if status != self.expect {
             return Err(format!("raw request got {status}: {body:?}").into());
         }
-        Ok(())
+        match decode {
+            Some(decode) => decode(&body),
+            None => Ok(()),
+        }
     }
 
     /// Differences with a request chat-client built (the client request id's value aside,
