@@ -4,7 +4,7 @@
 //! clock. The server ([`crate::RunningEmulator`]) adds the body limit, fault injection and
 //! logging around it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,7 +25,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::identity::{AccessKey, MAX_CLOCK_SKEW, TokenSigner, format_expires_on, verify_request};
+use crate::identity::{
+    AccessKey, MAX_CLOCK_SKEW, TokenClaims, TokenSigner, format_expires_on, verify_request,
+};
 use crate::store::{
     Caller, MessageUpdate, MetadataPatch, Patch, Store, StoreError, TOKEN_MINUTES_RANGE,
     ThreadCursor, ThreadUpdate,
@@ -77,6 +79,8 @@ pub const DEFAULT_PARTICIPANT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 200;
 /// The default token lifetime (24 hours, as the Identity service).
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+/// At most this many verified tokens are remembered (the cache is emptied when full).
+const VERIFIED_TOKENS_CAPACITY: usize = 1024;
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -89,6 +93,11 @@ pub struct Service {
     https: bool,
     default_authority: String,
     requests: std::sync::atomic::AtomicU64,
+    /// Tokens whose signature checked out, with their claims. Checking a signature depends only
+    /// on the token and the signing key (fixed for the service), so a remembered result is the
+    /// result `verify` would give again; revocation and expiry are checked by the store on
+    /// every request.
+    verified_tokens: Mutex<HashMap<String, TokenClaims>>,
 }
 
 struct Ctx<'a> {
@@ -382,6 +391,7 @@ impl Service {
             https,
             default_authority: default_authority.into(),
             requests: std::sync::atomic::AtomicU64::new(0),
+            verified_tokens: Mutex::new(HashMap::new()),
         }
     }
 
@@ -583,6 +593,25 @@ impl Service {
 
     // ---- chat ----------------------------------------------------------------------------
 
+    /// `f` of the claims of `token` when its signature is good ([`TokenSigner::verify`]),
+    /// remembering the tokens that pass (see `verified_tokens`).
+    fn with_verified_token<R>(&self, token: &str, f: impl FnOnce(&TokenClaims) -> R) -> Option<R> {
+        let mut verified = self
+            .verified_tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(claims) = verified.get(token) {
+            return Some(f(claims));
+        }
+        let claims = self.signer.verify(token)?;
+        let result = f(&claims);
+        if verified.len() >= VERIFIED_TOKENS_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), claims);
+        Some(result)
+    }
+
     fn authenticate(
         &self,
         store: &mut Store,
@@ -603,11 +632,11 @@ impl Service {
                 ));
             }
         };
-        let claims = self
-            .signer
-            .verify(token)
-            .ok_or_else(|| StoreError::unauthorized("The access token is not valid."))?;
-        let caller = store.authenticate(&claims.token_id, &claims.user_id, now)?;
+        let caller = self
+            .with_verified_token(token, |claims| {
+                store.authenticate(&claims.token_id, &claims.user_id, now)
+            })
+            .ok_or_else(|| StoreError::unauthorized("The access token is not valid."))??;
         if !caller
             .scopes
             .iter()

@@ -276,6 +276,49 @@ fn chat_auth_failures() {
 }
 
 #[test]
+fn remembered_tokens_are_still_checked_for_tampering_expiry_and_revocation() {
+    let s = service();
+    let (user, token) = user_and_token(&s);
+    let list = "/chat/threads?api-version=2025-03-15";
+    let status = |token: &str, at: DateTime| s.handle(&bearer("GET", list, token, ""), at).status();
+    // Twice: the second time the token is remembered.
+    assert_eq!(status(&token, now()), 200);
+    assert_eq!(status(&token, now()), 200);
+    // A remembered token with a changed signature or payload is another token: refused.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let first = parts[2].remove(0);
+    parts[2].insert(0, if first == 'A' { 'B' } else { 'A' });
+    assert_eq!(status(&parts.join("."), now()), 401);
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1].insert(0, 'e');
+    assert_eq!(status(&parts.join("."), now()), 401);
+    // Expiry is the store's business, checked on every request.
+    assert_eq!(
+        status(
+            &token,
+            now().checked_add(Duration::from_secs(3600)).unwrap()
+        ),
+        401
+    );
+    // More tokens than the cache holds: it starts over, and every token still works.
+    let many: Vec<String> = (0..VERIFIED_TOKENS_CAPACITY + 10)
+        .map(|_| {
+            s.issue_token(&user, &["chat"], Duration::from_secs(3600), now())
+                .unwrap()
+                .0
+        })
+        .collect();
+    for t in &many {
+        assert_eq!(status(t, now()), 200);
+    }
+    assert_eq!(status(&token, now()), 200);
+    assert_eq!(status(&many[0], now()), 200);
+    s.with_store(|st| st.revoke_tokens(&user)).unwrap();
+    assert_eq!(status(&token, now()), 401);
+    assert_eq!(status(&many[0], now()), 401);
+}
+
+#[test]
 fn routes_versions_and_bodies() {
     let s = service();
     let (_, token) = user_and_token(&s);
