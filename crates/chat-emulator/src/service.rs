@@ -12,10 +12,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use chat_protocol::models::{
-    AddChatParticipantsRequest, ChatMessageReadReceiptsCollection, ChatMessagesCollection,
-    ChatParticipantsCollection, ChatRetentionPolicy, ChatThreadsItemCollection,
-    CommunicationIdentifierModel, CreateChatThreadRequest, SendChatMessageRequest,
-    SendReadReceiptRequest, SendTypingNotificationRequest,
+    AddChatParticipantsRequest, ChatMessageReadReceiptsCollection, ChatParticipantsCollection,
+    ChatRetentionPolicy, ChatThreadsItemCollection, CommunicationIdentifierModel,
+    CreateChatThreadRequest, SendChatMessageRequest, SendReadReceiptRequest,
+    SendTypingNotificationRequest,
 };
 use chat_protocol::{DateTime, encode_path_segment};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION, RETRY_AFTER};
@@ -118,7 +118,10 @@ impl Ctx<'_> {
 }
 
 fn json_response<T: serde::Serialize>(status: u16, value: &T) -> Response<Bytes> {
-    let body = serde_json::to_vec(value).unwrap_or_default();
+    json_body_response(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+fn json_body_response(status: u16, body: Vec<u8>) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     response.headers_mut().insert(
@@ -126,6 +129,30 @@ fn json_response<T: serde::Serialize>(status: u16, value: &T) -> Response<Bytes>
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     response
+}
+
+/// The JSON of a `ChatMessagesCollection` (as `serde_json::to_vec` writes it) from the JSON of
+/// its messages.
+fn messages_collection_json(messages: &[Bytes], next_link: Option<&str>) -> Vec<u8> {
+    let size = messages.iter().map(|m| m.len() + 1).sum::<usize>()
+        + next_link.map_or(0, |l| l.len() + 16)
+        + 16;
+    let mut body = Vec::with_capacity(size);
+    body.extend_from_slice(br#"{"value":["#);
+    for (i, message) in messages.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(message);
+    }
+    body.push(b']');
+    if let Some(link) = next_link {
+        body.extend_from_slice(br#","nextLink":"#);
+        // Writing a string to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut body, link);
+    }
+    body.push(b'}');
+    body
 }
 
 fn empty_response(status: u16) -> Response<Bytes> {
@@ -791,16 +818,18 @@ impl Service {
                         }
                     },
                 };
-                let listing = store.list_messages(&caller, id, start, before, size, now)?;
-                let mut page = ChatMessagesCollection::new(listing.items);
-                page.next_link = listing.next.map(|seq| {
+                let listing = store.list_messages_json(&caller, id, start, before, size, now)?;
+                let next_link = listing.next.map(|seq| {
                     let state = encode_state(&format!("m1|{seq}|{}", time_to_state(start)));
                     format!(
                         "{}/messages?syncState={state}&maxPageSize={size}&api-version={version}",
                         self.thread_url(ctx, id)
                     )
                 });
-                Ok(json_response(200, &page))
+                Ok(json_body_response(
+                    200,
+                    messages_collection_json(&listing.items, next_link.as_deref()),
+                ))
             }
             ChatOp::GetMessage(id, message_id) => {
                 let message = store.get_message(&caller, id, message_id, now)?;

@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use chat_protocol::models::{
     AddChatParticipantsResult, ChatMessage, ChatMessageContent, ChatMessageReadReceipt,
     ChatMessageType, ChatParticipant, ChatRetentionPolicy, ChatThreadItem, ChatThreadProperties,
@@ -255,23 +257,62 @@ struct TokenRecord {
     scopes: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
-struct StoredMessage {
-    seq: u64,
-    sender: Option<String>,
-    message: ChatMessage,
-}
+mod stored {
+    use std::sync::OnceLock;
 
-impl StoredMessage {
-    fn last_modified(&self) -> DateTime {
-        let m = &self.message;
-        [Some(m.created_on), m.edited_on, m.deleted_on]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(m.created_on)
+    use bytes::Bytes;
+    use chat_protocol::DateTime;
+    use chat_protocol::models::ChatMessage;
+
+    /// A message of a thread, with its JSON, made the first time it is needed and forgotten
+    /// at every change (the message can only be changed through [`Self::message_mut`]).
+    #[derive(Debug, Clone)]
+    pub(super) struct StoredMessage {
+        pub(super) seq: u64,
+        pub(super) sender: Option<String>,
+        message: ChatMessage,
+        json: OnceLock<Bytes>,
+    }
+
+    impl StoredMessage {
+        pub(super) fn new(seq: u64, sender: Option<String>, message: ChatMessage) -> Self {
+            Self {
+                seq,
+                sender,
+                message,
+                json: OnceLock::new(),
+            }
+        }
+
+        pub(super) fn message(&self) -> &ChatMessage {
+            &self.message
+        }
+
+        /// The message, to change; forgets its JSON.
+        pub(super) fn message_mut(&mut self) -> &mut ChatMessage {
+            self.json = OnceLock::new();
+            &mut self.message
+        }
+
+        /// The message as JSON (`serde_json::to_vec` of it).
+        pub(super) fn json(&self) -> Bytes {
+            self.json
+                .get_or_init(|| Bytes::from(serde_json::to_vec(&self.message).unwrap_or_default()))
+                .clone()
+        }
+
+        pub(super) fn last_modified(&self) -> DateTime {
+            let m = &self.message;
+            [Some(m.created_on), m.edited_on, m.deleted_on]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(m.created_on)
+        }
     }
 }
+
+use stored::StoredMessage;
 
 #[derive(Debug, Clone)]
 struct Thread {
@@ -314,11 +355,7 @@ impl Thread {
         message.id = id.to_string();
         message.sequence_id = seq.to_string();
         message.version = id.to_string();
-        self.messages.push(StoredMessage {
-            seq,
-            sender,
-            message,
-        });
+        self.messages.push(StoredMessage::new(seq, sender, message));
     }
 
     fn system_message(
@@ -1069,6 +1106,43 @@ impl Store {
         now: DateTime,
     ) -> Result<Listing<ChatMessage, u64>, StoreError> {
         let thread = self.thread(caller, thread_id, now)?;
+        let page = Self::message_page(thread, caller, start_time, before_seq, max_page_size);
+        Ok(Listing {
+            items: page
+                .items
+                .into_iter()
+                .map(|m| m.message().clone())
+                .collect(),
+            next: page.next,
+        })
+    }
+
+    /// [`Self::list_messages`], each message as its JSON (`serde_json::to_vec` of it), which is
+    /// made once per version of a message.
+    pub fn list_messages_json(
+        &mut self,
+        caller: &Caller,
+        thread_id: &str,
+        start_time: Option<DateTime>,
+        before_seq: Option<u64>,
+        max_page_size: usize,
+        now: DateTime,
+    ) -> Result<Listing<Bytes, u64>, StoreError> {
+        let thread = self.thread(caller, thread_id, now)?;
+        let page = Self::message_page(thread, caller, start_time, before_seq, max_page_size);
+        Ok(Listing {
+            items: page.items.into_iter().map(StoredMessage::json).collect(),
+            next: page.next,
+        })
+    }
+
+    fn message_page<'a>(
+        thread: &'a Thread,
+        caller: &Caller,
+        start_time: Option<DateTime>,
+        before_seq: Option<u64>,
+        max_page_size: usize,
+    ) -> Listing<&'a StoredMessage, u64> {
         let from = Self::visible_from(thread, caller);
         let take = max_page_size.max(1);
         let mut matching = thread
@@ -1076,19 +1150,16 @@ impl Store {
             .iter()
             .rev()
             .filter(|m| before_seq.is_none_or(|b| m.seq < b))
-            .filter(|m| m.message.created_on >= from)
+            .filter(|m| m.message().created_on >= from)
             .filter(|m| start_time.is_none_or(|s| m.last_modified() >= s));
-        let page: Vec<&StoredMessage> = matching.by_ref().take(take).collect();
+        let items: Vec<&StoredMessage> = matching.by_ref().take(take).collect();
         let more = matching.next().is_some();
         let next = if more {
-            page.last().map(|m| m.seq)
+            items.last().map(|m| m.seq)
         } else {
             None
         };
-        Ok(Listing {
-            items: page.into_iter().map(|m| m.message.clone()).collect(),
-            next,
-        })
+        Listing { items, next }
     }
 
     fn find_message<'a>(
@@ -1100,7 +1171,7 @@ impl Store {
         thread
             .messages
             .iter_mut()
-            .find(|m| m.message.id == message_id && m.message.created_on >= from)
+            .find(|m| m.message().id == message_id && m.message().created_on >= from)
             .ok_or_else(|| StoreError::not_found(format!("Message `{message_id}` was not found.")))
     }
 
@@ -1113,7 +1184,7 @@ impl Store {
         now: DateTime,
     ) -> Result<ChatMessage, StoreError> {
         let thread = self.thread(caller, thread_id, now)?;
-        Self::find_message(thread, caller, message_id).map(|m| m.message.clone())
+        Self::find_message(thread, caller, message_id).map(|m| m.message().clone())
     }
 
     /// Edits a message; only its sender may.
@@ -1140,7 +1211,7 @@ impl Store {
         if message.sender.as_deref() != Some(caller.user_id.as_str()) {
             return Err(StoreError::forbidden());
         }
-        if message.message.deleted_on.is_some() {
+        if message.message().deleted_on.is_some() {
             return Err(StoreError::not_found(format!(
                 "Message `{message_id}` was deleted."
             )));
@@ -1148,7 +1219,7 @@ impl Store {
         Self::rate_check(throttle, &mut thread.recent_ops, now)?;
         let version = self.ids.next(now);
         let message = Self::find_message(thread, caller, message_id)?;
-        let m = &mut message.message;
+        let m = message.message_mut();
         if let Some(content) = update.content {
             m.content
                 .get_or_insert_with(ChatMessageContent::new)
@@ -1180,13 +1251,13 @@ impl Store {
         if message.sender.as_deref() != Some(caller.user_id.as_str()) {
             return Err(StoreError::forbidden());
         }
-        if message.message.deleted_on.is_some() {
+        if message.message().deleted_on.is_some() {
             return Ok(());
         }
         Self::rate_check(throttle, &mut thread.recent_ops, now)?;
         let version = self.ids.next(now);
         let message = Self::find_message(thread, caller, message_id)?;
-        let m = &mut message.message;
+        let m = message.message_mut();
         if let Some(content) = m.content.as_mut() {
             content.message = Some(String::new());
         }

@@ -1,5 +1,6 @@
 use base64::engine::general_purpose::STANDARD;
 use chat_protocol::AccessToken;
+use chat_protocol::models::{ChatMessage, ChatMessagesCollection};
 use proptest::prelude::*;
 
 use super::*;
@@ -485,6 +486,141 @@ fn create_send_and_page_through_next_links() {
         now(),
     );
     assert_eq!(r.status(), 400);
+}
+
+/// `serde_json::to_vec` of a `ChatMessagesCollection`, the way the service wrote it before it
+/// joined the messages' JSON itself.
+fn serialized_collection(messages: Vec<ChatMessage>, next_link: Option<String>) -> Vec<u8> {
+    let mut page = ChatMessagesCollection::new(messages);
+    page.next_link = next_link;
+    serde_json::to_vec(&page).unwrap()
+}
+
+#[test]
+fn listed_messages_are_serialized_as_before_and_follow_edits_and_deletes() {
+    let s = service();
+    let (user, token) = user_and_token(&s);
+    let caller = Caller::new(user, vec!["chat".into()]);
+    let r = s.handle(
+        &bearer(
+            "POST",
+            "/chat/threads?api-version=2025-03-15",
+            &token,
+            r#"{"topic": "cache"}"#,
+        ),
+        now(),
+    );
+    let thread = body(&r)["chatThread"]["id"].as_str().unwrap().to_owned();
+    let messages = format!("/chat/threads/{}/messages", encode_path_segment(&thread));
+    let send = |content: &str| {
+        let r = s.handle(
+            &bearer(
+                "POST",
+                &format!("{messages}?api-version=2025-03-15"),
+                &token,
+                &format!(r#"{{"content": "{content}", "metadata": {{"k": "v"}}}}"#),
+            ),
+            now(),
+        );
+        assert_eq!(r.status(), 201);
+        body(&r)["id"].as_str().unwrap().to_owned()
+    };
+    let first = send(r#"one \"quoted\" \u00e9"#);
+    let second = send("two");
+    // Each listing's body is exactly the serialization of what the store holds now.
+    let check = |size: usize| -> Value {
+        let target = format!("{messages}?api-version=2025-03-15&maxPageSize={size}");
+        let r = s.handle(&bearer("GET", &target, &token, ""), now());
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json; charset=utf-8"
+        );
+        let v = body(&r);
+        let next_link = v["nextLink"].as_str().map(str::to_owned);
+        let listing = s
+            .with_store(|st| st.list_messages(&caller, &thread, None, None, size, now()))
+            .unwrap();
+        assert_eq!(listing.next.is_some(), next_link.is_some());
+        assert_eq!(
+            String::from_utf8(r.body().to_vec()).unwrap(),
+            String::from_utf8(serialized_collection(listing.items, next_link)).unwrap()
+        );
+        v
+    };
+    for size in [1, 2, 20] {
+        check(size);
+        check(size);
+    }
+    let listed = check(20);
+    assert_eq!(listed["value"][1]["content"]["message"], "one \"quoted\" é");
+    // An edit after the messages were listed shows in the next listing.
+    let patch = s.handle(
+        &bearer(
+            "PATCH",
+            &format!("{messages}/{first}?api-version=2025-03-15"),
+            &token,
+            r#"{"content": "uno", "metadata": {"k": null, "n": "1"}}"#,
+        ),
+        now(),
+    );
+    assert_eq!(patch.status(), 204);
+    let v = check(20);
+    assert_eq!(v["value"][1]["content"]["message"], "uno");
+    assert_eq!(v["value"][1]["metadata"], json!({"n": "1"}));
+    assert!(v["value"][1]["editedOn"].is_string());
+    assert_ne!(v["value"][1]["version"], listed["value"][1]["version"]);
+    // So does a delete.
+    let delete = s.handle(
+        &bearer(
+            "DELETE",
+            &format!("{messages}/{second}?api-version=2025-03-15"),
+            &token,
+            "",
+        ),
+        now(),
+    );
+    assert_eq!(delete.status(), 204);
+    for size in [1, 2, 20] {
+        check(size);
+    }
+    let v = check(20);
+    assert_eq!(v["value"][0]["content"]["message"], "");
+    assert!(v["value"][0]["deletedOn"].is_string());
+    assert!(v["value"][0].get("metadata").is_none());
+    assert_eq!(v["value"][1]["content"]["message"], "uno");
+}
+
+proptest! {
+    #[test]
+    fn messages_collection_json_is_serde_json_of_the_collection(
+        contents in proptest::collection::vec(".{0,12}", 0..4),
+        next_link in proptest::option::of(".{0,40}"),
+    ) {
+        let messages: Vec<ChatMessage> = contents
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut m = ChatMessage::new(
+                    now(),
+                    i.to_string(),
+                    i.to_string(),
+                    chat_protocol::models::ChatMessageType::Text,
+                    i.to_string(),
+                );
+                m.sender_display_name = Some(c.clone());
+                m
+            })
+            .collect();
+        let parts: Vec<Bytes> = messages
+            .iter()
+            .map(|m| Bytes::from(serde_json::to_vec(m).unwrap()))
+            .collect();
+        prop_assert_eq!(
+            messages_collection_json(&parts, next_link.as_deref()),
+            serialized_collection(messages, next_link)
+        );
+    }
 }
 
 #[test]
