@@ -4,6 +4,7 @@
 //! clock. The server ([`crate::RunningEmulator`]) adds the body limit, fault injection and
 //! logging around it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -14,7 +15,7 @@ use bytes::Bytes;
 use chat_protocol::models::{
     AddChatParticipantsRequest, ChatMessageReadReceiptsCollection, ChatParticipantsCollection,
     ChatRetentionPolicy, ChatThreadsItemCollection, CommunicationIdentifierModel,
-    CreateChatThreadRequest, SendChatMessageRequest, SendReadReceiptRequest,
+    CreateChatThreadRequest, SendChatMessageRequest, SendChatMessageResult, SendReadReceiptRequest,
     SendTypingNotificationRequest,
 };
 use chat_protocol::{DateTime, encode_path_segment};
@@ -101,7 +102,7 @@ pub struct Service {
 }
 
 struct Ctx<'a> {
-    query: Vec<(String, String)>,
+    query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     origin: String,
     body: &'a [u8],
     repeatability: Option<&'a str>,
@@ -113,7 +114,7 @@ impl Ctx<'_> {
         self.query
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| &**v)
     }
 }
 
@@ -183,14 +184,14 @@ fn not_found_route() -> StoreError {
     StoreError::new(404, "NotFound", "The requested resource was not found.")
 }
 
-fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+fn parse_query(query: Option<&str>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
     query
         .unwrap_or_default()
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let d = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+            let d = |s| percent_decode_str(s).decode_utf8_lossy();
             (d(k), d(v))
         })
         .collect()
@@ -455,17 +456,18 @@ impl Service {
         })
     }
 
-    fn authority(&self, request: &Request<Bytes>) -> String {
-        let from_uri = request.uri().authority().map(|a| a.as_str().to_owned());
-        let from_host = request
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.parse::<http::uri::Authority>().ok())
-            .map(|a| a.as_str().to_owned());
+    fn authority<'a>(&'a self, request: &'a Request<Bytes>) -> &'a str {
+        let from_uri = request.uri().authority().map(http::uri::Authority::as_str);
+        let from_host = || {
+            request
+                .headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+        };
         from_uri
-            .or(from_host)
-            .unwrap_or_else(|| self.default_authority.clone())
+            .or_else(from_host)
+            .unwrap_or(&self.default_authority)
     }
 
     /// Handles one request at `now`. Never panics; every failure is an error response.
@@ -497,24 +499,21 @@ impl Service {
 
     fn route(&self, request: &Request<Bytes>, now: DateTime) -> Result<Response<Bytes>> {
         let path = request.uri().path();
-        let segments: Vec<String> = path
+        let segments: Vec<Cow<'_, str>> = path
             .strip_prefix('/')
             .ok_or_else(not_found_route)?
             .split('/')
             .map(|s| {
                 percent_decode_str(s)
                     .decode_utf8()
-                    .map(|c| c.into_owned())
                     .map_err(|_| not_found_route())
             })
             .collect::<Result<_>>()?;
         let authority = self.authority(request);
+        let scheme = if self.https { "https://" } else { "http://" };
         let ctx = Ctx {
             query: parse_query(request.uri().query()),
-            origin: format!(
-                "{}://{authority}",
-                if self.https { "https" } else { "http" }
-            ),
+            origin: [scheme, authority].concat(),
             body: request.body(),
             repeatability: request
                 .headers()
@@ -523,7 +522,7 @@ impl Service {
                 .filter(|v| !v.is_empty()),
             now,
         };
-        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let segs: Vec<&str> = segments.iter().map(|s| &**s).collect();
         match segs.as_slice() {
             ["identities", rest @ ..] => {
                 let method = request.method().clone();
@@ -538,7 +537,7 @@ impl Service {
                 verify_request(
                     request.method(),
                     target,
-                    &authority,
+                    authority,
                     request.headers(),
                     request.body(),
                     &self.key,
@@ -789,9 +788,13 @@ impl Service {
                 let request: SendChatMessageRequest =
                     parse_json(ctx.body, "sendChatMessageRequest")?;
                 let message_id = store.send_message(&caller, id, request, now)?;
-                let location = format!("{}/messages/{message_id}", self.thread_url(ctx, id));
+                let location = format!(
+                    "{}/chat/threads/{}/messages/{message_id}",
+                    ctx.origin,
+                    encode_path_segment(id)
+                );
                 Ok(with_location(
-                    json_response(201, &json!({ "id": message_id })),
+                    json_response(201, &SendChatMessageResult::new(message_id)),
                     &location,
                 ))
             }

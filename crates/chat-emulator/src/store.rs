@@ -354,7 +354,7 @@ impl Thread {
         let mut message = message;
         message.id = id.to_string();
         message.sequence_id = seq.to_string();
-        message.version = id.to_string();
+        message.version.clone_from(&message.id);
         self.messages.push(StoredMessage::new(seq, sender, message));
     }
 
@@ -1081,7 +1081,13 @@ impl Store {
         content.message = Some(request.content);
         message.content = Some(content);
         message.sender_display_name = request.sender_display_name;
-        message.sender_communication_identifier = Some(identifier_model(&caller.user_id));
+        // The caller is a participant (`thread_mut` checked), stored with
+        // `identifier_model(&caller.user_id)`.
+        message.sender_communication_identifier =
+            Some(thread.participant(&caller.user_id).map_or_else(
+                || identifier_model(&caller.user_id),
+                |p| p.communication_identifier.clone(),
+            ));
         message.metadata = request.metadata.filter(|m| !m.is_empty());
         let id = self.ids.next(now);
         thread.push_message(id, Some(caller.user_id.clone()), message);

@@ -218,6 +218,27 @@ fn message_ids_sequence_ids_and_versions_grow() {
 }
 
 #[test]
+fn messages_carry_the_normalised_sender_identifier() {
+    let mut store = Store::new("res", 1);
+    let a = user(&mut store);
+    let b = user(&mut store);
+    let c = user(&mut store);
+    let thread = thread_with(&mut store, &a, &[&b], t(0));
+    store
+        .add_participants(&a, &thread, vec![participant(&c)], t(0))
+        .unwrap();
+    for who in [&a, &b, &c] {
+        let id = store.send_message(who, &thread, text("hi"), t(1)).unwrap();
+        let m = store.get_message(who, &thread, &id, t(1)).unwrap();
+        assert_eq!(
+            m.sender_communication_identifier,
+            Some(identifier_model(&who.user_id))
+        );
+        assert_eq!(m.version, m.id);
+    }
+}
+
+#[test]
 fn only_the_sender_edits_or_deletes() {
     let mut store = Store::new("res", 1);
     let (a, b) = (user(&mut store), user(&mut store));
