@@ -26,6 +26,8 @@ pub(crate) enum Budget {
 pub(crate) struct Stats {
     latencies: Vec<Duration>,
     wall: Duration,
+    /// Requests per second of each round, in order.
+    rounds: Vec<f64>,
 }
 
 impl Stats {
@@ -51,8 +53,32 @@ impl Stats {
     }
 
     fn absorb(&mut self, other: Self) {
+        self.rounds.push(other.rps());
         self.latencies.extend(other.latencies);
         self.wall += other.wall;
+    }
+}
+
+/// The median over rounds of `a`'s requests per second divided by `b`'s in the same round
+/// (rounds of [`alternate`] run back to back, so each pair saw the same phase of a shared
+/// machine): a burst of noise moves one pair, not the result. NaN without paired rounds.
+pub(crate) fn paired_ratio(a: &Stats, b: &Stats) -> f64 {
+    let mut ratios: Vec<f64> = a
+        .rounds
+        .iter()
+        .zip(&b.rounds)
+        .filter(|(_, b)| **b > 0.0)
+        .map(|(a, b)| a / b)
+        .collect();
+    if ratios.is_empty() {
+        return f64::NAN;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    if ratios.len() % 2 == 1 {
+        ratios[mid]
+    } else {
+        (ratios[mid - 1] + ratios[mid]) / 2.0
     }
 }
 
@@ -94,7 +120,9 @@ pub(crate) async fn round(
 }
 
 /// Measures variants against each other: a warm-up round of each (discarded), then `rounds`
-/// rounds alternating a, b, c, a, b, c, … so slow phases of a shared machine hit them all.
+/// rounds of every variant back to back, so slow phases of a shared machine hit them all; the
+/// order rotates from round to round (a, b, c; b, c, a; c, a, b; …) so no variant always goes
+/// first or last.
 pub(crate) async fn alternate(
     drivers: &[&Driver],
     in_flight: usize,
@@ -105,10 +133,11 @@ pub(crate) async fn alternate(
     for driver in drivers {
         round(driver, in_flight, warm_up).await?;
     }
-    let mut stats = vec![Stats::default(); drivers.len()];
-    for _ in 0..rounds {
-        for (driver, stats) in drivers.iter().zip(&mut stats) {
-            stats.absorb(round(driver, in_flight, budget).await?);
+    let n = drivers.len();
+    let mut stats = vec![Stats::default(); n];
+    for r in 0..rounds {
+        for i in (0..n).map(|k| (k + r) % n) {
+            stats[i].absorb(round(drivers[i], in_flight, budget).await?);
         }
     }
     Ok(stats)
@@ -123,10 +152,52 @@ mod tests {
         let stats = Stats {
             latencies: (1..=100).rev().map(Duration::from_millis).collect(),
             wall: Duration::from_secs(1),
+            rounds: Vec::new(),
         };
         assert_eq!(stats.quantile(0.5), Duration::from_millis(50));
         assert_eq!(stats.quantile(0.99), Duration::from_millis(99));
         assert_eq!(stats.quantile(1.0), Duration::from_millis(100));
         assert_eq!(stats.rps(), 100.0);
+    }
+
+    #[test]
+    fn paired_ratio_is_the_median_of_round_ratios() {
+        let with = |rounds: &[f64]| Stats {
+            rounds: rounds.to_vec(),
+            ..Stats::default()
+        };
+        // One noisy round (the third) does not move the median.
+        let a = with(&[90.0, 95.0, 10.0, 92.0, 94.0]);
+        let b = with(&[100.0, 100.0, 100.0, 100.0, 100.0]);
+        assert_eq!(paired_ratio(&a, &b), 0.92);
+        // Even count: the mean of the two middle ratios.
+        assert_eq!(paired_ratio(&with(&[1.0, 3.0]), &with(&[2.0, 2.0])), 1.0);
+        assert!(paired_ratio(&with(&[]), &with(&[])).is_nan());
+    }
+
+    #[tokio::test]
+    async fn alternate_rotates_the_order_and_records_every_round() {
+        use std::sync::Mutex;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let driver = |name: &'static str| -> Driver {
+            let order = Arc::clone(&order);
+            Arc::new(move || {
+                order.lock().unwrap().push(name);
+                Box::pin(std::future::ready(Ok(())))
+            })
+        };
+        let (a, b, c) = (driver("a"), driver("b"), driver("c"));
+        let stats = alternate(&[&a, &b, &c], 1, Budget::Count(1), Budget::Count(1), 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["a", "b", "c", "a", "b", "c", "b", "c", "a", "c", "a", "b"]
+        );
+        assert!(
+            stats
+                .iter()
+                .all(|s| s.rounds.len() == 3 && s.requests() == 3)
+        );
     }
 }

@@ -125,8 +125,8 @@ impl Plan {
             Self {
                 quick,
                 warm_up: Budget::Time(Duration::from_millis(250)),
-                round: Budget::Time(Duration::from_millis(500)),
-                rounds: 4,
+                round: Budget::Time(Duration::from_millis(200)),
+                rounds: 10,
                 pages: 500,
             }
         }
@@ -143,7 +143,10 @@ impl Plan {
         };
         format!(
             "after a discarded warm-up of {warm_up} each, {} rounds of {per_round} per variant, \
-             alternated (a, b, a, b, …)",
+             the variants back to back in each round, in an order that rotates from round to \
+             round. Requests/s and latencies are over all rounds; a throughput *ratio* is the \
+             median over rounds of the ratio within each round, so that a burst of noise on \
+             the shared machine moves one round, not the figure",
             self.rounds
         )
     }
@@ -529,7 +532,7 @@ async fn overhead(
             .await?;
             let [r, d, t, c] = <[Stats; 4]>::try_from(stats).map_err(|_| "four variants")?;
             let (rp99, cp99) = (r.quantile(0.99), c.quantile(0.99));
-            let tput = ratio(c.rps(), r.rps());
+            let tput = load::paired_ratio(&c, &r);
             let p99 = ratio(cp99.as_secs_f64(), rp99.as_secs_f64());
             let _ = writeln!(
                 rows,
@@ -539,8 +542,8 @@ async fn overhead(
                 fmt_rps(d.rps()),
                 fmt_rps(t.rps()),
                 fmt_rps(c.rps()),
-                ratio(c.rps(), d.rps()),
-                ratio(t.rps(), r.rps()),
+                load::paired_ratio(&c, &d),
+                load::paired_ratio(&t, &r),
             );
             let _ = writeln!(
                 latency_rows,
@@ -557,7 +560,7 @@ async fn overhead(
                 c.requests(),
             );
             if in_flight == 64 {
-                at_64.push((op, tput, p99, ratio(c.rps(), d.rps())));
+                at_64.push((op, tput, p99, load::paired_ratio(&c, &d)));
             }
         }
     }
@@ -909,7 +912,7 @@ async fn emulator_section(
         )
         .await?;
         let [c, e] = <[Stats; 2]>::try_from(stats).map_err(|_| "two variants")?;
-        let r = ratio(e.rps(), c.rps());
+        let r = load::paired_ratio(&e, &c);
         let _ = writeln!(
             rows,
             "| {} | {} | {} | **{r:.2}** | {} | {} | {} | {} |",
