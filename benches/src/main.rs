@@ -49,6 +49,20 @@ pub(crate) enum Protocol {
     Http2,
 }
 
+impl Protocol {
+    /// HTTP/1.1 with `--http1`, else HTTP/2.
+    fn from_flag(http1: bool) -> Self {
+        if http1 { Self::Http1 } else { Self::Http2 }
+    }
+}
+
+/// The multi-thread runtime (one worker per core) the measurements run on.
+pub(crate) fn multi_thread_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
 #[derive(Debug, Parser)]
 #[command(about = "End-to-end benchmarks of the ACS Chat SDK (sections 2 to 4 of BENCHMARKS.md)")]
 struct Args {
@@ -197,14 +211,8 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), BoxError> {
     let plan = Plan::new(args.quick);
-    let protocol = if args.http1 {
-        Protocol::Http1
-    } else {
-        Protocol::Http2
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let protocol = Protocol::from_flag(args.http1);
+    let runtime = multi_thread_runtime()?;
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let markdown = runtime.block_on(async {
         let server = CannedServer::start().await?;
@@ -263,14 +271,8 @@ fn drive(
     seconds: f64,
     http1: bool,
 ) -> Result<(), BoxError> {
-    let protocol = if http1 {
-        Protocol::Http1
-    } else {
-        Protocol::Http2
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let protocol = Protocol::from_flag(http1);
+    let runtime = multi_thread_runtime()?;
     runtime.block_on(async {
         let server = CannedServer::start().await?;
         let endpoint = server.endpoint();

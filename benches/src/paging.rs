@@ -48,9 +48,7 @@ pub(crate) struct ChildReport {
 /// `items=<n> peak_kb=<VmHWM> elapsed_us=<t>` on stdout.
 pub(crate) fn child(variant: Variant, endpoint: &str, pages: usize) -> Result<(), BoxError> {
     let ca = std::env::var(CA_ENV).map_err(|_| format!("{CA_ENV} is not set"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = crate::multi_thread_runtime()?;
     let (items, elapsed, peak) = runtime.block_on(async {
         let client = ChatClient::builder(endpoint, CommunicationTokenCredential::new(TOKEN)?)
             .add_root_certificate_pem(ca.into_bytes())

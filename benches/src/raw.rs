@@ -6,14 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use chat_client::{
-    ChatClientBuilder, CommunicationTokenCredential, ListOptions, SendMessageOptions,
-};
+use chat_client::{ChatClientBuilder, CommunicationTokenCredential};
 use chat_protocol::models::SendChatMessageRequest;
 use chat_protocol::operations::{ListChatMessages, SendChatMessage};
 use chat_protocol::{ApiVersion, Endpoint, Operation, RequestContext, authorize};
 use chat_transport::TransportError;
-use futures::StreamExt as _;
 use http::header::{HeaderMap, HeaderValue, USER_AGENT};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
@@ -27,7 +24,7 @@ use rustls_pki_types::pem::PemObject;
 
 use crate::common::{PlainPage, PlainSendResult};
 use crate::fixtures::{LIST_PAGE_SIZE, SEND_RESPONSE, SENT_CONTENT, THREAD, TOKEN, last_page};
-use crate::{BoxError, Protocol};
+use crate::{BoxError, Op, Protocol, client_driver_any};
 
 /// The bare client.
 pub(crate) type RawClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -262,17 +259,11 @@ pub(crate) async fn verify(endpoint: &str) -> Result<Vec<String>, BoxError> {
     let client = ChatClientBuilder::new(endpoint, credential)
         .transport(recorder)
         .build()?;
+    // Exactly the calls the client variant makes.
     let thread = client.chat_thread_client(THREAD);
-    thread
-        .send_message(SENT_CONTENT, SendMessageOptions::new())
-        .await?;
-    let page = thread
-        .list_messages(ListOptions::new().page_size(LIST_PAGE_SIZE as i32))
-        .by_page()
-        .next()
-        .await
-        .ok_or("no page")??;
-    drop(page);
+    for op in Op::ALL {
+        client_driver_any(thread.clone(), op)().await?;
+    }
     let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     let [send, list] = <[Request<Bytes>; 2]>::try_from(seen)
         .map_err(|seen| format!("chat-client sent {} requests, not 2", seen.len()))?;

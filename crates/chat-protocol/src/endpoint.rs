@@ -260,10 +260,18 @@ impl From<String> for ApiVersion {
 /// Percent-encodes one path segment. `.` and `..` are encoded too, so that no server or proxy
 /// treats them as dot-segments.
 pub fn encode_path_segment(id: &str) -> Cow<'_, str> {
+    match dot_segment(id) {
+        Some(encoded) => Cow::Borrowed(encoded),
+        None => utf8_percent_encode(id, SEGMENT).into(),
+    }
+}
+
+/// `.` and `..` encoded (percent-encoding leaves dots alone).
+fn dot_segment(id: &str) -> Option<&'static str> {
     match id {
-        "." => Cow::Borrowed("%2E"),
-        ".." => Cow::Borrowed("%2E%2E"),
-        _ => utf8_percent_encode(id, SEGMENT).into(),
+        "." => Some("%2E"),
+        ".." => Some("%2E%2E"),
+        _ => None,
     }
 }
 
@@ -274,10 +282,9 @@ pub(crate) fn push_query_value(out: &mut String, value: &str) {
 
 /// Appends `id`, percent-encoded as one path segment (see [`encode_path_segment`]), to `out`.
 fn push_path_segment(out: &mut String, id: &str) {
-    match id {
-        "." => out.push_str("%2E"),
-        ".." => out.push_str("%2E%2E"),
-        _ => out.extend(utf8_percent_encode(id, SEGMENT)),
+    match dot_segment(id) {
+        Some(encoded) => out.push_str(encoded),
+        None => out.extend(utf8_percent_encode(id, SEGMENT)),
     }
 }
 
