@@ -11,7 +11,7 @@
 //! Example files in a version's `examples/` folder that its spec does not reference (the 2025-03-15
 //! folder keeps the preview's `Images_*` files) are run too and counted separately.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail, ensure};
@@ -39,30 +39,43 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut extra_total = 0;
     let mut checks = 0;
     let mut failures = Vec::new();
-    for version in VERSIONS {
-        let dir = Path::new(spec_dir).join(version);
-        let spec: Value = read_json(&dir.join("communicationserviceschat.json"))?;
-        let examples = referenced_examples(&spec)?;
-        let referenced: BTreeSet<String> = examples.iter().map(|(_, f)| f.clone()).collect();
-        let mut runs: Vec<(String, String, bool)> = examples
-            .into_iter()
-            .map(|(op, file)| (op, file, true))
+    let specs = VERSIONS
+        .iter()
+        .map(|version| {
+            let dir = Path::new(spec_dir).join(version);
+            let spec = read_json(&dir.join("communicationserviceschat.json"))?;
+            let examples = referenced_examples(&spec)?;
+            Ok((version, dir, spec, examples))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for (version, dir, spec, examples) in &specs {
+        let mut runs: Vec<(&str, String, &Value, bool)> = examples
+            .iter()
+            .map(|(op, file)| (op.as_str(), file.clone(), spec, true))
             .collect();
-        // Unreferenced files: their operation comes from the preview spec's references.
+        // Unreferenced files: their operation, method and path come from the spec that references
+        // them (the preview's, for the 2025-03-15 folder's `Images_*` files).
         for entry in std::fs::read_dir(dir.join("examples"))
             .with_context(|| format!("reading {}/examples", dir.display()))?
         {
             let name = entry?.file_name().to_string_lossy().into_owned();
             let file = format!("examples/{name}");
-            if name.ends_with(".json") && !referenced.contains(&file) {
-                let op = op_for_unreferenced(Path::new(spec_dir), &file)?;
-                runs.push((op, file, false));
+            if !name.ends_with(".json") || examples.iter().any(|(_, f)| *f == file) {
+                continue;
             }
+            let (op, spec) = specs
+                .iter()
+                .find_map(|(_, _, spec, examples)| {
+                    let (op, _) = examples.iter().find(|(_, f)| *f == file)?;
+                    Some((op.as_str(), spec))
+                })
+                .ok_or_else(|| anyhow!("no spec references {file}"))?;
+            runs.push((op, file, spec, false));
         }
-        for (op_id, file, is_referenced) in runs {
+        for (op_id, file, spec, is_referenced) in runs {
             let path = dir.join(&file);
             let example = read_json(&path)?;
-            let result = run_example(&spec, &op_id, &example);
+            let result = run_example(spec, op_id, &example);
             let label = format!("{version}/{file} ({op_id})");
             if is_referenced {
                 total += 1;
@@ -134,23 +147,6 @@ fn referenced_examples(spec: &Value) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-fn op_for_unreferenced(spec_dir: &Path, file: &str) -> anyhow::Result<String> {
-    for version in VERSIONS {
-        let spec = read_json(
-            &spec_dir
-                .join(version)
-                .join("communicationserviceschat.json"),
-        )?;
-        if let Some((op, _)) = referenced_examples(&spec)?
-            .into_iter()
-            .find(|(_, f)| f == file)
-        {
-            return Ok(op);
-        }
-    }
-    bail!("no spec references {file}")
-}
-
 /// The spec's method and path template of `op_id`.
 fn spec_operation(spec: &Value, op_id: &str) -> anyhow::Result<(String, String)> {
     for (path, methods) in spec
@@ -165,21 +161,7 @@ fn spec_operation(spec: &Value, op_id: &str) -> anyhow::Result<(String, String)>
             }
         }
     }
-    // Unreferenced image examples in 2025-03-15: the operation lives in the preview spec.
-    match op_id {
-        "ChatThread_UploadChatImage" => {
-            Ok(("POST".into(), "/chat/threads/{chatThreadId}/images".into()))
-        }
-        "ChatThread_GetChatImage" => Ok((
-            "GET".into(),
-            "/chat/threads/{chatThreadId}/images/{imageId}/view/{imageViewType}".into(),
-        )),
-        "ChatThread_DeleteChatImage" => Ok((
-            "DELETE".into(),
-            "/chat/threads/{chatThreadId}/images/{imageId}".into(),
-        )),
-        _ => bail!("operation {op_id} not in the spec"),
-    }
+    bail!("operation {op_id} not in the spec")
 }
 
 fn param<T: DeserializeOwned>(params: &Value, name: &str) -> anyhow::Result<T> {
