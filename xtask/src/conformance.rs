@@ -196,7 +196,6 @@ fn run_example(spec: &Value, op_id: &str, example: &Value) -> anyhow::Result<usi
         method,
         template,
     };
-    let as_json = |v: &dyn erased::Ser| v.to_value();
     match op_id {
         "Chat_CreateChatThread" => {
             let mut op = CreateChatThread::new(param::<CreateChatThreadRequest>(
@@ -207,7 +206,7 @@ fn run_example(spec: &Value, op_id: &str, example: &Value) -> anyhow::Result<usi
             // `idempotency-token` (an inconsistency in the examples). Either is sent as the header.
             op.repeatability_request_id =
                 opt_param(p, "repeatability-request-id")?.or(opt_param(p, "idempotency-token")?);
-            c.run(op, Some("createChatThreadRequest"), |o| as_json(o))
+            c.run(op, Some("createChatThreadRequest"), output_json)
         }
         "Chat_ListChatThreads" => {
             let mut op = ListChatThreads::new();
@@ -218,7 +217,7 @@ fn run_example(spec: &Value, op_id: &str, example: &Value) -> anyhow::Result<usi
         "ChatThread_GetChatThreadProperties" => c.run(
             GetChatThreadProperties::new(s(p, "chatThreadId")?),
             None,
-            |o| as_json(o),
+            output_json,
         ),
         "ChatThread_UpdateChatThreadProperties" => c.run(
             UpdateChatThreadProperties::new(
@@ -239,7 +238,7 @@ fn run_example(spec: &Value, op_id: &str, example: &Value) -> anyhow::Result<usi
                 param::<SendChatMessageRequest>(p, "sendChatMessageRequest")?,
             ),
             Some("sendChatMessageRequest"),
-            |o| as_json(o),
+            output_json,
         ),
         "ChatThread_ListChatMessages" => {
             let mut op = ListChatMessages::new(s(p, "chatThreadId")?);
@@ -250,7 +249,7 @@ fn run_example(spec: &Value, op_id: &str, example: &Value) -> anyhow::Result<usi
         "ChatThread_GetChatMessage" => c.run(
             GetChatMessage::new(s(p, "chatThreadId")?, s(p, "chatMessageId")?),
             None,
-            |o| as_json(o),
+            output_json,
         ),
         "ChatThread_UpdateChatMessage" => c.run(
             UpdateChatMessage::new(
@@ -278,7 +277,7 @@ fn run_example(spec: &Value, op_id: &str, example: &Value) -> anyhow::Result<usi
                 param::<AddChatParticipantsRequest>(p, "addChatParticipantsRequest")?,
             ),
             Some("addChatParticipantsRequest"),
-            |o| as_json(o),
+            output_json,
         ),
         "ChatThread_RemoveChatParticipant" => c.run(
             RemoveChatParticipant::new(
@@ -313,8 +312,7 @@ fn run_example(spec: &Value, op_id: &str, example: &Value) -> anyhow::Result<usi
             let image = decode_data_url(&data_url)?;
             let mut op = UploadChatImage::new(s(p, "chatThreadId")?, image.clone());
             op.image_filename = opt_param(p, "image-filename")?;
-            let n = c.run_with_body(op, BodyCheck::Bytes(image), |o| as_json(o))?;
-            Ok(n)
+            c.run_with_body(op, BodyCheck::Bytes(image), output_json)
         }
         "ChatThread_GetChatImage" => {
             let view = match s(p, "imageViewType")?.as_str() {
@@ -346,16 +344,8 @@ fn decode_data_url(url: &str) -> anyhow::Result<Bytes> {
     ))
 }
 
-/// Object-safe serialization, so one closure type serves every output.
-mod erased {
-    pub(super) trait Ser {
-        fn to_value(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Ser for T {
-        fn to_value(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-        }
-    }
+fn output_json<T: Serialize>(output: &T) -> Value {
+    serde_json::to_value(output).unwrap_or(Value::Null)
 }
 
 fn page_json<T: Serialize>(page: &Page<T>) -> Value {
