@@ -689,9 +689,10 @@ impl Store {
         )
     }
 
-    /// Checks a participant to add; `Ok` is the normalised (raw id, participant).
+    /// Checks a participant to add (`users`: the live users); `Ok` is the normalised (raw id,
+    /// participant).
     fn check_participant(
-        &self,
+        users: &HashSet<String>,
         p: &ChatParticipant,
     ) -> Result<(String, ChatParticipant), CommunicationError> {
         let Some((raw, id)) = normalize(&p.communication_identifier) else {
@@ -707,7 +708,7 @@ impl Store {
         };
         match id.kind() {
             CommunicationIdentifierModelKind::CommunicationUser => {
-                if !self.users.contains(&raw) {
+                if !users.contains(&raw) {
                     return Err(invalid("404", "Not found"));
                 }
             }
@@ -729,17 +730,17 @@ impl Store {
         Ok((raw, stored))
     }
 
-    /// Validates participants to add to `thread` (which has `existing` participants): the
-    /// valid new ones, and the invalid ones as errors.
+    /// Validates participants to add to a thread that has `existing` participants: the valid
+    /// new ones, and the invalid ones as errors.
     fn sort_participants(
-        &self,
+        users: &HashSet<String>,
         existing: &[(String, ChatParticipant)],
         requested: &[ChatParticipant],
     ) -> (Vec<(String, ChatParticipant)>, Vec<CommunicationError>) {
         let mut added: Vec<(String, ChatParticipant)> = Vec::new();
         let mut invalid = Vec::new();
         for p in requested {
-            match self.check_participant(p) {
+            match Self::check_participant(users, p) {
                 Ok((raw, stored)) => {
                     if existing
                         .iter()
@@ -799,7 +800,7 @@ impl Store {
         }
         check_metadata("Metadata", request.metadata.as_ref())?;
         check_retention(request.retention_policy.as_ref())?;
-        let requested = request.participants.clone().unwrap_or_default();
+        let requested = request.participants.as_deref().unwrap_or_default();
         if requested.len() > MAX_PARTICIPANTS_PER_CALL {
             return Err(StoreError::validation(
                 "Participants",
@@ -831,7 +832,7 @@ impl Store {
         creator.share_history_time =
             Some(creator.share_history_time.unwrap_or(DateTime::UNIX_EPOCH));
         let existing = vec![(caller.user_id.clone(), creator)];
-        let (added, invalid) = self.sort_participants(&existing, &requested);
+        let (added, invalid) = Self::sort_participants(&self.users, &existing, requested);
         let mut participants = existing;
         participants.extend(added);
 
@@ -1168,16 +1169,17 @@ impl Store {
         Listing { items, next }
     }
 
-    fn find_message<'a>(
-        thread: &'a mut Thread,
+    /// The position in `thread.messages` of a message the caller can see.
+    fn find_message(
+        thread: &Thread,
         caller: &Caller,
         message_id: &str,
-    ) -> Result<&'a mut StoredMessage, StoreError> {
+    ) -> Result<usize, StoreError> {
         let from = Self::visible_from(thread, caller);
         thread
             .messages
-            .iter_mut()
-            .find(|m| m.message().id == message_id && m.message().created_on >= from)
+            .iter()
+            .position(|m| m.message().id == message_id && m.message().created_on >= from)
             .ok_or_else(|| StoreError::not_found(format!("Message `{message_id}` was not found.")))
     }
 
@@ -1190,7 +1192,8 @@ impl Store {
         now: DateTime,
     ) -> Result<ChatMessage, StoreError> {
         let thread = self.thread(caller, thread_id, now)?;
-        Self::find_message(thread, caller, message_id).map(|m| m.message().clone())
+        let i = Self::find_message(thread, caller, message_id)?;
+        Ok(thread.messages[i].message().clone())
     }
 
     /// Edits a message; only its sender may.
@@ -1213,7 +1216,8 @@ impl Store {
             thread_id,
             now,
         )?;
-        let message = Self::find_message(thread, caller, message_id)?;
+        let i = Self::find_message(thread, caller, message_id)?;
+        let message = &thread.messages[i];
         if message.sender.as_deref() != Some(caller.user_id.as_str()) {
             return Err(StoreError::forbidden());
         }
@@ -1224,8 +1228,7 @@ impl Store {
         }
         Self::rate_check(throttle, &mut thread.recent_ops, now)?;
         let version = self.ids.next(now);
-        let message = Self::find_message(thread, caller, message_id)?;
-        let m = message.message_mut();
+        let m = thread.messages[i].message_mut();
         if let Some(content) = update.content {
             m.content
                 .get_or_insert_with(ChatMessageContent::new)
@@ -1253,7 +1256,8 @@ impl Store {
             thread_id,
             now,
         )?;
-        let message = Self::find_message(thread, caller, message_id)?;
+        let i = Self::find_message(thread, caller, message_id)?;
+        let message = &thread.messages[i];
         if message.sender.as_deref() != Some(caller.user_id.as_str()) {
             return Err(StoreError::forbidden());
         }
@@ -1262,8 +1266,7 @@ impl Store {
         }
         Self::rate_check(throttle, &mut thread.recent_ops, now)?;
         let version = self.ids.next(now);
-        let message = Self::find_message(thread, caller, message_id)?;
-        let m = message.message_mut();
+        let m = thread.messages[i].message_mut();
         if let Some(content) = m.content.as_mut() {
             content.message = Some(String::new());
         }
@@ -1316,14 +1319,17 @@ impl Store {
                 "At least one participant is required.",
             ));
         }
-        let existing = {
-            let thread = self.thread(caller, thread_id, now)?;
-            thread.participants.clone()
-        };
-        let (added, invalid) = self.sort_participants(&existing, &participants);
-        let id = (!added.is_empty()).then(|| self.ids.next(now));
-        let thread = self.thread(caller, thread_id, now)?;
-        if let Some(id) = id {
+        let thread = Self::thread_mut(
+            &mut self.threads,
+            &mut self.deleted_threads,
+            caller,
+            thread_id,
+            now,
+        )?;
+        let (added, invalid) =
+            Self::sort_participants(&self.users, &thread.participants, &participants);
+        if !added.is_empty() {
+            let id = self.ids.next(now);
             let list = added.iter().map(|(_, p)| p.clone()).collect();
             thread.participants.extend(added);
             thread.system_message(
