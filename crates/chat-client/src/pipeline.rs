@@ -282,12 +282,7 @@ impl<T: Transport> Pipeline<T> {
                 Ok(waited)
             }
             Auth::AccessKey(key) => {
-                if !self.ctx.endpoint().is_same_origin(request.uri()) {
-                    return Err(Error::new(
-                        ErrorKind::ForeignNextLink,
-                        "refusing to sign a request to another origin than the endpoint",
-                    ));
-                }
+                self.ctx.endpoint().check_origin(request.uri())?;
                 sign_request(request, key, self.settings.clock.now()).map_err(Error::from)?;
                 Ok(false)
             }

@@ -152,6 +152,22 @@ impl Endpoint {
             && port == self.port
     }
 
+    /// [`Endpoint::is_same_origin`] as a typed error
+    /// ([`ErrorKind::ForeignOrigin`](crate::ErrorKind::ForeignOrigin)): checked before any
+    /// credential (a bearer token, an HMAC signature) is attached to a request for `uri`.
+    pub fn check_origin(&self, uri: &Uri) -> Result<(), Error> {
+        if self.is_same_origin(uri) {
+            return Ok(());
+        }
+        // Host and port only: user info in the URI may hold a password.
+        let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+        Err(Error::foreign_origin(format!(
+            "refusing to send credentials to {}://{}{port} (the endpoint is {self})",
+            uri.scheme_str().unwrap_or("?"),
+            uri.host().unwrap_or("?"),
+        )))
+    }
+
     /// A string to build a path and query in, starting with this endpoint's prefix, with room
     /// for `extra` more bytes (see [`Endpoint::uri_for`]).
     pub(crate) fn start_path(&self, extra: usize) -> String {
@@ -383,6 +399,20 @@ mod tests {
         for u in ["http://127.0.0.1:8080/x", "HTTP://127.0.0.1:8080"] {
             assert!(e.is_same_origin(&u.parse().unwrap()), "{u}");
         }
+        let e2 = Endpoint::parse("https://contoso.example").unwrap();
+        let err = e2
+            .check_origin(&"https://user:secret@evil.example:8443/x".parse().unwrap())
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::ForeignOrigin);
+        assert_eq!(
+            err.to_string(),
+            "refusing to send credentials to https://evil.example:8443 \
+             (the endpoint is https://contoso.example)"
+        );
+        assert!(
+            e2.check_origin(&"https://contoso.example/x".parse().unwrap())
+                .is_ok()
+        );
         for u in [
             "https://127.0.0.1:8080/x",
             "http://127.0.0.1/x",

@@ -100,7 +100,7 @@ pub fn authorize(
     endpoint: &Endpoint,
     token: &str,
 ) -> Result<(), Error> {
-    check_origin(request, endpoint)?;
+    endpoint.check_origin(request.uri())?;
     let mut value = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
         Error::invalid_token("the access token contains bytes not allowed in a header")
     })?;
@@ -116,23 +116,12 @@ pub fn authorize_token(
     endpoint: &Endpoint,
     token: &AccessToken,
 ) -> Result<(), Error> {
-    check_origin(request, endpoint)?;
+    endpoint.check_origin(request.uri())?;
     let value = token.bearer_header().ok_or_else(|| {
         Error::invalid_token("the access token contains bytes not allowed in a header")
     })?;
     request.headers_mut().insert(AUTHORIZATION, value.clone());
     Ok(())
-}
-
-fn check_origin(request: &Request<Bytes>, endpoint: &Endpoint) -> Result<(), Error> {
-    if endpoint.is_same_origin(request.uri()) {
-        return Ok(());
-    }
-    Err(Error::foreign_origin(format!(
-        "refusing to send the access token to {}://{} (the endpoint is {endpoint})",
-        request.uri().scheme_str().unwrap_or("?"),
-        request.uri().authority().map_or("?", |a| a.as_str()),
-    )))
 }
 
 /// The pieces of one request, assembled by [`RequestParts::build`].
