@@ -332,13 +332,18 @@ fn encode_state(text: &str) -> String {
     URL_SAFE_NO_PAD.encode(text)
 }
 
+fn invalid_sync_state() -> StoreError {
+    StoreError::bad_request("syncState", "The continuation (syncState) is not valid.")
+}
+
 fn decode_state(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>> {
     let Some(state) = ctx.query("syncState") else {
         return Ok(None);
     };
-    let bad = || StoreError::bad_request("syncState", "The continuation (syncState) is not valid.");
-    let bytes = URL_SAFE_NO_PAD.decode(state).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(state)
+        .map_err(|_| invalid_sync_state())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid_sync_state())?;
     Ok(Some(text.split('|').map(str::to_owned).collect()))
 }
 
@@ -525,8 +530,7 @@ impl Service {
         let segs: Vec<&str> = segments.iter().map(|s| &**s).collect();
         match segs.as_slice() {
             ["identities", rest @ ..] => {
-                let method = request.method().clone();
-                let op = match (&method, rest) {
+                let op = match (request.method(), rest) {
                     (&Method::POST, []) => IdentityOp::Create,
                     (&Method::DELETE, [id]) => IdentityOp::Delete(id),
                     (&Method::POST, [id, ":issueAccessToken"]) => IdentityOp::Issue(id),
@@ -710,33 +714,22 @@ impl Service {
             }
             ChatOp::ListThreads => {
                 let size = page_size(ctx, DEFAULT_PAGE_SIZE)?;
-                let (start, cursor) = match decode_state(ctx)? {
+                let (start, cursor) = match decode_state(ctx)?.as_deref() {
                     None => (start_time(ctx)?, None),
-                    Some(parts) => match parts.as_slice() {
-                        [tag, ts, id, start] if tag == "t1" => {
-                            let bad = || {
-                                StoreError::bad_request(
-                                    "syncState",
-                                    "The continuation (syncState) is not valid.",
-                                )
-                            };
-                            let last = time_from_state(ts).flatten().ok_or_else(bad)?;
-                            let start = time_from_state(start).ok_or_else(bad)?;
-                            (
-                                start,
-                                Some(ThreadCursor {
-                                    last_message_received_on: last,
-                                    id: id.clone(),
-                                }),
-                            )
-                        }
-                        _ => {
-                            return Err(StoreError::bad_request(
-                                "syncState",
-                                "The continuation (syncState) is not valid.",
-                            ));
-                        }
-                    },
+                    Some([tag, ts, id, start]) if tag == "t1" => {
+                        let last = time_from_state(ts)
+                            .flatten()
+                            .ok_or_else(invalid_sync_state)?;
+                        let start = time_from_state(start).ok_or_else(invalid_sync_state)?;
+                        (
+                            start,
+                            Some(ThreadCursor {
+                                last_message_received_on: last,
+                                id: id.clone(),
+                            }),
+                        )
+                    }
+                    Some(_) => return Err(invalid_sync_state()),
                 };
                 let listing = store.list_threads(&caller, start, cursor.as_ref(), size, now);
                 let mut page = ChatThreadsItemCollection::new(listing.items);
@@ -800,26 +793,14 @@ impl Service {
             }
             ChatOp::ListMessages(id) => {
                 let size = page_size(ctx, DEFAULT_PAGE_SIZE)?;
-                let (start, before) = match decode_state(ctx)? {
+                let (start, before) = match decode_state(ctx)?.as_deref() {
                     None => (start_time(ctx)?, None),
-                    Some(parts) => match parts.as_slice() {
-                        [tag, seq, start] if tag == "m1" => {
-                            let bad = || {
-                                StoreError::bad_request(
-                                    "syncState",
-                                    "The continuation (syncState) is not valid.",
-                                )
-                            };
-                            let seq = seq.parse::<u64>().map_err(|_| bad())?;
-                            (time_from_state(start).ok_or_else(bad)?, Some(seq))
-                        }
-                        _ => {
-                            return Err(StoreError::bad_request(
-                                "syncState",
-                                "The continuation (syncState) is not valid.",
-                            ));
-                        }
-                    },
+                    Some([tag, seq, start]) if tag == "m1" => {
+                        let seq = seq.parse::<u64>().map_err(|_| invalid_sync_state())?;
+                        let start = time_from_state(start).ok_or_else(invalid_sync_state)?;
+                        (start, Some(seq))
+                    }
+                    Some(_) => return Err(invalid_sync_state()),
                 };
                 let listing = store.list_messages_json(&caller, id, start, before, size, now)?;
                 let next_link = listing.next.map(|seq| {

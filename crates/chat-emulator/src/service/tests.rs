@@ -475,12 +475,25 @@ fn create_send_and_page_through_next_links() {
     assert_eq!(pages, 4);
     let expected: Vec<String> = (1..=26).rev().map(|n: u32| n.to_string()).collect();
     assert_eq!(seen, expected);
-    // A forged continuation is a 400, not a panic.
-    let r = s.handle(
-        &bearer("GET", &format!("{messages}&syncState=%%%"), &token, ""),
-        now(),
-    );
-    assert_eq!(r.status(), 400);
+    // A forged continuation is a 400, not a panic: not base64, another listing's, or with a
+    // part that does not parse.
+    let threads = "/chat/threads?api-version=2025-03-15";
+    for (list, state) in [
+        (messages.as_str(), "%%%".to_owned()),
+        (messages.as_str(), encode_state("t1|1|x|-")),
+        (messages.as_str(), encode_state("m1|x|-")),
+        (messages.as_str(), encode_state("m1|1|x")),
+        (threads, encode_state("m1|1|-")),
+        (threads, encode_state("t1|-|x|-")),
+        (threads, encode_state("t1|1|x|y")),
+    ] {
+        let r = s.handle(
+            &bearer("GET", &format!("{list}&syncState={state}"), &token, ""),
+            now(),
+        );
+        assert_eq!(r.status(), 400, "{list} {state}");
+        assert_eq!(body(&r)["error"]["target"], "syncState");
+    }
     let r = s.handle(
         &bearer("GET", &format!("{messages}&maxPageSize=0"), &token, ""),
         now(),
