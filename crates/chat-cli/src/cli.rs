@@ -1,6 +1,5 @@
 //! The command tree, with the names and flags of `az communication chat`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chat_client::{CommunicationIdentifier, DateTime};
@@ -347,11 +346,6 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("`{}` is not KEY=VALUE", s.escape_debug())),
     }
-}
-
-/// Metadata pairs as a map (a later key wins).
-pub(crate) fn metadata_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
-    pairs.into_iter().collect()
 }
 
 #[cfg(test)]

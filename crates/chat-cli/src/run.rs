@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::Failure;
 use crate::cli::{
     Cli, Command, GlobalArgs, IdentityCommand, MessageCommand, MessageType, ParticipantCommand,
-    ReceiptCommand, ThreadCommand, TypingCommand, metadata_map,
+    ReceiptCommand, ThreadCommand, TypingCommand,
 };
 use crate::output::{self, Column, render, sanitize, write_stderr, write_stdout};
 
@@ -114,7 +114,8 @@ async fn message(g: &GlobalArgs, command: MessageCommand) -> Result<(), Failure>
                 });
             }
             if !metadata.is_empty() {
-                options.metadata = Some(metadata_map(metadata));
+                // A later pair with the same key wins.
+                options.metadata = Some(metadata.into_iter().collect());
             }
             let id = client
                 .chat_thread_client(thread.id)
@@ -191,17 +192,15 @@ async fn participants(g: &GlobalArgs, command: ParticipantCommand) -> Result<(),
                 .map_err(call_failed)?;
             let mut result = AddChatParticipantsResult::default();
             result.invalid_participants = invalid(&added.rejected_participants);
+            print(g, &result, output::INVALID_PARTICIPANTS)?;
             match added.rejected_participants.first() {
-                None => print(g, &result, output::INVALID_PARTICIPANTS),
-                Some(rejected) => {
-                    print(g, &result, output::INVALID_PARTICIPANTS)?;
-                    Err(Failure::Runtime(sanitize(&format!(
-                        "{} was not added: {}: {}",
-                        user.raw_id(),
-                        rejected.error.code,
-                        rejected.error.message
-                    ))))
-                }
+                None => Ok(()),
+                Some(rejected) => Err(Failure::Runtime(sanitize(&format!(
+                    "{} was not added: {}: {}",
+                    user.raw_id(),
+                    rejected.error.code,
+                    rejected.error.message
+                )))),
             }
         }
         ParticipantCommand::List { thread, skip } => {
@@ -317,15 +316,16 @@ fn print<T: Serialize>(g: &GlobalArgs, value: &T, columns: &[Column]) -> Result<
 /// `--access-token`.
 fn chat_client(g: &GlobalArgs) -> Result<ChatClient, Failure> {
     let endpoint = match (&g.endpoint, &g.connection_string) {
-        (Some(endpoint), _) => {
-            check_endpoint(g, endpoint, "--endpoint")?;
-            endpoint.clone()
+        (Some(url), _) => {
+            let endpoint =
+                Endpoint::parse(url).map_err(|e| Failure::Usage(format!("--endpoint: {e}")))?;
+            check_endpoint(g, &endpoint, "--endpoint")?;
+            url.clone()
         }
         (None, Some(cs)) => {
             let cs = parse_connection_string(cs)?;
-            let endpoint = cs.endpoint().to_string();
-            check_endpoint(g, &endpoint, "--connection-string")?;
-            endpoint
+            check_endpoint(g, cs.endpoint(), "--connection-string")?;
+            cs.endpoint().to_string()
         }
         (None, None) => {
             return Err(Failure::Usage(
@@ -371,7 +371,7 @@ fn identity_client(g: &GlobalArgs) -> Result<IdentityClient, Failure> {
         ));
     };
     let cs = parse_connection_string(text)?;
-    check_endpoint(g, &cs.endpoint().to_string(), "--connection-string")?;
+    check_endpoint(g, cs.endpoint(), "--connection-string")?;
     let mut builder = IdentityClient::builder(text).allow_insecure_http(g.allow_http);
     if let Some(version) = &g.api_version {
         builder = builder.api_version(version.clone());
@@ -398,9 +398,8 @@ fn parse_connection_string(text: &str) -> Result<ConnectionString, Failure> {
     ConnectionString::parse(text).map_err(|e| Failure::Usage(format!("--connection-string: {e}")))
 }
 
-/// A valid URL; plain http only with `--allow-http` and only to a loopback address.
-fn check_endpoint(g: &GlobalArgs, url: &str, flag: &str) -> Result<(), Failure> {
-    let endpoint = Endpoint::parse(url).map_err(|e| Failure::Usage(format!("{flag}: {e}")))?;
+/// Plain http only with `--allow-http` and only to a loopback address.
+fn check_endpoint(g: &GlobalArgs, endpoint: &Endpoint, flag: &str) -> Result<(), Failure> {
     if endpoint.is_https() {
         return Ok(());
     }
