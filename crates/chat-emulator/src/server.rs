@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use chat_protocol::DateTime;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -395,13 +395,11 @@ impl ServerState {
                 retry_after,
             }) => {
                 let (code, message) = describe(status);
-                let mut response = error_response(&StoreError::new(status, code, message));
+                let mut error = StoreError::new(status, code, message);
                 if let Some(secs) = retry_after {
-                    response
-                        .headers_mut()
-                        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+                    error = error.with_retry_after(secs);
                 }
-                return Ok(response);
+                return Ok(error_response(&error));
             }
             None => {}
         }

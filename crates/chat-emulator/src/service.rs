@@ -162,7 +162,8 @@ fn empty_response(status: u16) -> Response<Bytes> {
     response
 }
 
-/// The error response for `error`: `{"error": {...}}`, plus `Retry-After` for a 429.
+/// The error response for `error`: `{"error": {...}}`, plus `Retry-After` when it has one (a
+/// throttled request, or an injected failure).
 pub fn error_response(error: &StoreError) -> Response<Bytes> {
     let mut response = json_response(error.status(), &error.to_model());
     if let Some(secs) = error.retry_after_seconds() {

@@ -111,11 +111,15 @@ impl StoreError {
         Self::new(413, "RequestEntityTooLarge", message).with_target(target)
     }
 
+    /// Sets the seconds of the response's `Retry-After` header.
+    pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     fn throttled(retry_after: u64) -> Self {
-        Self {
-            retry_after: Some(retry_after.max(1)),
-            ..Self::new(429, "TooManyRequests", "Rate limit exceeded.")
-        }
+        Self::new(429, "TooManyRequests", "Rate limit exceeded.")
+            .with_retry_after(retry_after.max(1))
     }
 
     /// The HTTP status.
