@@ -17,7 +17,7 @@ use chat_protocol::operations::{
     ListChatThreads, RemoveChatParticipant, SendChatMessage, SendChatReadReceipt,
     SendTypingNotification, UpdateChatMessage, UpdateChatThreadProperties,
 };
-use chat_protocol::{CommunicationIdentifier, DateTime, Operation, encode_path_segment};
+use chat_protocol::{CommunicationIdentifier, Operation, encode_path_segment};
 use http::{Method, Request};
 use support::{Harness, code, status};
 
@@ -274,7 +274,7 @@ async fn unauthorized_requests_get_401() {
 #[tokio::test]
 async fn non_participants_get_403_and_senders_alone_edit() {
     let h = Harness::start().await;
-    let (alice, alice_token) = h.user();
+    let (_, alice_token) = h.user();
     let (bob, bob_token) = h.user();
     let (_, eve_token) = h.user();
     let thread = new_thread(&h, &alice_token, &[&bob]).await;
@@ -317,7 +317,6 @@ async fn non_participants_get_403_and_senders_alone_edit() {
     h.call(&DeleteChatMessage::new(&thread, &message), &alice_token)
         .await
         .unwrap();
-    let _ = alice;
 }
 
 #[tokio::test]
@@ -453,7 +452,7 @@ async fn repeatability_request_id_creates_one_thread() {
 #[tokio::test]
 async fn paging_follows_next_links_verbatim() {
     let h = Harness::start().await;
-    let (alice, token) = h.user();
+    let (_, token) = h.user();
     let thread = new_thread(&h, &token, &[]).await;
     let mut sent = Vec::new();
     for i in 0..95 {
@@ -512,7 +511,6 @@ async fn paging_follows_next_links_verbatim() {
         seen += page.items.len();
     }
     assert_eq!(seen, 7);
-    let _ = alice;
 }
 
 #[tokio::test]
@@ -566,7 +564,6 @@ async fn share_history_time_hides_earlier_messages() {
         .await
         .unwrap();
     assert!(recent.items.iter().all(|m| m.id != before));
-    let _: DateTime = later;
 }
 
 #[tokio::test]

@@ -197,8 +197,10 @@ async fn injected_faults() {
     faults.drop_next(1);
     let request = h.request(&ListChatThreads::new(), &token);
     assert!(h.send(request).await.is_err(), "the connection is dropped");
-    faults.delay_next(1, Duration::from_millis(5));
+    faults.delay_next(1, Duration::from_millis(50));
+    let started = std::time::Instant::now();
     h.call(&ListChatThreads::new(), &token).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(50));
     faults.fail_next(3, 500);
     faults.clear();
     h.call(&ListChatThreads::new(), &token).await.unwrap();
