@@ -216,7 +216,9 @@ pub fn format_expires_on(t: DateTime) -> String {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use chat_protocol::identity::{compute_signature, content_hash, sign_request, string_to_sign};
+    use chat_protocol::identity::{
+        compute_signature, content_hash, http_date, sign_request, string_to_sign,
+    };
     use http::Request;
 
     use super::*;
@@ -275,7 +277,7 @@ mod tests {
     #[test]
     fn trailing_slash_host_variant_is_accepted() {
         let now = at(1_700_000_000);
-        let date = httpdate::fmt_http_date(now.to_system_time());
+        let date = http_date(now);
         let hash = content_hash(b"");
         let target = "/identities/x?api-version=2023-10-01";
         let signature = compute_signature(
