@@ -11,11 +11,12 @@
 //! and it does not rewrite `BENCHMARKS.md`.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use time::macros::format_description;
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let quick = crate::has_flag(args, "--quick");
@@ -82,13 +83,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         println!("bench --quick: the harness ran; BENCHMARKS.md is left as it is");
         return Ok(());
     }
-    let report = format!("{}{}", header(&root)?, sections.join("\n"));
+    let report = format!("{}{}", header(), sections.join("\n"));
     std::fs::write(root.join("BENCHMARKS.md"), report)?;
     println!("wrote BENCHMARKS.md");
     Ok(())
 }
 
-fn header(root: &Path) -> anyhow::Result<String> {
+fn header() -> String {
     let rustc = Command::new("rustc")
         .arg("--version")
         .output()
@@ -104,44 +105,36 @@ fn header(root: &Path) -> anyhow::Result<String> {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .current_dir(root)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    let date = time::OffsetDateTime::now_utc()
+        .format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
         .unwrap_or_default();
-    Ok(format!(
+    format!(
         "# Benchmarks\n\nWritten by `cargo xtask bench` on {date}: {cores} cores ({cpu}), {rustc}.\n\
          The machines are shared and noisy, so every figure that matters is a ratio of two measurements\n\
          taken in the same run. Targets are reported, never asserted in tests.\n\n"
-    ))
+    )
 }
 
-/// Reads criterion's estimates (mean, ns) for one benchmark id.
-fn mean_ns(home: &Path, group: &str, bench: Option<&str>) -> anyhow::Result<f64> {
-    let mut dir = PathBuf::from(home);
-    dir.push(group);
-    if let Some(b) = bench {
-        dir.push(b);
-    }
-    let path = dir.join("new").join("estimates.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let v: Value = serde_json::from_str(&text)?;
-    v.pointer("/mean/point_estimate")
+/// One of criterion's records (`new/<file>`) for a benchmark id (`group` or `group/function`).
+fn record(home: &Path, id: &str, file: &str) -> anyhow::Result<Value> {
+    crate::read_json(&home.join(id).join("new").join(file))
+}
+
+/// Criterion's mean estimate, in ns.
+fn mean_ns(home: &Path, id: &str) -> anyhow::Result<f64> {
+    record(home, id, "estimates.json")?
+        .pointer("/mean/point_estimate")
         .and_then(Value::as_f64)
         .context("estimates.json has no mean")
 }
 
 fn protocol_section(home: &Path) -> anyhow::Result<String> {
-    let build = mean_ns(home, "build_send_message_request", None)?;
-    let ours = mean_ns(home, "parse_list_messages_200", Some("chat_protocol"))?;
-    let base = mean_ns(
-        home,
-        "parse_list_messages_200",
-        Some("serde_json_plain_baseline"),
-    )?;
-    let bytes = page_bytes(home)?;
+    let build = mean_ns(home, "build_send_message_request")?;
+    let ours = mean_ns(home, "parse_list_messages_200/chat_protocol")?;
+    let base = mean_ns(home, "parse_list_messages_200/serde_json_plain_baseline")?;
+    let bytes = page_bytes(home, "parse_list_messages_200/chat_protocol")?;
     let mbps = |ns: f64| bytes / ns * 1e9 / 1e6;
     let ratio = mbps(ours) / mbps(base);
     let mut s = String::from("## 1. Protocol (criterion)\n\n");
@@ -167,16 +160,9 @@ fn protocol_section(home: &Path) -> anyhow::Result<String> {
 }
 
 /// The page size, from criterion's throughput record.
-fn page_bytes(home: &Path) -> anyhow::Result<f64> {
-    let path = home
-        .join("parse_list_messages_200")
-        .join("chat_protocol")
-        .join("new")
-        .join("benchmark.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let v: Value = serde_json::from_str(&text)?;
-    v.pointer("/throughput/Bytes")
+fn page_bytes(home: &Path, id: &str) -> anyhow::Result<f64> {
+    record(home, id, "benchmark.json")?
+        .pointer("/throughput/Bytes")
         .and_then(Value::as_f64)
         .context("benchmark.json has no byte throughput")
 }

@@ -94,10 +94,7 @@ impl Loader {
     fn load(&mut self, path: &Path) -> anyhow::Result<&Value> {
         let key = normalize(path);
         if !self.files.contains_key(&key) {
-            let text = std::fs::read_to_string(&key)
-                .with_context(|| format!("reading spec file {}", key.display()))?;
-            let json: Value = serde_json::from_str(&text)
-                .with_context(|| format!("parsing spec file {}", key.display()))?;
+            let json = crate::read_json(&key)?;
             self.files.insert(key.clone(), json);
         }
         Ok(&self.files[&key])

@@ -43,7 +43,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         .iter()
         .map(|version| {
             let dir = Path::new(spec_dir).join(version);
-            let spec = read_json(&dir.join("communicationserviceschat.json"))?;
+            let spec = crate::read_json(&dir.join("communicationserviceschat.json"))?;
             let examples = referenced_examples(&spec)?;
             Ok((version, dir, spec, examples))
         })
@@ -74,7 +74,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         for (op_id, file, spec, is_referenced) in runs {
             let path = dir.join(&file);
-            let example = read_json(&path)?;
+            let example = crate::read_json(&path)?;
             let result = run_example(spec, op_id, &example);
             let label = format!("{version}/{file} ({op_id})");
             if is_referenced {
@@ -110,12 +110,6 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn read_json(path: &Path) -> anyhow::Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// (operationId, example file relative to the version folder) for every x-ms-example.
