@@ -275,11 +275,7 @@ impl Model {
         if (exists && !preview) || !self.visited.insert((rust.clone(), preview)) {
             return Ok(rust);
         }
-        let doc = def
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let doc = text(&def, "description");
         if def.get("enum").is_some() {
             if !exists {
                 let values = enum_values(&def);
@@ -302,11 +298,7 @@ impl Model {
                 self.defs.insert(
                     kind_enum.clone(),
                     Def::Enum {
-                        doc: kind_def
-                            .get("description")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string(),
+                        doc: text(&kind_def, "description"),
                         values: enum_values(&kind_def),
                     },
                 );
@@ -390,23 +382,12 @@ impl Model {
             }
             let prop = &props[wire];
             let ty = self.ty(loader, file, prop, preview)?;
-            let mut doc = prop
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if let (true, Some(reference)) =
-                (doc.is_empty(), prop.get("$ref").and_then(Value::as_str))
+            let mut doc = text(prop, "description");
+            if doc.is_empty()
+                && let Some(reference) = prop.get("$ref").and_then(Value::as_str)
             {
-                {
-                    let (f, n) = resolve_ref(file, reference)?;
-                    doc = loader
-                        .definition(&f, &n)?
-                        .get("description")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string();
-                }
+                let (f, n) = resolve_ref(file, reference)?;
+                doc = text(&loader.definition(&f, &n)?, "description");
             }
             if preview && !existing.is_empty() {
                 doc.push_str("\n\nOnly in api-version 2024-03-15-preview.");
@@ -449,11 +430,7 @@ impl Model {
                 .ok_or_else(|| anyhow!("inline enum without x-ms-enum name"))?
                 .to_string();
             self.defs.entry(name.clone()).or_insert_with(|| Def::Enum {
-                doc: prop
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                doc: text(prop, "description"),
                 values: enum_values(prop),
             });
             return Ok(Ty::Named(name));
@@ -509,10 +486,7 @@ fn enum_values(def: &Value) -> Vec<(String, String)> {
                 .filter_map(|v| {
                     Some((
                         v.get("value")?.as_str()?.to_string(),
-                        v.get("description")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string(),
+                        text(v, "description"),
                     ))
                 })
                 .collect()
@@ -532,6 +506,15 @@ fn enum_values(def: &Value) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The string `key` of a spec object, or `""`.
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn field_name(wire: &str) -> String {
@@ -581,10 +564,7 @@ fn doc_lines(out: &mut String, doc: &str) {
     };
     for line in doc.lines() {
         let line = line.replace('[', "\\[").replace(']', "\\]");
-        let _ = writeln!(out, "/// {line}").map(|_| ());
-        if line.is_empty() {
-            // keep paragraph breaks
-        }
+        let _ = writeln!(out, "/// {line}");
     }
 }
 
@@ -831,11 +811,7 @@ fn collect_operations(
                     success,
                     pageable: op.get("x-ms-pageable").is_some(),
                     preview_only: is_preview,
-                    summary: op
-                        .get("summary")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
+                    summary: text(op, "summary"),
                 });
             }
         }
