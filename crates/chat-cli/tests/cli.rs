@@ -689,92 +689,80 @@ fn a_service_error_that_outlasts_the_retries_exits_1() {
     );
 }
 
+/// Runs `cmd`, expects a usage error (exit 2) whose message has each of `fragments`; returns it.
+fn usage_error(cmd: &mut Command, fragments: &[&str]) -> String {
+    let stderr = fails(cmd, 2);
+    for fragment in fragments {
+        assert!(
+            stderr.contains(fragment),
+            "{fragment:?} not in {stderr}{cmd:?}"
+        );
+    }
+    stderr
+}
+
 #[test]
 fn usage_errors_exit_2_with_what_to_fix() {
     let env = Env::start();
     let (_, token) = env.user();
+    let endpoint = env.emulator.endpoint();
+    let chat = |args: &[&str]| {
+        let mut cmd = env.as_user(&token);
+        cmd.args(args);
+        cmd
+    };
+    let bare = |args: &[&str]| {
+        let mut cmd = env.bare();
+        cmd.args(args);
+        cmd
+    };
+    // `--endpoint <url> --access-token <token> <args>`, without the emulator's CA.
+    let to = |url: &str, args: &[&str]| {
+        let mut cmd = bare(&["--endpoint", url, "--access-token", &token]);
+        cmd.args(args);
+        cmd
+    };
 
     // Missing flag (clap).
-    let stderr = fails(env.as_user(&token).args(["message", "list"]), 2);
-    assert!(stderr.contains("--thread <ID>"), "{stderr}");
+    usage_error(&mut chat(&["message", "list"]), &["--thread <ID>"]);
     // Bad time.
-    let stderr = fails(
-        env.as_user(&token)
-            .args(["thread", "list", "--start-time", "yesterday"]),
-        2,
+    usage_error(
+        &mut chat(&["thread", "list", "--start-time", "yesterday"]),
+        &["--start-time", "RFC 3339"],
     );
-    assert!(stderr.contains("--start-time"), "{stderr}");
-    assert!(stderr.contains("RFC 3339"), "{stderr}");
     // Bad raw ids.
     for bad in ["", "alice", "8:acs: spaced"] {
-        let stderr = fails(
-            env.as_user(&token)
-                .args(["participant", "add", "-t", "19:x@thread.v2", "--user", bad]),
-            2,
+        usage_error(
+            &mut chat(&["participant", "add", "-t", "19:x@thread.v2", "--user", bad]),
+            &["--user", "raw id"],
         );
-        assert!(stderr.contains("--user"), "{stderr}");
-        assert!(stderr.contains("raw id"), "{stderr}");
     }
     // Empty ids, bad enum values, bad numbers, bad metadata.
-    fails(env.as_user(&token).args(["thread", "delete", "-t", ""]), 2);
-    fails(
-        env.as_user(&token).args([
-            "message",
-            "send",
-            "-t",
-            "x",
-            "--content",
-            "c",
-            "--message-type",
-            "rtf",
-        ]),
-        2,
+    usage_error(&mut chat(&["thread", "delete", "-t", ""]), &[]);
+    let send = ["message", "send", "-t", "x", "--content", "c"];
+    usage_error(chat(&send).args(["--message-type", "rtf"]), &[]);
+    usage_error(
+        &mut chat(&["participant", "list", "-t", "x", "--skip", "-1"]),
+        &[],
     );
-    fails(
-        env.as_user(&token)
-            .args(["participant", "list", "-t", "x", "--skip", "-1"]),
-        2,
-    );
-    fails(
-        env.as_user(&token)
-            .args(["--page-size", "0", "thread", "list"]),
-        2,
-    );
-    let stderr = fails(
-        env.as_user(&token).args([
-            "message",
-            "send",
-            "-t",
-            "x",
-            "--content",
-            "c",
-            "--metadata",
-            "novalue",
-        ]),
-        2,
-    );
-    assert!(stderr.contains("KEY=VALUE"), "{stderr}");
+    usage_error(&mut chat(&["--page-size", "0", "thread", "list"]), &[]);
+    usage_error(chat(&send).args(["--metadata", "novalue"]), &["KEY=VALUE"]);
     // Unknown command.
-    fails(env.bare().args(["thread", "explode"]), 2);
+    usage_error(&mut bare(&["thread", "explode"]), &[]);
 
     // No endpoint, no token.
-    let stderr = fails(
-        env.bare()
-            .args(["--access-token", &token, "thread", "list"]),
-        2,
+    usage_error(
+        &mut bare(&["--access-token", &token, "thread", "list"]),
+        &["no endpoint", "AZURE_COMMUNICATION_ENDPOINT"],
     );
-    assert!(stderr.contains("no endpoint"), "{stderr}");
-    assert!(stderr.contains("AZURE_COMMUNICATION_ENDPOINT"), "{stderr}");
-    let stderr = fails(
-        env.bare()
-            .args(["--endpoint", &env.emulator.endpoint(), "thread", "list"]),
-        2,
+    usage_error(
+        &mut bare(&["--endpoint", &endpoint, "thread", "list"]),
+        &["no access token"],
     );
-    assert!(stderr.contains("no access token"), "{stderr}");
     // The endpoint and the token can come from the environment.
     let list = json_ok(
         env.bare()
-            .env("AZURE_COMMUNICATION_ENDPOINT", env.emulator.endpoint())
+            .env("AZURE_COMMUNICATION_ENDPOINT", &endpoint)
             .env("AZURE_COMMUNICATION_ACCESS_TOKEN", &token)
             .env("ACS_CHAT_CA_CERT", &env.ca)
             .args(["thread", "list"]),
@@ -782,102 +770,63 @@ fn usage_errors_exit_2_with_what_to_fix() {
     assert_eq!(list, Value::Array(vec![]));
 
     // A token that is not a JWT; the message does not repeat it.
-    let stderr = fails(env.as_user("not-a-jwt-secret").args(["thread", "list"]), 2);
-    assert!(stderr.contains("--access-token"), "{stderr}");
+    let stderr = usage_error(
+        env.as_user("not-a-jwt-secret").args(["thread", "list"]),
+        &["--access-token"],
+    );
     assert!(!stderr.contains("not-a-jwt-secret"), "{stderr}");
     // A CA file that does not exist.
-    let stderr = fails(
-        env.bare().args([
-            "--endpoint",
-            &env.emulator.endpoint(),
-            "--access-token",
-            &token,
-            "--ca-cert",
-            "/nonexistent/ca.pem",
-            "thread",
-            "list",
-        ]),
-        2,
+    usage_error(
+        &mut to(
+            &endpoint,
+            &["--ca-cert", "/nonexistent/ca.pem", "thread", "list"],
+        ),
+        &["--ca-cert /nonexistent/ca.pem"],
     );
-    assert!(stderr.contains("--ca-cert /nonexistent/ca.pem"), "{stderr}");
     // A CA file that is not PEM.
     let not_pem = env.dir.path().join("not.pem");
     std::fs::write(&not_pem, "hello").unwrap();
-    let stderr = fails(
-        env.bare()
-            .args([
-                "--endpoint",
-                &env.emulator.endpoint(),
-                "--access-token",
-                &token,
-            ])
+    let stderr = usage_error(
+        to(&endpoint, &[])
             .arg("--ca-cert")
             .arg(&not_pem)
             .args(["thread", "list"]),
-        2,
+        &[],
     );
     assert!(
         stderr.starts_with(&format!("error: --ca-cert {}: ", not_pem.display())),
         "{stderr}"
     );
     // Plain http: refused without --allow-http, and --allow-http only for loopback.
-    let stderr = fails(
-        env.bare().args([
-            "--endpoint",
-            "http://127.0.0.1:9/",
-            "--access-token",
-            &token,
-            "thread",
-            "list",
-        ]),
-        2,
+    usage_error(
+        &mut to("http://127.0.0.1:9/", &["thread", "list"]),
+        &["--allow-http"],
     );
-    assert!(stderr.contains("--allow-http"), "{stderr}");
-    let stderr = fails(
-        env.bare().args([
-            "--endpoint",
+    usage_error(
+        &mut to(
             "http://contoso.communication.azure.com/",
-            "--access-token",
-            &token,
-            "--allow-http",
-            "thread",
-            "list",
-        ]),
-        2,
+            &["--allow-http", "thread", "list"],
+        ),
+        &["loopback"],
     );
-    assert!(stderr.contains("loopback"), "{stderr}");
-    let stderr = fails(
-        env.bare().args([
-            "--endpoint",
-            "not a url",
-            "--access-token",
-            &token,
-            "thread",
-            "list",
-        ]),
-        2,
-    );
-    assert!(stderr.contains("--endpoint"), "{stderr}");
+    usage_error(&mut to("not a url", &["thread", "list"]), &["--endpoint"]);
     // Identity commands need a connection string.
-    let stderr = fails(env.bare().args(["identity", "create"]), 2);
-    assert!(stderr.contains("--connection-string"), "{stderr}");
-    let stderr = fails(
-        env.bare().args([
+    usage_error(&mut bare(&["identity", "create"]), &["--connection-string"]);
+    let stderr = usage_error(
+        &mut bare(&[
             "--connection-string",
             "endpoint=https://x/;accesskey=c2VjcmV0LWtleQ==xx",
             "identity",
             "create",
         ]),
-        2,
+        &["--connection-string"],
     );
-    assert!(stderr.contains("--connection-string"), "{stderr}");
     assert!(!stderr.contains("c2VjcmV0LWtleQ"), "{stderr}");
-    let stderr = fails(
+    usage_error(
         env.with_connection_string()
             .args(["identity", "token", "--user", "4:+14255550123"]),
-        2,
+        &["ACS users"],
     );
-    assert!(stderr.contains("ACS users"), "{stderr}");
 }
 
 #[test]
@@ -996,30 +945,27 @@ fn serve_forever(head: &'static str, body: &'static str) -> String {
     format!("http://{addr}/")
 }
 
+/// `acs-chat --endpoint <url> --allow-http --access-token <a foreign token> <args>`.
+fn over_plain_http(url: &str, args: &[&str]) -> Command {
+    let mut cmd = acs_chat();
+    cmd.args([
+        "--endpoint",
+        url,
+        "--allow-http",
+        "--access-token",
+        FOREIGN_TOKEN,
+    ])
+    .args(args);
+    cmd
+}
+
 #[test]
 fn a_next_link_to_another_host_is_refused_with_exit_1() {
     let endpoint = serve_forever(
         "HTTP/1.1 200 OK",
         r#"{"value":[{"id":"19:a@thread.v2","topic":"t"}],"nextLink":"https://attacker.example/chat/threads?page=2"}"#,
     );
-    let out = acs_chat()
-        .args([
-            "--endpoint",
-            &endpoint,
-            "--allow-http",
-            "--access-token",
-            FOREIGN_TOKEN,
-            "thread",
-            "list",
-        ])
-        .assert()
-        .code(1)
-        .stdout("")
-        .get_output()
-        .stderr
-        .clone();
-    let stderr = String::from_utf8(out).unwrap();
-    assert!(stderr.starts_with("error: "), "{stderr}");
+    let stderr = fails(&mut over_plain_http(&endpoint, &["thread", "list"]), 1);
     assert!(stderr.contains("nextLink"), "{stderr}");
     assert!(!stderr.contains(FOREIGN_TOKEN), "{stderr}");
 }
@@ -1030,28 +976,16 @@ fn the_request_id_is_shown_when_the_service_sends_one() {
         "HTTP/1.1 404 Not Found\r\nx-ms-request-id: 7d1c0e4a-rid",
         r#"{"error":{"code":"NotFound","message":"Thread `19:a@thread.v2` was not found."}}"#,
     );
-    let out = acs_chat()
-        .args([
-            "--endpoint",
-            &endpoint,
-            "--allow-http",
-            "--access-token",
-            FOREIGN_TOKEN,
-            "message",
-            "get",
-            "-t",
-            "19:a@thread.v2",
-            "--message-id",
-            "1",
-        ])
-        .assert()
-        .code(1)
-        .stdout("")
-        .get_output()
-        .stderr
-        .clone();
+    let get = [
+        "message",
+        "get",
+        "-t",
+        "19:a@thread.v2",
+        "--message-id",
+        "1",
+    ];
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        fails(&mut over_plain_http(&endpoint, &get), 1),
         "error: 404 NotFound: Thread `19:a@thread.v2` was not found. (request id 7d1c0e4a-rid)\n"
     );
 }
@@ -1064,25 +998,13 @@ fn a_network_failure_exits_1() {
         .local_addr()
         .unwrap()
         .port();
-    let out = acs_chat()
-        .args([
-            "--endpoint",
+    let stderr = fails(
+        &mut over_plain_http(
             &format!("http://127.0.0.1:{port}/"),
-            "--allow-http",
-            "--access-token",
-            FOREIGN_TOKEN,
-            "thread",
-            "delete",
-            "-t",
-            "19:a@thread.v2",
-        ])
-        .assert()
-        .code(1)
-        .stdout("")
-        .get_output()
-        .stderr
-        .clone();
-    let stderr = String::from_utf8(out).unwrap();
+            &["thread", "delete", "-t", "19:a@thread.v2"],
+        ),
+        1,
+    );
     // Retried by the client (a refused connection was not processed), then reported once.
     assert!(
         stderr.starts_with("error: Chat_DeleteChatThread: connect error (after "),
