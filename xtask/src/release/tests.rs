@@ -92,8 +92,32 @@ fn checks_run_in_release_order() {
     );
 }
 
+/// Every publishable crate comes after the workspace crates it depends on, as its real manifest
+/// says; otherwise `cargo publish` in this order would fail on a crate not yet on crates.io.
 #[test]
 fn publish_commands_follow_dependency_order() {
+    use toml_edit::{DocumentMut, Item};
+
+    let root = crate::workspace_root();
+    for (i, package) in PUBLISHABLE.iter().enumerate() {
+        let path = root.join("crates").join(package).join("Cargo.toml");
+        let doc: DocumentMut = read(&path).unwrap().parse().unwrap();
+        let targets = doc
+            .get("target")
+            .and_then(Item::as_table_like)
+            .into_iter()
+            .flat_map(|t| t.iter().map(|(_, item)| item));
+        for tables in std::iter::once(doc.as_item()).chain(targets) {
+            for kind in ["dependencies", "build-dependencies"] {
+                let deps = tables.get(kind).and_then(Item::as_table_like);
+                for (dep, _) in deps.into_iter().flat_map(|d| d.iter()) {
+                    if let Some(j) = PUBLISHABLE.iter().position(|&p| p == dep) {
+                        assert!(j < i, "{package} depends on {dep}, published after it");
+                    }
+                }
+            }
+        }
+    }
     assert_eq!(
         publish_commands(),
         [
