@@ -1,6 +1,7 @@
 //! `cargo xtask check-deps`: the dependency invariants of the layers.
 //!
-//! - `chat-protocol` is sans-IO: its normal dependency tree has no tokio, hyper, mio or socket2.
+//! - `chat-protocol` is sans-IO: its normal dependency tree has no tokio, hyper, mio, socket2 or
+//!   rustls.
 //! - `chat-client` without default features compiles no hyper, hyper-util, hyper-rustls or rustls
 //!   (the bring-your-own-transport path).
 
