@@ -1,8 +1,8 @@
 //! The canned bodies: realistic chat messages as the service sends them (the same as
-//! chat-protocol's criterion benches, see [`crate::common`]), and the ids and tokens the
+//! acs-chat-protocol's criterion benches, see [`crate::common`]), and the ids and tokens the
 //! benchmarks use.
 
-/// A JWT-shaped token whose payload is `{"exp":32503680000}` (year 3000): chat-client reads
+/// A JWT-shaped token whose payload is `{"exp":32503680000}` (year 3000): acs-chat reads
 /// the expiry and never needs to refresh it. The canned server does not look at it.
 pub(crate) const TOKEN: &str =
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjMyNTAzNjgwMDAwfQ.sig";

@@ -1,10 +1,10 @@
-//! `chat-bench`: sections 2 to 4 of `BENCHMARKS.md` (run by `cargo xtask bench`).
+//! `acs-chat-bench`: sections 2 to 4 of `BENCHMARKS.md` (run by `cargo xtask bench`).
 //!
-//! 2. Client overhead: chat-client against a bare hyper-util client sending byte-identical
+//! 2. Client overhead: acs-chat against a bare hyper-util client sending byte-identical
 //!    requests, both to a canned HTTPS server on 127.0.0.1, at 1, 16 and 64 requests in flight.
 //! 3. Paging memory: the peak resident memory of listing 500 pages of 200 messages through the
 //!    pager, streaming (count only) and collecting, each in a child process.
-//! 4. Emulator: chat-client against the in-process emulator and against the canned server, at
+//! 4. Emulator: acs-chat against the in-process emulator and against the canned server, at
 //!    64 in flight.
 //!
 //! The Markdown goes to stdout, progress to stderr. Every figure that matters is a ratio of
@@ -16,19 +16,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use chat_client::{
+use acs_chat::{
     ChatClient, ChatClientBuilder, ChatThreadClient, CommunicationTokenCredential,
     CreateChatThreadOptions, ListOptions, SendMessageOptions,
 };
-use chat_emulator::{Emulator, RunningEmulator};
-use chat_transport::{HyperTransport, Transport as _};
+use acs_chat_emulator::{Emulator, RunningEmulator};
+use acs_chat_transport::{HyperTransport, Transport as _};
+use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use futures::StreamExt as _;
 use http::{Request, Version};
 
-/// The messages and the plain baseline types, shared with chat-protocol's criterion benches.
-#[path = "../../crates/chat-protocol/benches/common/mod.rs"]
+/// The messages and the plain baseline types, shared with acs-chat-protocol's criterion benches.
+#[path = "../../crates/acs-chat-protocol/benches/common/mod.rs"]
 mod common;
 mod fixtures;
 mod load;
@@ -93,7 +93,7 @@ enum Hidden {
     Drive {
         #[arg(long, value_enum)]
         op: Op,
-        /// The bare hyper-util client instead of chat-client.
+        /// The bare hyper-util client instead of acs-chat.
         #[arg(long)]
         raw: bool,
         /// With `--raw`: also decode each response into the plain types.
@@ -106,10 +106,10 @@ enum Hidden {
         /// Over an in-memory transport, one call at a time, this many calls (for callgrind).
         #[arg(long)]
         memory_calls: Option<u64>,
-        /// chat-client against the in-process emulator instead of the canned server.
+        /// acs-chat against the in-process emulator instead of the canned server.
         #[arg(long)]
         emulator: bool,
-        /// chat-transport's `HyperTransport` alone sending the raw requests.
+        /// acs-chat-transport's `HyperTransport` alone sending the raw requests.
         #[arg(long)]
         transport: bool,
     },
@@ -203,7 +203,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("chat-bench: {e}");
+            eprintln!("acs-chat-bench: {e}");
             ExitCode::FAILURE
         }
     }
@@ -216,13 +216,13 @@ fn run(args: &Args) -> Result<(), BoxError> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let markdown = runtime.block_on(async {
         let server = CannedServer::start().await?;
-        eprintln!("chat-bench: canned server at {}", server.endpoint());
+        eprintln!("acs-chat-bench: canned server at {}", server.endpoint());
         let mut out = String::new();
         out.push_str(&overhead(&server, protocol, &plan, workers).await?);
         out.push_str(&paging_section(&server, &plan).await?);
         out.push_str(&emulator_section(&server, protocol, &plan).await?);
         eprintln!(
-            "chat-bench: the canned server answered {} requests",
+            "acs-chat-bench: the canned server answered {} requests",
             server.requests()
         );
         server.shutdown().await;
@@ -232,7 +232,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// `drive --memory-calls N`: chat-client over the in-memory transport, N calls one at a time
+/// `drive --memory-calls N`: acs-chat over the in-memory transport, N calls one at a time
 /// on a current-thread runtime (for `valgrind --tool=callgrind`).
 fn drive_memory(op: Op, calls: u64) -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -323,7 +323,7 @@ fn drive(
     })
 }
 
-/// chat-transport's transport, limited to `protocol`, trusting `ca_pem`.
+/// acs-chat-transport's transport, limited to `protocol`, trusting `ca_pem`.
 fn transport(ca_pem: &str, protocol: Protocol) -> Result<HyperTransport, BoxError> {
     let builder = HyperTransport::builder().add_root_certificate_pem(ca_pem.as_bytes())?;
     Ok(match protocol {
@@ -373,13 +373,13 @@ impl Op {
     }
 }
 
-/// chat-client doing `op` on `thread`: `send_message`, or the first page of `list_messages`.
+/// acs-chat doing `op` on `thread`: `send_message`, or the first page of `list_messages`.
 fn client_driver(thread: ChatThreadClient<HyperTransport>, op: Op) -> Driver {
     client_driver_any(thread, op)
 }
 
 /// [`client_driver`] over any transport.
-fn client_driver_any<T: chat_transport::Transport + 'static>(
+fn client_driver_any<T: acs_chat_transport::Transport + 'static>(
     thread: ChatThreadClient<T>,
     op: Op,
 ) -> Driver {
@@ -408,7 +408,7 @@ fn client_driver_any<T: chat_transport::Transport + 'static>(
     })
 }
 
-/// chat-transport's `HyperTransport` alone sending the template.
+/// acs-chat-transport's `HyperTransport` alone sending the template.
 fn transport_driver(transport: HyperTransport, template: raw::Template) -> Driver {
     let shared = Arc::new((transport, template));
     Arc::new(move || {
@@ -480,7 +480,7 @@ async fn overhead(
     let differences = raw::verify(endpoint).await?;
     if !differences.is_empty() {
         return Err(format!(
-            "the raw requests differ from chat-client's: {}",
+            "the raw requests differ from acs-chat's: {}",
             differences.join("; ")
         )
         .into());
@@ -521,7 +521,7 @@ async fn overhead(
         let client = client_driver(thread.clone(), op);
         for in_flight in IN_FLIGHT {
             eprintln!(
-                "chat-bench: overhead {} at {in_flight} in flight",
+                "acs-chat-bench: overhead {} at {in_flight} in flight",
                 op.name()
             );
             let stats = load::alternate(
@@ -566,17 +566,17 @@ async fn overhead(
             }
         }
     }
-    eprintln!("chat-bench: overhead, CPU per call without IO");
+    eprintln!("acs-chat-bench: overhead, CPU per call without IO");
     let cpu = cpu_breakdown(plan).await?;
 
     let mut s = String::from("## 2. Client overhead over raw hyper\n\n");
     let _ = writeln!(
         s,
-        "chat-client (`ChatThreadClient` over chat-transport's `HyperTransport`) next to a bare \
+        "acs-chat (`ChatThreadClient` over acs-chat-transport's `HyperTransport`) next to a bare \
          `hyper_util::client::legacy::Client` + `hyper_rustls::HttpsConnector` (same root \
          certificate, TCP_NODELAY), both against a canned HTTPS server on 127.0.0.1 \
          (tokio-rustls + hyper, precomputed bodies) in the same process, on a {workers}-worker \
-         tokio runtime shared by clients and server. **HTTP version: {} for chat-client and {} \
+         tokio runtime shared by clients and server. **HTTP version: {} for acs-chat and {} \
          for the raw client** (read from one response of each; both clients limited to {}, \
          one pooled connection each{}).\n",
         version_name(client_version),
@@ -592,20 +592,20 @@ async fn overhead(
     );
     let _ = writeln!(
         s,
-        "The raw requests are built once with chat-protocol's operations and `authorize`, plus \
-         the `x-ms-client-request-id` and `User-Agent` headers chat-client adds, and checked \
-         against the requests chat-client sends: same method, URI, headers (in order) and body, \
-         apart from the request id's random value. Like chat-client's, every raw request carries \
+        "The raw requests are built once with acs-chat-protocol's operations and `authorize`, plus \
+         the `x-ms-client-request-id` and `User-Agent` headers acs-chat adds, and checked \
+         against the requests acs-chat sends: same method, URI, headers (in order) and body, \
+         apart from the request id's random value. Like acs-chat's, every raw request carries \
          a distinct request id (1024 UUID v4s made in advance, used in turn), so HTTP/2 header \
          compression treats both alike; the raw client pays nothing to make them. The raw \
          client only reads the response \
-         bytes; chat-client also generates the request id, builds, authorizes and parses \
+         bytes; acs-chat also generates the request id, builds, authorizes and parses \
          (send-message: `{{\"id\":…}}`; list-messages: a page of {LIST_PAGE_SIZE} messages, {:.1} KB, \
          into typed models, through the pager's `by_page()`). Two more variants split the \
          difference: *raw+decode* is the raw client plus `serde_json` decoding each body into \
          plain structs of the same shape (section 1's baseline types: what any client must \
          spend to read the answer), and *transport* sends the raw requests through \
-         chat-transport's `HyperTransport` alone (no chat-client, no parsing). Closed loop: \
+         acs-chat-transport's `HyperTransport` alone (no acs-chat, no parsing). Closed loop: \
          each of the N tasks in flight sends its next request when the previous one is \
          answered; {}.\n",
         fixtures::last_page(LIST_PAGE_SIZE).len() as f64 / 1000.0,
@@ -641,11 +641,11 @@ async fn overhead(
     Ok(s)
 }
 
-/// Where chat-client's CPU goes, without any IO: the whole call over an in-memory transport
-/// that answers with the canned bytes, and chat-protocol's parse alone, one call at a time.
+/// Where acs-chat's CPU goes, without any IO: the whole call over an in-memory transport
+/// that answers with the canned bytes, and acs-chat-protocol's parse alone, one call at a time.
 async fn cpu_breakdown(plan: &Plan) -> Result<String, BoxError> {
-    use chat_protocol::Operation as _;
-    use chat_protocol::operations::{ListChatMessages, SendChatMessage};
+    use acs_chat_protocol::Operation as _;
+    use acs_chat_protocol::operations::{ListChatMessages, SendChatMessage};
 
     let list_body = Bytes::from(fixtures::last_page(LIST_PAGE_SIZE));
     let send_body = Bytes::from_static(fixtures::SEND_RESPONSE.as_bytes());
@@ -668,7 +668,7 @@ async fn cpu_breakdown(plan: &Plan) -> Result<String, BoxError> {
             let parsed: Result<(), BoxError> = match op {
                 Op::SendMessage => SendChatMessage::new(
                     THREAD,
-                    chat_protocol::models::SendChatMessageRequest::new(SENT_CONTENT),
+                    acs_chat_protocol::models::SendChatMessageRequest::new(SENT_CONTENT),
                 )
                 .parse_response(response)
                 .map(|r| drop(std::hint::black_box(r)))
@@ -700,20 +700,20 @@ async fn cpu_breakdown(plan: &Plan) -> Result<String, BoxError> {
         );
     }
     let mut s = String::from(
-        "CPU per call without IO (one call at a time; chat-client over an in-memory transport \
-         that answers with the canned bytes, and chat-protocol's `parse_response` alone on the \
+        "CPU per call without IO (one call at a time; acs-chat over an in-memory transport \
+         that answers with the canned bytes, and acs-chat-protocol's `parse_response` alone on the \
          same bytes):\n\n\
-         | operation | whole chat-client call | of which parse_response | the rest (request id, build, authorize, pipeline) |\n\
+         | operation | whole acs-chat call | of which parse_response | the rest (request id, build, authorize, pipeline) |\n\
          |---|---|---|---|\n",
     );
     s.push_str(&rows);
     Ok(s)
 }
 
-/// chat-client over an in-memory transport that answers with the canned bytes (201 and the
+/// acs-chat over an in-memory transport that answers with the canned bytes (201 and the
 /// send-message body for POST, 200 and the 20-message page otherwise).
 fn memory_thread()
--> Result<ChatThreadClient<impl chat_transport::Transport + Clone + 'static>, BoxError> {
+-> Result<ChatThreadClient<impl acs_chat_transport::Transport + Clone + 'static>, BoxError> {
     let list_body = Bytes::from(fixtures::last_page(LIST_PAGE_SIZE));
     let send_body = Bytes::from_static(fixtures::SEND_RESPONSE.as_bytes());
     let memory = move |request: Request<Bytes>| {
@@ -725,7 +725,7 @@ fn memory_thread()
         async move {
             let mut response = http::Response::new(body);
             *response.status_mut() = status;
-            Ok::<_, chat_transport::TransportError>(response)
+            Ok::<_, acs_chat_transport::TransportError>(response)
         }
     };
     Ok(ChatClientBuilder::new(
@@ -766,7 +766,7 @@ async fn paging_section(server: &CannedServer, plan: &Plan) -> Result<String, Bo
         paging::Variant::Count,
         paging::Variant::Collect,
     ] {
-        eprintln!("chat-bench: paging, {variant:?}");
+        eprintln!("acs-chat-bench: paging, {variant:?}");
         let endpoint = server.endpoint().to_owned();
         let ca = server.ca_pem().to_owned();
         let pages = plan.pages;
@@ -835,7 +835,7 @@ async fn paging_section(server: &CannedServer, plan: &Plan) -> Result<String, Bo
     Ok(s)
 }
 
-/// Starts an emulator and a chat-client for a user of it.
+/// Starts an emulator and a acs-chat for a user of it.
 async fn start_emulator(
     protocol: Protocol,
 ) -> Result<(RunningEmulator, ChatClient<HyperTransport>), BoxError> {
@@ -861,7 +861,7 @@ async fn emulator_thread(
 ) -> Result<ChatThreadClient<HyperTransport>, BoxError> {
     let id = client
         .create_chat_thread(
-            format!("chat-bench: {}", op.name()),
+            format!("acs-chat-bench: {}", op.name()),
             CreateChatThreadOptions::new(),
         )
         .await?
@@ -897,7 +897,7 @@ async fn emulator_section(
     let mut rows = String::new();
     let mut ratios = Vec::new();
     for op in Op::ALL {
-        eprintln!("chat-bench: emulator {} at 64 in flight", op.name());
+        eprintln!("acs-chat-bench: emulator {} at 64 in flight", op.name());
         let emulator_thread = match op {
             Op::SendMessage => send_thread.clone(),
             Op::ListMessages => list_thread.clone(),
@@ -933,7 +933,7 @@ async fn emulator_section(
     let mut s = String::from("## 4. Emulator\n\n");
     let _ = writeln!(
         s,
-        "chat-client at 64 requests in flight against the emulator (in-process, TLS, \
+        "acs-chat at 64 requests in flight against the emulator (in-process, TLS, \
          `Emulator::builder().port(0)`) and against the canned server, same process, same \
          transport settings ({}), {}. send-message posts to one thread (which grows); \
          list-messages reads the first page (`maxPageSize` {LIST_PAGE_SIZE}) of a thread of \

@@ -5,8 +5,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chat_client::models::ChatMessage;
-use chat_client::{ChatClient, CommunicationTokenCredential, ListOptions};
+use acs_chat::models::ChatMessage;
+use acs_chat::{ChatClient, CommunicationTokenCredential, ListOptions};
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use crate::BoxError;

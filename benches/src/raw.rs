@@ -1,16 +1,16 @@
 //! The baseline: a bare hyper-util client over hyper-rustls, sending requests byte-identical to
-//! chat-client's (built once with chat-protocol's operations and `authorize`, plus the two
-//! headers chat-client adds), and the check that they are identical.
+//! acs-chat's (built once with acs-chat-protocol's operations and `authorize`, plus the two
+//! headers acs-chat adds), and the check that they are identical.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use acs_chat::{ChatClientBuilder, CommunicationTokenCredential};
+use acs_chat_protocol::models::SendChatMessageRequest;
+use acs_chat_protocol::operations::{ListChatMessages, SendChatMessage};
+use acs_chat_protocol::{ApiVersion, Endpoint, Operation, RequestContext, authorize};
+use acs_chat_transport::TransportError;
 use bytes::Bytes;
-use chat_client::{ChatClientBuilder, CommunicationTokenCredential};
-use chat_protocol::models::SendChatMessageRequest;
-use chat_protocol::operations::{ListChatMessages, SendChatMessage};
-use chat_protocol::{ApiVersion, Endpoint, Operation, RequestContext, authorize};
-use chat_transport::TransportError;
 use http::header::{HeaderMap, HeaderValue, USER_AGENT};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
@@ -30,7 +30,7 @@ use crate::{BoxError, Op, Protocol, client_driver_any};
 pub(crate) type RawClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// hyper-util's pooled client over hyper-rustls (ring), trusting only `ca_pem`, speaking
-/// only `protocol`, with TCP_NODELAY like chat-transport. Nothing else is configured.
+/// only `protocol`, with TCP_NODELAY like acs-chat-transport. Nothing else is configured.
 pub(crate) fn client(ca_pem: &str, protocol: Protocol) -> Result<RawClient, BoxError> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -93,7 +93,7 @@ const CLIENT_REQUEST_ID: &str = "x-ms-client-request-id";
 /// How many distinct client request ids the raw requests cycle through.
 const DISTINCT_IDS: usize = 1024;
 
-/// chat-client sends a fresh UUID v4 on every request, which HPACK (HTTP/2 header compression)
+/// acs-chat sends a fresh UUID v4 on every request, which HPACK (HTTP/2 header compression)
 /// cannot index away, so the raw requests carry distinct ids too: 1024 UUID v4s made once,
 /// used in turn (far more than the ~45 such entries the 4 KiB HPACK table can hold, so none is
 /// ever sent as an index), so that the wire bytes match while the raw client pays nothing to
@@ -112,10 +112,10 @@ fn request_ids() -> Vec<HeaderValue> {
         .collect()
 }
 
-/// chat-client's User-Agent without an application id.
+/// acs-chat's User-Agent without an application id.
 fn user_agent() -> String {
     format!(
-        "chat-client/{} ({}; {})",
+        "acs-chat/{} ({}; {})",
         env!("CARGO_PKG_VERSION"),
         std::env::consts::OS,
         std::env::consts::ARCH
@@ -170,13 +170,13 @@ impl Template {
         request
     }
 
-    /// Sends it through chat-transport's `HyperTransport` alone (no chat-client); the status
+    /// Sends it through acs-chat-transport's `HyperTransport` alone (no acs-chat); the status
     /// must be the expected one.
     pub(crate) async fn send_transport(
         &self,
-        transport: &chat_transport::HyperTransport,
+        transport: &acs_chat_transport::HyperTransport,
     ) -> Result<(), BoxError> {
-        use chat_transport::Transport as _;
+        use acs_chat_transport::Transport as _;
         let response = transport.send(self.request(|b| b)).await?;
         if response.status() != self.expect {
             return Err(format!("transport request got {}", response.status()).into());
@@ -184,7 +184,7 @@ impl Template {
         Ok(())
     }
 
-    /// Sends it and reads the whole body, as chat-transport does; the status must be the
+    /// Sends it and reads the whole body, as acs-chat-transport does; the status must be the
     /// expected one.
     pub(crate) async fn send(
         &self,
@@ -203,7 +203,7 @@ impl Template {
         }
     }
 
-    /// Differences with a request chat-client built (the client request id's value aside,
+    /// Differences with a request acs-chat built (the client request id's value aside,
     /// which is random), as text; empty when byte-identical.
     fn differences(&self, other: &Request<Bytes>) -> Vec<String> {
         let mut diff = Vec::new();
@@ -231,7 +231,7 @@ impl Template {
     }
 }
 
-/// Runs chat-client's send-message and list-messages over a transport that records the
+/// Runs acs-chat's send-message and list-messages over a transport that records the
 /// requests, and checks that the raw templates match them. Returns the list of differences
 /// (empty when byte-identical).
 pub(crate) async fn verify(endpoint: &str) -> Result<Vec<String>, BoxError> {
@@ -266,7 +266,7 @@ pub(crate) async fn verify(endpoint: &str) -> Result<Vec<String>, BoxError> {
     }
     let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     let [send, list] = <[Request<Bytes>; 2]>::try_from(seen)
-        .map_err(|seen| format!("chat-client sent {} requests, not 2", seen.len()))?;
+        .map_err(|seen| format!("acs-chat sent {} requests, not 2", seen.len()))?;
     let mut diff = Template::send_message(endpoint)?.differences(&send);
     diff.extend(Template::list_messages(endpoint)?.differences(&list));
     Ok(diff)

@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use chat_client::{
-    ChatClient, CommunicationIdentifier, CommunicationTokenCredential, RetryOptions,
-};
-use chat_emulator::{Emulator, RunningEmulator};
+use acs_chat::{ChatClient, CommunicationIdentifier, CommunicationTokenCredential, RetryOptions};
+use acs_chat_emulator::{Emulator, RunningEmulator};
 
 /// A running emulator (HTTPS, self-signed certificate) and helpers to make users and clients.
 pub struct World {

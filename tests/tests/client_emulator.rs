@@ -1,15 +1,13 @@
-//! `chat-client` against the emulator over real TLS: every operation, the documented error
+//! `acs-chat` against the emulator over real TLS: every operation, the documented error
 //! paths, paging across many pages, idempotent create, retries on injected faults.
 
-use chat_client::models::{
-    ChatMessageType, ChatRetentionPolicy, ThreadCreationDateRetentionPolicy,
-};
-use chat_client::{
+use acs_chat::models::{ChatMessageType, ChatRetentionPolicy, ThreadCreationDateRetentionPolicy};
+use acs_chat::{
     CommunicationIdentifier, Continuation, CreateChatThreadOptions, ErrorKind, ListOptions,
     RetryOptions, SendMessageOptions, SkipListOptions, TypingNotificationOptions,
     UpdateChatThreadOptions, UpdateMessageOptions, participant,
 };
-use chat_integration_tests::World;
+use acs_chat_integration_tests::World;
 use futures::{StreamExt, TryStreamExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

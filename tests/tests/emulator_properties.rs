@@ -1,12 +1,12 @@
-//! A property of the emulator, checked through `chat-client` over TLS: any interleaving of sends
+//! A property of the emulator, checked through `acs-chat` over TLS: any interleaving of sends
 //! and deletes by several users keeps the listing consistent — every message sent is listed
 //! exactly once, deleted ones carry `deletedOn`, ordering is by sequenceId, newest first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chat_client::models::ChatMessageType;
-use chat_client::{CreateChatThreadOptions, ListOptions, SendMessageOptions, participant};
-use chat_integration_tests::World;
+use acs_chat::models::ChatMessageType;
+use acs_chat::{CreateChatThreadOptions, ListOptions, SendMessageOptions, participant};
+use acs_chat_integration_tests::World;
 use futures::TryStreamExt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

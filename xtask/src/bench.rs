@@ -1,10 +1,10 @@
 //! `cargo xtask bench [--quick]`: runs the benchmarks and writes `BENCHMARKS.md`.
 //!
-//! 1. Protocol (criterion, `crates/chat-protocol/benches/protocol.rs`): building a send-message
+//! 1. Protocol (criterion, `crates/acs-chat-protocol/benches/protocol.rs`): building a send-message
 //!    request; parsing a page of 200 messages, next to `serde_json` into a plain struct of the
 //!    same shape, in the same run. Reported as MB/s and our/baseline.
 //! 2. to 4. Client overhead against raw hyper, paging memory and the emulator: the
-//!    `chat-bench` binary (`benches/`), which prints its Markdown section.
+//!    `acs-chat-bench` binary (`benches/`), which prints its Markdown section.
 //!
 //! `--quick` is the CI smoke run: short measurement times and the dev profile (already built by
 //! the tests), so the harness keeps compiling and running in seconds; its numbers mean little
@@ -28,7 +28,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(&root)
         .env("CRITERION_HOME", &criterion_home)
-        .args(["bench", "-p", "chat-protocol", "--bench", "protocol"]);
+        .args(["bench", "-p", "acs-chat-protocol", "--bench", "protocol"]);
     if quick {
         cmd.args(["--profile", "dev"]);
     }
@@ -48,7 +48,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     println!("running {cmd:?}");
     let status = cmd.status().context("running cargo bench")?;
     if !status.success() {
-        bail!("cargo bench -p chat-protocol failed");
+        bail!("cargo bench -p acs-chat-protocol failed");
     }
     let protocol = protocol_section(&criterion_home)?;
     let _ = std::fs::remove_dir_all(&criterion_home);
@@ -58,7 +58,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     if root.join("benches/Cargo.toml").exists() {
         let mut cmd = Command::new(env!("CARGO"));
         cmd.current_dir(&root)
-            .args(["run", "-q", "-p", "chat-bench"]);
+            .args(["run", "-q", "-p", "acs-chat-bench"]);
         if !quick {
             cmd.arg("--release");
         }
@@ -67,10 +67,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             cmd.arg("--quick");
         }
         println!("running {cmd:?}");
-        let output = cmd.output().context("running chat-bench")?;
+        let output = cmd.output().context("running acs-chat-bench")?;
         if !output.status.success() {
             bail!(
-                "chat-bench failed:\n{}",
+                "acs-chat-bench failed:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }
@@ -132,9 +132,9 @@ fn mean_ns(home: &Path, id: &str) -> anyhow::Result<f64> {
 
 fn protocol_section(home: &Path) -> anyhow::Result<String> {
     let build = mean_ns(home, "build_send_message_request")?;
-    let ours = mean_ns(home, "parse_list_messages_200/chat_protocol")?;
+    let ours = mean_ns(home, "parse_list_messages_200/acs_chat_protocol")?;
     let base = mean_ns(home, "parse_list_messages_200/serde_json_plain_baseline")?;
-    let bytes = page_bytes(home, "parse_list_messages_200/chat_protocol")?;
+    let bytes = page_bytes(home, "parse_list_messages_200/acs_chat_protocol")?;
     let mbps = |ns: f64| bytes / ns * 1e9 / 1e6;
     let ratio = mbps(ours) / mbps(base);
     let mut s = String::from("## 1. Protocol (criterion)\n\n");
@@ -142,7 +142,7 @@ fn protocol_section(home: &Path) -> anyhow::Result<String> {
         s,
         "| benchmark | mean | throughput |\n|---|---|---|\n\
          | build + authorize a send-message request | {:.2} µs | |\n\
-         | parse a list-messages page of 200 messages ({:.0} KB), chat-protocol | {:.0} µs | {:.1} MB/s |\n\
+         | parse a list-messages page of 200 messages ({:.0} KB), acs-chat-protocol | {:.0} µs | {:.1} MB/s |\n\
          | same bytes, `serde_json` into a plain struct of the same shape (baseline) | {:.0} µs | {:.1} MB/s |\n",
         build / 1000.0,
         bytes / 1000.0,

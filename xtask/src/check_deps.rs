@@ -1,8 +1,8 @@
 //! `cargo xtask check-deps`: the dependency invariants of the layers.
 //!
-//! - `chat-protocol` is sans-IO: its normal dependency tree has no tokio, hyper, mio, socket2 or
+//! - `acs-chat-protocol` is sans-IO: its normal dependency tree has no tokio, hyper, mio, socket2 or
 //!   rustls.
-//! - `chat-client` without default features compiles no hyper, hyper-util, hyper-rustls or rustls
+//! - `acs-chat` without default features compiles no hyper, hyper-util, hyper-rustls or rustls
 //!   (the bring-your-own-transport path).
 
 use std::process::Command;
@@ -11,11 +11,11 @@ use anyhow::{Context, bail};
 
 pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     check(
-        &["-p", "chat-protocol", "-e", "normal"],
+        &["-p", "acs-chat-protocol", "-e", "normal"],
         &["tokio", "hyper", "mio", "socket2", "rustls"],
     )?;
     check(
-        &["-p", "chat-client", "--no-default-features", "-e", "normal"],
+        &["-p", "acs-chat", "--no-default-features", "-e", "normal"],
         &["hyper", "hyper-util", "hyper-rustls", "rustls"],
     )?;
     Ok(())

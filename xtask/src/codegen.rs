@@ -1,11 +1,11 @@
-//! `cargo xtask codegen --spec <dir> [--check]`: generates the `chat-protocol` wire models and the
+//! `cargo xtask codegen --spec <dir> [--check]`: generates the `acs-chat-protocol` wire models and the
 //! operation table from the official OpenAPI (Swagger 2.0) spec.
 //!
 //! Input: `<dir>/2025-03-15/communicationserviceschat.json` (the default api-version) plus the
 //! `Common` definitions it references, merged with what only `2024-03-15-preview` has (the image
 //! operations, `UploadChatImageResult`, attachments on send/update). Output, rustfmt-formatted:
-//! - `crates/chat-protocol/src/generated/models.rs`
-//! - `crates/chat-protocol/src/generated/operations.rs`
+//! - `crates/acs-chat-protocol/src/generated/models.rs`
+//! - `crates/acs-chat-protocol/src/generated/operations.rs`
 //!
 //! `--check` compares instead of writing and fails when the checked-in files are stale.
 
@@ -75,11 +75,11 @@ pub(crate) fn generate(spec_dir: &Path) -> anyhow::Result<Vec<(String, String)>>
     let ops = collect_operations(&mut loader, &primary, &preview)?;
     Ok(vec![
         (
-            "crates/chat-protocol/src/generated/models.rs".into(),
+            "crates/acs-chat-protocol/src/generated/models.rs".into(),
             rustfmt(&model.emit())?,
         ),
         (
-            "crates/chat-protocol/src/generated/operations.rs".into(),
+            "crates/acs-chat-protocol/src/generated/operations.rs".into(),
             rustfmt(&emit_operations(&ops))?,
         ),
     ])

@@ -1,5 +1,5 @@
 //! `cargo xtask conformance --spec <dir>`: runs every x-ms-example of api-versions 2025-03-15
-//! and 2024-03-15-preview through `chat-protocol`.
+//! and 2024-03-15-preview through `acs-chat-protocol`.
 //!
 //! For each example: the request built from the example's parameters must match the spec's
 //! method, the path (after percent-decoding each segment), the query and the body (compared as
@@ -14,16 +14,18 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, anyhow, bail, ensure};
-use base64::Engine as _;
-use bytes::Bytes;
-use chat_protocol::models::{
+use acs_chat_protocol::models::{
     AddChatParticipantsRequest, CommunicationIdentifierModel, CreateChatThreadRequest,
     SendChatMessageRequest, SendReadReceiptRequest, SendTypingNotificationRequest,
     UpdateChatMessageRequest, UpdateChatThreadRequest,
 };
-use chat_protocol::operations::*;
-use chat_protocol::{ApiVersion, DateTime, Endpoint, ErrorKind, Operation, Page, RequestContext};
+use acs_chat_protocol::operations::*;
+use acs_chat_protocol::{
+    ApiVersion, DateTime, Endpoint, ErrorKind, Operation, Page, RequestContext,
+};
+use anyhow::{Context, anyhow, bail, ensure};
+use base64::Engine as _;
+use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};

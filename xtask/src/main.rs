@@ -1,7 +1,7 @@
 //! Maintainer tasks for the acs-chat workspace, run as `cargo xtask <task>`.
 //!
 //! - `codegen --spec <dir> [--check]`: regenerate the protocol models from the official spec.
-//! - `conformance --spec <dir>`: run every x-ms-example through `chat-protocol`.
+//! - `conformance --spec <dir>`: run every x-ms-example through `acs-chat-protocol`.
 //! - `check-deps`: assert the dependency invariants (sans-IO protocol, hyper-free client without defaults).
 //! - `bench [--quick]`: run the benchmarks and write `BENCHMARKS.md`.
 //! - `release <version> [--dry-run]`: cut a release.
@@ -46,8 +46,8 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: cargo xtask <task>
-  codegen --spec <dir> [--check]   generate chat-protocol models from the spec
-  conformance --spec <dir>         run every x-ms-example through chat-protocol
+  codegen --spec <dir> [--check]   generate acs-chat-protocol models from the spec
+  conformance --spec <dir>         run every x-ms-example through acs-chat-protocol
   check-deps                       check the dependency invariants
   bench [--quick]                  run benchmarks, write BENCHMARKS.md
   release <version> [--dry-run]    cut a release (never pushes or publishes)";

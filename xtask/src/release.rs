@@ -43,11 +43,11 @@ mod manifest;
 
 /// The publishable crates, in dependency order (the order they must be published in).
 const PUBLISHABLE: [&str; 5] = [
-    "chat-protocol",
-    "chat-transport",
-    "chat-client",
-    "chat-emulator",
-    "chat-cli",
+    "acs-chat-protocol",
+    "acs-chat-transport",
+    "acs-chat",
+    "acs-chat-emulator",
+    "acs-chat-cli",
 ];
 
 /// The spec directory used by `codegen --check` when `--spec` is not given, relative to the
@@ -274,8 +274,8 @@ fn release_checks(spec: &Path) -> Vec<Step> {
     for package in PUBLISHABLE {
         checks.push(cargo(&["package", "--list", "-p", package]));
     }
-    // All crates in one invocation: cargo then resolves chat-client's dependency on the
-    // not-yet-published chat-protocol (and so on) from the set being packaged, and verifies each
+    // All crates in one invocation: cargo then resolves acs-chat's dependency on the
+    // not-yet-published acs-chat-protocol (and so on) from the set being packaged, and verifies each
     // package by building it from its `.crate` contents, in dependency order.
     checks.push(cargo(&[["package"].as_slice(), &packages].concat()));
     checks

@@ -68,7 +68,7 @@ fn checks_run_in_release_order() {
         .iter()
         .map(Step::label)
         .collect();
-    let all = "-p chat-protocol -p chat-transport -p chat-client -p chat-emulator -p chat-cli";
+    let all = "-p acs-chat-protocol -p acs-chat-transport -p acs-chat -p acs-chat-emulator -p acs-chat-cli";
     assert_eq!(
         labels,
         [
@@ -82,11 +82,11 @@ fn checks_run_in_release_order() {
             format!(
                 "RUSTDOCFLAGS=\"-D warnings\" cargo doc --locked --no-deps --all-features {all}"
             ),
-            "cargo package --list -p chat-protocol".to_owned(),
-            "cargo package --list -p chat-transport".to_owned(),
-            "cargo package --list -p chat-client".to_owned(),
-            "cargo package --list -p chat-emulator".to_owned(),
-            "cargo package --list -p chat-cli".to_owned(),
+            "cargo package --list -p acs-chat-protocol".to_owned(),
+            "cargo package --list -p acs-chat-transport".to_owned(),
+            "cargo package --list -p acs-chat".to_owned(),
+            "cargo package --list -p acs-chat-emulator".to_owned(),
+            "cargo package --list -p acs-chat-cli".to_owned(),
             format!("cargo package {all}"),
         ]
     );
@@ -121,11 +121,11 @@ fn publish_commands_follow_dependency_order() {
     assert_eq!(
         publish_commands(),
         [
-            "cargo publish -p chat-protocol",
-            "cargo publish -p chat-transport",
-            "cargo publish -p chat-client",
-            "cargo publish -p chat-emulator",
-            "cargo publish -p chat-cli",
+            "cargo publish -p acs-chat-protocol",
+            "cargo publish -p acs-chat-transport",
+            "cargo publish -p acs-chat",
+            "cargo publish -p acs-chat-emulator",
+            "cargo publish -p acs-chat-cli",
         ]
     );
 }
@@ -143,7 +143,7 @@ fn the_real_workspace_is_releasable() {
     for package in PUBLISHABLE {
         let path = root.join("crates").join(package).join("Cargo.toml");
         manifest::check_inherits_version(&read(&path).unwrap()).unwrap();
-        if package != "chat-cli" {
+        if package != "acs-chat-cli" {
             assert!(internal.iter().any(|d| d == package), "{package}");
         }
     }

@@ -1,0 +1,474 @@
+//! The network side: a hyper 1 server (HTTP/1.1 and HTTP/2) over TCP, with TLS from
+//! tokio-rustls, graceful shutdown, a request body limit, fault injection and request logs.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use acs_chat_protocol::DateTime;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::faults::{Fault, FaultInjector, describe};
+use crate::identity::{AccessKey, DEV_ACCESS_KEY};
+use crate::service::{Service, error_response};
+use crate::store::{Store, StoreError};
+use crate::tls;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The default port of the binary.
+pub const DEFAULT_PORT: u16 = 10500;
+
+/// Why the emulator could not start or do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmulatorError(String);
+
+impl EmulatorError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for EmulatorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EmulatorError {}
+
+impl From<StoreError> for EmulatorError {
+    fn from(e: StoreError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// The entry point: `Emulator::builder()…start().await`.
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: 127.0.0.1, an ephemeral port (0), the development access
+    /// key, HTTPS with a generated certificate, no throttling.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Configures and starts an emulator.
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    host: String,
+    port: u16,
+    access_key: String,
+    http: bool,
+    tls_pem: Option<(String, String)>,
+    throttle: bool,
+    seed: Option<u128>,
+}
+
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("http", &self.http)
+            .field("tls_pem", &self.tls_pem.is_some())
+            .field("throttle", &self.throttle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+            access_key: DEV_ACCESS_KEY.to_owned(),
+            http: false,
+            tls_pem: None,
+            throttle: false,
+            seed: None,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The address to listen on (default `127.0.0.1`).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port (default 0: any free port; see [`RunningEmulator::endpoint`]).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The access key, base64 (default [`DEV_ACCESS_KEY`]).
+    pub fn access_key(mut self, key: impl Into<String>) -> Self {
+        self.access_key = key.into();
+        self
+    }
+
+    /// Serve plain HTTP instead of HTTPS (loopback use only; the official chat SDKs refuse to
+    /// send tokens over plain HTTP).
+    pub fn http(mut self, http: bool) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Serve HTTPS with this certificate chain and private key (PEM) instead of a generated one.
+    pub fn tls_pem(
+        mut self,
+        cert_chain_pem: impl Into<String>,
+        key_pem: impl Into<String>,
+    ) -> Self {
+        self.tls_pem = Some((cert_chain_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Enforce the documented per-thread message rate limits with 429 + `Retry-After`.
+    pub fn throttle(mut self, throttle: bool) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// Fixes the seed of generated ids (default: random).
+    pub fn seed(mut self, seed: u128) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Binds, and serves in a background task of the current Tokio runtime.
+    pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
+        let key = AccessKey::from_base64(&self.access_key)
+            .map_err(|_| EmulatorError::new("--access-key: the access key is not base64"))?;
+        let key_text = self.access_key.trim().to_owned();
+        let (acceptor, ca_pem) = if self.http {
+            (None, None)
+        } else {
+            let (chain, key_pem, ca) = match self.tls_pem {
+                Some((chain, key_pem)) => (chain, key_pem, None),
+                None => {
+                    let generated = tls::generate()
+                        .map_err(|e| EmulatorError::new(format!("certificate: {e}")))?;
+                    (
+                        generated.chain_pem,
+                        generated.key_pem,
+                        Some(generated.ca_pem),
+                    )
+                }
+            };
+            let config = tls::server_config(&chain, &key_pem)
+                .map_err(|e| EmulatorError::new(format!("TLS: {e}")))?;
+            (Some(TlsAcceptor::from(config)), ca)
+        };
+        let bind_host = self.host.trim_start_matches('[').trim_end_matches(']');
+        let listener = TcpListener::bind((bind_host, self.port))
+            .await
+            .map_err(|e| {
+                EmulatorError::new(format!("cannot listen on {}:{}: {e}", self.host, self.port))
+            })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| EmulatorError::new(format!("local address: {e}")))?;
+        let host = match bind_host.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]"),
+            Ok(IpAddr::V4(ip)) => ip.to_string(),
+            Err(_) => bind_host.to_owned(),
+        };
+        let authority = format!("{host}:{}", local_addr.port());
+        let scheme = if self.http { "http" } else { "https" };
+        let endpoint = format!("{scheme}://{authority}/");
+        let seed = self.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128());
+        let resource_id = uuid::Builder::from_random_bytes(seed.rotate_left(64).to_be_bytes())
+            .into_uuid()
+            .to_string();
+        let mut store = Store::new(resource_id, seed);
+        store.set_throttle(self.throttle);
+        let service = Arc::new(Service::new(store, key, !self.http, authority));
+        let faults = FaultInjector::new();
+        let state = Arc::new(ServerState {
+            service: service.clone(),
+            faults: faults.clone(),
+        });
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, acceptor, state, shutdown_rx));
+        tracing::info!(%endpoint, "acs-chat-emulator listening");
+        Ok(RunningEmulator {
+            endpoint,
+            local_addr,
+            key_text,
+            service,
+            faults,
+            ca_pem,
+            shutdown: Some(shutdown_tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A started emulator. Dropping it stops the server (without waiting); call
+/// [`shutdown`](Self::shutdown) to wait until it has stopped.
+pub struct RunningEmulator {
+    endpoint: String,
+    local_addr: SocketAddr,
+    key_text: String,
+    service: Arc<Service>,
+    faults: FaultInjector,
+    ca_pem: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningEmulator {
+    /// The endpoint, e.g. `https://127.0.0.1:10500/`.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The access key (base64).
+    pub fn access_key(&self) -> &str {
+        &self.key_text
+    }
+
+    /// `endpoint=https://127.0.0.1:<port>/;accesskey=<key>`, for the official SDKs'
+    /// `from_connection_string`.
+    pub fn connection_string(&self) -> String {
+        format!("endpoint={};accesskey={}", self.endpoint, self.key_text)
+    }
+
+    /// The CA certificate (PEM) to trust, when the emulator generated its certificate.
+    pub fn ca_certificate_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
+    }
+
+    /// Creates a user in-process; returns its raw id (`8:acs:…`).
+    pub fn create_user(&self) -> String {
+        self.service.create_user()
+    }
+
+    /// Issues a token in-process: the JWT and its expiry. Unlike the Identity API, any `ttl` is
+    /// allowed (zero gives a token that is already expired).
+    pub fn issue_token(
+        &self,
+        user_id: &str,
+        scopes: &[&str],
+        ttl: Duration,
+    ) -> Result<(String, DateTime), EmulatorError> {
+        Ok(self
+            .service
+            .issue_token(user_id, scopes, ttl, wall_clock())?)
+    }
+
+    /// Creates a user with a 24-hour `chat` token: (user id, token).
+    pub fn create_user_and_token(&self) -> Result<(String, String), EmulatorError> {
+        let user = self.create_user();
+        let (token, _) = self.issue_token(&user, &["chat"], Duration::from_secs(24 * 3600))?;
+        Ok((user, token))
+    }
+
+    /// The fault injector of this server.
+    pub fn faults(&self) -> FaultInjector {
+        self.faults.clone()
+    }
+
+    /// The service, to inspect or change the state in-process.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    /// Stops accepting connections, lets open requests finish (up to 5 seconds), and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The current time in 100-nanosecond ticks, the service's resolution (at most 7 fractional
+/// digits on the wire, which every SDK's date parser accepts).
+pub(crate) fn wall_clock() -> DateTime {
+    let nanos = DateTime::from_system_time(SystemTime::now())
+        .unwrap_or(DateTime::UNIX_EPOCH)
+        .unix_timestamp_nanos();
+    DateTime::from_unix_timestamp_nanos(nanos - nanos.rem_euclid(100))
+        .unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+struct ServerState {
+    service: Arc<Service>,
+    faults: FaultInjector,
+}
+
+/// The error that makes hyper close a connection without answering (an injected drop).
+#[derive(Debug)]
+struct DroppedConnection;
+
+impl fmt::Display for DroppedConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped")
+    }
+}
+
+impl std::error::Error for DroppedConnection {}
+
+fn too_large() -> Response<Bytes> {
+    error_response(&StoreError::new(
+        413,
+        "RequestEntityTooLarge",
+        format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
+    ))
+}
+
+impl ServerState {
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, DroppedConnection> {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let response = self.respond_inner(request).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &response {
+            Ok(r) => tracing::info!(
+                %method,
+                %path,
+                status = r.status().as_u16(),
+                duration_ms = elapsed_ms,
+                "request"
+            ),
+            Err(_) => tracing::info!(%method, %path, duration_ms = elapsed_ms, "request dropped"),
+        }
+        response.map(|r| r.map(Full::new))
+    }
+
+    async fn respond_inner(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Bytes>, DroppedConnection> {
+        match self.faults.take() {
+            Some(Fault::Drop) => return Err(DroppedConnection),
+            Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
+            Some(Fault::Fail {
+                status,
+                retry_after,
+            }) => {
+                let (code, message) = describe(status);
+                let mut error = StoreError::new(status, code, message);
+                if let Some(secs) = retry_after {
+                    error = error.with_retry_after(secs);
+                }
+                return Ok(error_response(&error));
+            }
+            None => {}
+        }
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Ok(too_large());
+        }
+        let (parts, body) = request.into_parts();
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Ok(too_large()),
+            Err(_) => return Err(DroppedConnection),
+        };
+        let request = Request::from_parts(parts, body);
+        Ok(self.service.handle(&request, wall_clock()))
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<ServerState>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((tcp, _peer)) = accepted else {
+                    // Out of file descriptors and the like: back off a little.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let state = state.clone();
+                let tls = tls.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    match tls {
+                        Some(acceptor) => {
+                            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+                            if let Ok(Ok(stream)) = handshake {
+                                serve_connection(TokioIo::new(stream), state, watcher).await;
+                            }
+                        }
+                        None => serve_connection(TokioIo::new(tcp), state, watcher).await,
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+async fn serve_connection<I>(io: I, state: Arc<ServerState>, watcher: Watcher)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let state = state.clone();
+        async move { state.respond(request).await }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(io, service).into_owned();
+    let _ = watcher.watch(connection).await;
+}

@@ -1,0 +1,474 @@
+//! Property tests of acs-chat-protocol: paths, models, parsers, nextLinks, identifiers, timestamps.
+
+use std::collections::BTreeMap;
+
+use acs_chat_protocol::models::*;
+use acs_chat_protocol::operations::*;
+use acs_chat_protocol::{
+    ApiVersion, CommunicationIdentifier, DateTime, Endpoint, ErrorKind, Operation, RequestContext,
+    next_link_uri,
+};
+use bytes::Bytes;
+use http::Response;
+use percent_encoding::percent_decode_str;
+use proptest::prelude::*;
+
+fn ctx() -> RequestContext {
+    RequestContext::new(
+        Endpoint::parse("https://contoso.communication.azure.com/").unwrap(),
+        ApiVersion::default(),
+    )
+}
+
+fn decode(seg: &str) -> String {
+    percent_decode_str(seg).decode_utf8().unwrap().into_owned()
+}
+
+// ---------- strategies ----------
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![".{0,24}", "[a-zA-Z0-9 :@/?#%&=+._-]{0,24}"]
+}
+
+fn datetime() -> impl Strategy<Value = DateTime> {
+    // year 1970..=2400, any nanosecond
+    (0i64..13_569_465_600, 0u32..1_000_000_000).prop_map(|(s, n)| {
+        DateTime::from_unix_timestamp_nanos(i128::from(s) * 1_000_000_000 + i128::from(n)).unwrap()
+    })
+}
+
+fn metadata() -> impl Strategy<Value = Option<BTreeMap<String, String>>> {
+    proptest::option::of(proptest::collection::btree_map(text(), text(), 0..4))
+}
+
+fn cloud() -> impl Strategy<Value = CommunicationCloudEnvironment> {
+    prop_oneof![
+        Just(CommunicationCloudEnvironment::Public),
+        Just(CommunicationCloudEnvironment::Dod),
+        Just(CommunicationCloudEnvironment::Gcch),
+        "x[a-z]{1,8}".prop_map(CommunicationCloudEnvironment::UnknownValue),
+    ]
+}
+
+fn identifier_model() -> impl Strategy<Value = CommunicationIdentifierModel> {
+    (
+        proptest::option::of(text()),
+        0..6u8,
+        text(),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(cloud()),
+    )
+        .prop_map(|(raw, which, id, flag, cloud)| {
+            let mut m = CommunicationIdentifierModel::new();
+            m.raw_id = raw;
+            match which {
+                0 => {
+                    m.kind = Some(CommunicationIdentifierModelKind::CommunicationUser);
+                    m.communication_user = Some(CommunicationUserIdentifierModel::new(id));
+                }
+                1 => {
+                    let mut p = PhoneNumberIdentifierModel::new(id);
+                    p.is_anonymous = flag;
+                    m.phone_number = Some(p);
+                }
+                2 => {
+                    let mut t = MicrosoftTeamsUserIdentifierModel::new(id);
+                    t.is_anonymous = flag;
+                    t.cloud = cloud;
+                    m.microsoft_teams_user = Some(t);
+                }
+                3 => {
+                    let mut a = MicrosoftTeamsAppIdentifierModel::new(id);
+                    a.cloud = cloud;
+                    m.microsoft_teams_app = Some(a);
+                }
+                4 => {
+                    let mut x = TeamsExtensionUserIdentifierModel::new(id.clone(), "tenant", "res");
+                    x.cloud = cloud;
+                    m.teams_extension_user = Some(x);
+                    m.kind = Some(CommunicationIdentifierModelKind::UnknownValue(
+                        "futureKind".into(),
+                    ));
+                }
+                _ => {}
+            }
+            m
+        })
+}
+
+fn participant() -> impl Strategy<Value = ChatParticipant> {
+    (
+        identifier_model(),
+        proptest::option::of(text()),
+        proptest::option::of(datetime()),
+        metadata(),
+    )
+        .prop_map(|(id, name, share, metadata)| {
+            let mut p = ChatParticipant::new(id);
+            p.display_name = name;
+            p.share_history_time = share;
+            p.metadata = metadata;
+            p
+        })
+}
+
+fn message_type() -> impl Strategy<Value = ChatMessageType> {
+    prop_oneof![
+        Just(ChatMessageType::Text),
+        Just(ChatMessageType::Html),
+        Just(ChatMessageType::TopicUpdated),
+        Just(ChatMessageType::ParticipantAdded),
+        Just(ChatMessageType::ParticipantRemoved),
+        "z[a-zA-Z]{1,10}".prop_map(ChatMessageType::UnknownValue),
+    ]
+}
+
+fn attachment() -> impl Strategy<Value = ChatAttachment> {
+    (
+        text(),
+        prop_oneof![
+            Just(ChatAttachmentType::Image),
+            Just(ChatAttachmentType::File),
+            Just(ChatAttachmentType::UnknownValue("inlineImage".into()))
+        ],
+        proptest::option::of(text()),
+    )
+        .prop_map(|(id, kind, url)| {
+            let mut a = ChatAttachment::new(id, kind);
+            a.url = url;
+            a
+        })
+}
+
+fn message() -> impl Strategy<Value = ChatMessage> {
+    (
+        (
+            text(),
+            message_type(),
+            "[0-9]{1,6}",
+            "[0-9]{1,13}",
+            datetime(),
+        ),
+        proptest::option::of((
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            proptest::option::of(proptest::collection::vec(participant(), 0..3)),
+            proptest::option::of(proptest::collection::vec(attachment(), 0..2)),
+            proptest::option::of(identifier_model()),
+        )),
+        proptest::option::of(identifier_model()),
+        (
+            proptest::option::of(datetime()),
+            proptest::option::of(datetime()),
+            metadata(),
+            proptest::option::of(text()),
+        ),
+    )
+        .prop_map(
+            |(
+                (id, kind, seq, version, created),
+                content,
+                sender,
+                (deleted, edited, metadata, name),
+            )| {
+                let mut m = ChatMessage::new(created, id, seq, kind, version);
+                m.content =
+                    content.map(|(message, topic, participants, attachments, initiator)| {
+                        let mut c = ChatMessageContent::new();
+                        c.message = message;
+                        c.topic = topic;
+                        c.participants = participants;
+                        c.attachments = attachments;
+                        c.initiator_communication_identifier = initiator;
+                        c
+                    });
+                m.sender_communication_identifier = sender;
+                m.deleted_on = deleted;
+                m.edited_on = edited;
+                m.metadata = metadata;
+                m.sender_display_name = name;
+                m
+            },
+        )
+}
+
+fn retention() -> impl Strategy<Value = ChatRetentionPolicy> {
+    prop_oneof![
+        Just(ChatRetentionPolicy::None(NoneRetentionPolicy::new())),
+        any::<i32>().prop_map(|d| ChatRetentionPolicy::ThreadCreationDate(
+            ThreadCreationDateRetentionPolicy::new(d)
+        )),
+        ("q[a-z]{1,8}", any::<i32>()).prop_map(|(k, n)| {
+            let mut map = serde_json::Map::new();
+            map.insert("kind".into(), k.into());
+            map.insert("n".into(), n.into());
+            ChatRetentionPolicy::UnknownValue(map)
+        }),
+    ]
+}
+
+fn thread() -> impl Strategy<Value = ChatThreadProperties> {
+    (
+        text(),
+        text(),
+        datetime(),
+        identifier_model(),
+        proptest::option::of(datetime()),
+        metadata(),
+        proptest::option::of(retention()),
+    )
+        .prop_map(|(id, topic, created, by, deleted, metadata, retention)| {
+            let mut t = ChatThreadProperties::new(by, created, id, topic);
+            t.deleted_on = deleted;
+            t.metadata = metadata;
+            t.retention_policy = retention;
+            t
+        })
+}
+
+fn error() -> impl Strategy<Value = CommunicationError> {
+    let leaf = (text(), text(), proptest::option::of(text())).prop_map(|(c, m, t)| {
+        let mut e = CommunicationError::new(c, m);
+        e.target = t;
+        e
+    });
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        (
+            text(),
+            text(),
+            proptest::option::of(proptest::collection::vec(inner.clone(), 0..3)),
+            proptest::option::of(inner),
+        )
+            .prop_map(|(c, m, details, innererror)| {
+                let mut e = CommunicationError::new(c, m);
+                e.details = details;
+                e.inner_error = innererror.map(Box::new);
+                e
+            })
+    })
+}
+
+fn roundtrip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+    v: &T,
+) {
+    let json = serde_json::to_vec(v).unwrap();
+    let back: T = serde_json::from_slice(&json).unwrap();
+    assert_eq!(&back, v, "{}", String::from_utf8_lossy(&json));
+}
+
+// ---------- properties ----------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Any non-empty id is exactly one path segment that decodes back to the id.
+    #[test]
+    fn ids_are_exactly_one_segment(thread_id in ".{1,40}", message_id in ".{1,40}") {
+        let r = GetChatMessage::new(thread_id.clone(), message_id.clone()).build_request(&ctx()).unwrap();
+        let uri = r.uri();
+        let segments: Vec<&str> = uri.path().split('/').collect();
+        prop_assert_eq!(segments.len(), 6, "{}", uri);
+        prop_assert_eq!(&segments[..3], &["", "chat", "threads"]);
+        prop_assert_eq!(segments[4], "messages");
+        prop_assert_eq!(decode(segments[3]), thread_id);
+        prop_assert_eq!(decode(segments[5]), message_id);
+        prop_assert_eq!(uri.query(), Some("api-version=2025-03-15"));
+        prop_assert!(!uri.to_string().contains('#'));
+        prop_assert!(segments[3] != "." && segments[3] != "..");
+    }
+
+    /// The same holds behind an endpoint with a path prefix, for the `:remove` action path.
+    #[test]
+    fn prefix_and_action_segments(thread_id in ".{1,40}") {
+        let ctx = RequestContext::new(Endpoint::parse("https://gw.example/acs/").unwrap(), ApiVersion::default());
+        let r = RemoveChatParticipant::new(thread_id.clone(), CommunicationIdentifier::communication_user("8:acs:x").to_model())
+            .build_request(&ctx).unwrap();
+        let segments: Vec<&str> = r.uri().path().split('/').collect();
+        prop_assert_eq!(segments.len(), 7);
+        prop_assert_eq!(&segments[..4], &["", "acs", "chat", "threads"]);
+        prop_assert_eq!(decode(segments[4]), thread_id);
+        prop_assert_eq!(&segments[5..], &["participants", ":remove"]);
+    }
+
+    #[test]
+    fn message_round_trips(m in message()) { roundtrip(&m); }
+
+    #[test]
+    fn thread_round_trips(t in thread()) { roundtrip(&t); }
+
+    #[test]
+    fn participant_and_receipt_round_trip(p in participant(), id in text(), at in datetime(), by in identifier_model()) {
+        roundtrip(&p);
+        roundtrip(&ChatMessageReadReceipt::new(id, at, by));
+    }
+
+    #[test]
+    fn request_models_round_trip(topic in text(), ps in proptest::collection::vec(participant(), 0..4), md in metadata(), r in proptest::option::of(retention()), content in text(), kind in proptest::option::of(message_type())) {
+        let mut c = CreateChatThreadRequest::new(topic.clone());
+        c.participants = Some(ps.clone());
+        c.metadata = md.clone();
+        c.retention_policy = r.clone();
+        roundtrip(&c);
+        let mut u = UpdateChatThreadRequest::new();
+        u.topic = Some(topic);
+        u.metadata = md.clone();
+        u.retention_policy = r;
+        roundtrip(&u);
+        let mut s = SendChatMessageRequest::new(content);
+        s.kind = kind;
+        s.metadata = md;
+        roundtrip(&s);
+        roundtrip(&AddChatParticipantsRequest::new(ps));
+    }
+
+    #[test]
+    fn errors_round_trip(e in error()) {
+        roundtrip(&e);
+        roundtrip(&CommunicationErrorResponse::new(e.clone()));
+        let mut r = CreateChatThreadResult::new();
+        r.invalid_participants = Some(vec![e]);
+        roundtrip(&r);
+    }
+
+    /// No bytes, with any status, make a parser panic.
+    #[test]
+    fn parsers_never_panic_on_bytes(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..256)) {
+        parse_everything(status, Bytes::from(body));
+    }
+
+    /// Nor does any JSON value (including the right shapes with wrong types).
+    #[test]
+    fn parsers_never_panic_on_json(status in prop_oneof![Just(200u16), Just(201), Just(204), 400u16..600], value in json_value()) {
+        parse_everything(status, Bytes::from(serde_json::to_vec(&value).unwrap()));
+        let wrapped = serde_json::json!({"value": [value.clone()], "nextLink": value.clone()});
+        parse_everything(status, Bytes::from(serde_json::to_vec(&wrapped).unwrap()));
+        let error = serde_json::json!({"error": value});
+        parse_everything(status, Bytes::from(serde_json::to_vec(&error).unwrap()));
+    }
+
+    /// A nextLink is followed only when it is on the endpoint's scheme, host and port.
+    #[test]
+    fn next_link_origin_check(
+        scheme in prop_oneof![Just("https"), Just("HTTPS"), Just("http"), Just("ftp")],
+        host in prop_oneof![Just("contoso.communication.azure.com"), Just("CONTOSO.communication.azure.com"), Just("evil.example"), Just("contoso.communication.azure.com.evil.example")],
+        port in proptest::option::of(prop_oneof![Just(443u16), Just(80u16), Just(8443u16)]),
+        userinfo in any::<bool>(),
+        path in "[a-zA-Z0-9/:@?=&%. _-]{0,40}",
+    ) {
+        let port_part = port.map(|p| format!(":{p}")).unwrap_or_default();
+        let user = if userinfo { "user@" } else { "" };
+        let link = format!("{scheme}://{user}{host}{port_part}/{path}");
+        let same = scheme.eq_ignore_ascii_case("https")
+            && host.eq_ignore_ascii_case("contoso.communication.azure.com")
+            && port.unwrap_or(443) == 443
+            && !userinfo;
+        match next_link_uri(&ctx(), &link) {
+            Ok(uri) => {
+                prop_assert!(same, "followed {link}");
+                prop_assert!(ctx().endpoint().is_same_origin(&uri));
+            }
+            Err(e) => {
+                prop_assert!(!same, "refused {link}: {e}");
+                prop_assert!(matches!(e.kind(), ErrorKind::ForeignOrigin | ErrorKind::InvalidNextLink));
+            }
+        }
+    }
+
+    /// Arbitrary strings as nextLinks never panic and are never followed off-origin.
+    #[test]
+    fn next_link_arbitrary(link in ".{0,80}") {
+        if let Ok(uri) = next_link_uri(&ctx(), &link) {
+            prop_assert!(ctx().endpoint().is_same_origin(&uri));
+        }
+    }
+
+    #[test]
+    fn raw_ids_round_trip(raw in prop_oneof![".{0,30}", "(4:|8:acs:|8:orgid:|8:dod:|8:gcch:|8:teamsvisitor:|28:orgid:|28:gcch:|8:spool:|8:gcch-acs:)[a-z0-9_+-]{0,20}"]) {
+        let id = CommunicationIdentifier::from_raw_id(&raw);
+        prop_assert_eq!(id.raw_id(), raw.clone());
+        // and through the wire model
+        let back = CommunicationIdentifier::from_model(&id.to_model());
+        prop_assert_eq!(back.raw_id(), raw);
+    }
+
+    #[test]
+    fn datetimes_round_trip(t in datetime()) {
+        prop_assert_eq!(DateTime::parse(&t.to_string()).unwrap(), t);
+    }
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(serde_json::Value::from),
+        ".{0,12}".prop_map(serde_json::Value::from),
+        Just(serde_json::Value::from("2020-06-06T05:55:41.6460000Z")),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            proptest::collection::btree_map(
+                prop_oneof![
+                    Just("id".to_string()),
+                    Just("value".to_string()),
+                    Just("nextLink".to_string()),
+                    Just("kind".to_string()),
+                    Just("createdOn".to_string()),
+                    Just("chatThread".to_string()),
+                    Just("code".to_string()),
+                    Just("message".to_string()),
+                    "[a-zA-Z]{1,8}"
+                ],
+                inner,
+                0..6
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Feeds one response to every operation's parser.
+fn parse_everything(status: u16, body: Bytes) {
+    let response = || {
+        Response::builder()
+            .status(status)
+            .header("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")
+            .body(body.clone())
+            .unwrap()
+    };
+    let t = "19:t@thread.v2";
+    let _ = CreateChatThread::new(CreateChatThreadRequest::new("x")).parse_response(response());
+    let _ = ListChatThreads::new().parse_response(response());
+    let _ = GetChatThreadProperties::new(t).parse_response(response());
+    let _ = UpdateChatThreadProperties::new(t, UpdateChatThreadRequest::new())
+        .parse_response(response());
+    let _ = DeleteChatThread::new(t).parse_response(response());
+    let _ = SendChatMessage::new(t, SendChatMessageRequest::new("m")).parse_response(response());
+    let _ = ListChatMessages::new(t).parse_response(response());
+    let _ = GetChatMessage::new(t, "1").parse_response(response());
+    let _ =
+        UpdateChatMessage::new(t, "1", UpdateChatMessageRequest::new()).parse_response(response());
+    let _ = DeleteChatMessage::new(t, "1").parse_response(response());
+    let _ = ListChatParticipants::new(t).parse_response(response());
+    let _ = AddChatParticipants::new(t, AddChatParticipantsRequest::new(vec![]))
+        .parse_response(response());
+    let _ = RemoveChatParticipant::new(t, CommunicationIdentifierModel::new())
+        .parse_response(response());
+    let _ =
+        SendChatReadReceipt::new(t, SendReadReceiptRequest::new("1")).parse_response(response());
+    let _ = ListChatReadReceipts::new(t).parse_response(response());
+    let _ = SendTypingNotification::new(t).parse_response(response());
+    let _ = UploadChatImage::new(t, Bytes::new()).parse_response(response());
+    let _ = GetChatImage::new(t, "i", ImageViewType::Small).parse_response(response());
+    let _ = DeleteChatImage::new(t, "i").parse_response(response());
+    let _ = ListChatMessages::next_page("https://contoso.communication.azure.com/x")
+        .parse_response(response());
+    let _ = acs_chat_protocol::identity::CreateUser::new().parse_response(response());
+    let _ =
+        acs_chat_protocol::identity::IssueAccessToken::new("u", vec![]).parse_response(response());
+    let _ = acs_chat_protocol::Error::from_response(&response());
+}

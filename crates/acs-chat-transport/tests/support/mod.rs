@@ -1,0 +1,295 @@
+//! Loopback servers for the transport tests: a TLS server (hyper, HTTP/1.1 and HTTP/2 by
+//! ALPN) and raw TLS / TCP servers that misbehave on purpose. Every server binds
+//! 127.0.0.1:0, counts accepted TCP connections and lives as long as the test's runtime.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::body::{Body, Frame};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+pub(crate) const H2_AND_H1: &[&[u8]] = &[b"h2", b"http/1.1"];
+pub(crate) const H1_ONLY: &[&[u8]] = &[b"http/1.1"];
+
+/// A CA and a server certificate it issued for 127.0.0.1 and localhost, made at test time.
+pub(crate) struct Pki {
+    pub(crate) ca_pem: String,
+    chain: Vec<CertificateDer<'static>>,
+    key: Vec<u8>,
+}
+
+impl Pki {
+    pub(crate) fn new() -> Self {
+        Self::issued_for(&["127.0.0.1", "localhost"])
+    }
+
+    /// A CA and a server certificate for `names` (DNS names or IP addresses).
+    pub(crate) fn issued_for(names: &[&str]) -> Self {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "acs-chat-transport test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let leaf_key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let leaf_params = CertificateParams::new(names).unwrap();
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+        Pki {
+            ca_pem: ca_cert.pem(),
+            chain: vec![leaf.der().clone()],
+            key: leaf_key.serialize_der(),
+        }
+    }
+
+    /// A self-signed server certificate (no CA), like a local emulator's.
+    pub(crate) fn self_signed() -> Self {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        Pki {
+            ca_pem: cert.pem(),
+            chain: vec![cert.der().clone()],
+            key: key.serialize_der(),
+        }
+    }
+
+    pub(crate) fn acceptor(&self, alpn: &[&[u8]]) -> TlsAcceptor {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), key)
+            .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        TlsAcceptor::from(Arc::new(config))
+    }
+}
+
+/// A running loopback server.
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    state: Arc<State>,
+}
+
+/// What the handler shares across connections.
+#[derive(Default)]
+struct State {
+    requests: AtomicUsize,
+    /// How many `/together/N/...` requests have arrived.
+    together: watch::Sender<usize>,
+}
+
+impl Server {
+    pub(crate) fn https(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    pub(crate) fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// TCP connections accepted so far.
+    pub(crate) fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Requests that reached the HTTP handler so far (hyper servers only).
+    pub(crate) fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// A response body that sends a few bytes, then fails: hyper aborts the response (HTTP/1:
+/// closes the connection; HTTP/2: resets the stream).
+struct PartialThenError {
+    sent: bool,
+}
+
+impl Body for PartialThenError {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.sent {
+            std::task::Poll::Ready(Some(Err(std::io::Error::other("handler gave up"))))
+        } else {
+            self.sent = true;
+            std::task::Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"partial")))))
+        }
+    }
+}
+
+/// The well-behaved handler: 200, the request's HTTP version in `x-served-version`,
+/// the path as body; `/size/N` answers N bytes; `/abort` breaks off its body; `/together/N/...` answers once N such
+/// requests are in flight at the same time.
+async fn handler(
+    request: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<BoxBody<Bytes, std::io::Error>>, Infallible> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let path = request.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix("/together/") {
+        let n: usize = rest.split('/').next().unwrap().parse().unwrap();
+        let mut arrived = state.together.subscribe();
+        state.together.send_modify(|count| *count += 1);
+        arrived.wait_for(|count| *count >= n).await.unwrap();
+    }
+    let body = if path == "/abort" {
+        BoxBody::new(PartialThenError { sent: false })
+    } else {
+        let bytes = match path.strip_prefix("/size/") {
+            Some(n) => Bytes::from(vec![b'x'; n.parse().unwrap()]),
+            None => Bytes::from(path),
+        };
+        BoxBody::new(Full::new(bytes).map_err(|never| match never {}))
+    };
+    let response = Response::builder()
+        .header("x-served-version", format!("{:?}", request.version()))
+        .body(body)
+        .unwrap();
+    Ok(response)
+}
+
+async fn serve_hyper<IO>(io: IO, state: Arc<State>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handler(req, state.clone()));
+    // Errors (a client that goes away) end the connection; nothing to report.
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+async fn listen() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Accepts connections and hands each to `on_connection` in its own task.
+async fn spawn_acceptor<F, Fut>(on_connection: F) -> Server
+where
+    F: Fn(TcpStream, Arc<State>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (listener, addr) = listen().await;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let state = Arc::new(State::default());
+    let server = Server {
+        addr,
+        accepted: accepted.clone(),
+        state: state.clone(),
+    };
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            accepted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(on_connection(tcp, state.clone()));
+        }
+    });
+    server
+}
+
+/// An HTTPS server (hyper) offering `alpn`.
+pub(crate) async fn https_server(pki: &Pki, alpn: &[&[u8]]) -> Server {
+    let acceptor = pki.acceptor(alpn);
+    spawn_acceptor(move |tcp, state| {
+        let acceptor = acceptor.clone();
+        async move {
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                serve_hyper(tls, state).await;
+            }
+        }
+    })
+    .await
+}
+
+/// A plain-HTTP server (hyper).
+pub(crate) async fn http_server() -> Server {
+    spawn_acceptor(serve_hyper).await
+}
+
+/// A TLS server (HTTP/1.1 by ALPN) whose connections are handled by `behaviour` with the
+/// raw decrypted stream.
+pub(crate) async fn raw_tls_server<F, Fut>(pki: &Pki, behaviour: F) -> Server
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let acceptor = pki.acceptor(H1_ONLY);
+    spawn_acceptor(move |tcp, _| {
+        let acceptor = acceptor.clone();
+        let behaviour = behaviour.clone();
+        async move {
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                behaviour(tls).await;
+            }
+        }
+    })
+    .await
+}
+
+/// A TCP server whose connections are handled by `behaviour` (no TLS).
+pub(crate) async fn raw_tcp_server<F, Fut>(behaviour: F) -> Server
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    spawn_acceptor(move |tcp, _| behaviour(tcp)).await
+}
+
+/// Reads until the end of the request head (requests in these tests have no body).
+pub(crate) async fn read_request_head<S: AsyncRead + Unpin>(stream: &mut S) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Reads and discards until the peer closes: holds the connection open without answering.
+pub(crate) async fn hold_open<S: AsyncRead + Unpin>(mut stream: S) {
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// An address where nothing listens (bound, then released).
+pub(crate) async fn closed_port() -> SocketAddr {
+    let (listener, addr) = listen().await;
+    drop(listener);
+    addr
+}

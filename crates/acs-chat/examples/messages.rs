@@ -1,0 +1,55 @@
+//! Messages: send (text and HTML, with a display name and metadata), get, edit, delete, list.
+//! `cargo run -p acs-chat --example messages`.
+
+mod support;
+
+use acs_chat::models::ChatMessageType;
+use acs_chat::{CreateChatThreadOptions, ListOptions, SendMessageOptions, UpdateMessageOptions};
+use futures::TryStreamExt as _;
+
+#[tokio::main]
+async fn main() -> Result<(), support::BoxError> {
+    let backend = support::Backend::start().await?;
+    let (_alice, client) = backend.sign_in().await?;
+    let thread_id = client
+        .create_chat_thread("Messages demo", CreateChatThreadOptions::new())
+        .await?
+        .thread
+        .id;
+    let thread = client.chat_thread_client(thread_id);
+
+    // A send is never repeated after a failure that may have delivered it.
+    let hello = thread
+        .send_message(
+            "Hello, world",
+            SendMessageOptions::new()
+                .sender_display_name("Alice")
+                .metadata("lang", "en"),
+        )
+        .await?;
+    let html = thread
+        .send_message("<b>bold</b> move", SendMessageOptions::new().html())
+        .await?;
+
+    let message = thread.get_message(&html).await?;
+    assert_eq!(message.kind, ChatMessageType::Html);
+
+    thread
+        .update_message(
+            &hello,
+            UpdateMessageOptions::new().content("Hello, everyone"),
+        )
+        .await?;
+    thread.delete_message(&html).await?;
+
+    let messages: Vec<_> = thread
+        .list_messages(ListOptions::new())
+        .try_collect()
+        .await?;
+    for m in messages.iter().filter(|m| m.kind == ChatMessageType::Text) {
+        let text = m.content.as_ref().and_then(|c| c.message.as_deref());
+        println!("{} {:?} edited={}", m.id, text, m.edited_on.is_some());
+    }
+    backend.stop().await;
+    Ok(())
+}
