@@ -41,7 +41,14 @@ impl DateTime {
         let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| DateTimeError {
             message: format!("`{text}` is not an RFC 3339 date-time: {e}"),
         })?;
-        Self::checked(parsed.to_offset(UtcOffset::UTC))
+        // `to_offset` panics when the UTC instant falls outside the supported years (e.g.
+        // `9999-12-31T23:59:59-23:59` is year 10000 in UTC): use the checked form.
+        let utc = parsed
+            .checked_to_offset(UtcOffset::UTC)
+            .ok_or_else(|| DateTimeError {
+                message: format!("`{text}` is outside years 0000..=9999 in UTC"),
+            })?;
+        Self::checked(utc)
     }
 
     /// Seconds since the Unix epoch.
@@ -294,5 +301,31 @@ mod tests {
         assert_eq!(t.saturating_duration_since(later), Duration::ZERO);
         assert!(DateTime::from_unix_timestamp(i64::MAX).is_err());
         assert!(DateTime::from_unix_timestamp(-100_000_000_000).is_err());
+    }
+
+    #[test]
+    fn offsets_that_leave_the_supported_years_are_errors_not_panics() {
+        for text in [
+            "9999-12-31T23:59:59-23:59",
+            "9999-12-31T23:00:00-01:00",
+            "0000-01-01T00:00:00+00:01",
+            "0000-01-01T00:59:59.999999999+23:59",
+        ] {
+            let err = DateTime::parse(text).unwrap_err();
+            assert!(err.to_string().contains("0000..=9999"), "{text}: {err}");
+        }
+        // The edges themselves are fine.
+        assert_eq!(
+            DateTime::parse("9999-12-31T23:59:59.999999999+00:00")
+                .unwrap()
+                .to_string(),
+            "9999-12-31T23:59:59.999999999Z"
+        );
+        assert_eq!(
+            DateTime::parse("0000-01-01T23:59:59+23:59")
+                .unwrap()
+                .to_string(),
+            "0000-01-01T00:00:59Z"
+        );
     }
 }

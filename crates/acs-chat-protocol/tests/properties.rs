@@ -395,6 +395,32 @@ proptest! {
     fn datetimes_round_trip(t in datetime()) {
         prop_assert_eq!(DateTime::parse(&t.to_string()).unwrap(), t);
     }
+
+    /// parse ∘ format is the identity over the whole supported range (years 0000..=9999), for
+    /// both the trimmed and the fixed-digit forms.
+    #[test]
+    fn datetimes_round_trip_over_the_whole_range(
+        nanos in DateTime::parse("0000-01-01T00:00:00Z").unwrap().unix_timestamp_nanos()
+            ..=DateTime::parse("9999-12-31T23:59:59.999999999Z").unwrap().unix_timestamp_nanos()
+    ) {
+        let t = DateTime::from_unix_timestamp_nanos(nanos).unwrap();
+        prop_assert_eq!(DateTime::parse(&t.to_string()).unwrap(), t);
+        prop_assert_eq!(DateTime::parse(&t.to_rfc3339_fixed(9)).unwrap(), t);
+    }
+
+    /// Any string either parses or is an error, never a panic; RFC 3339-shaped strings with any
+    /// offset included, and what parses is in range and formats back to the same instant.
+    #[test]
+    fn any_string_parses_or_is_an_error(
+        text in prop_oneof![
+            ".{0,40}",
+            "[0-9]{4}-[01][0-9]-[0-3][0-9][Tt ][0-2][0-9]:[0-5][0-9]:[0-6][0-9](\\.[0-9]{1,12})?([Zz]|[+-][0-2][0-9]:[0-5][0-9])",
+        ]
+    ) {
+        if let Ok(t) = DateTime::parse(&text) {
+            prop_assert_eq!(DateTime::parse(&t.to_string()).unwrap(), t);
+        }
+    }
 }
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
