@@ -223,6 +223,10 @@ async fn an_untrusted_ca_is_rejected_and_trusting_it_makes_the_call_pass() {
     let err = send_err(&default, &server.https("/")).await;
     assert_eq!(err.kind(), TransportErrorKind::Tls, "{err:?}");
     assert!(err.is_tls());
+    // The message says what is wrong and what to do, once (the source is not repeated).
+    let message = err.to_string();
+    assert!(message.contains("not signed by a trusted CA"), "{message}");
+    assert!(message.contains("add_root_certificate_pem"), "{message}");
     assert!(err.request_not_sent());
     assert_eq!(server.requests(), 0);
     // The rustls error is reachable through source().
@@ -259,6 +263,20 @@ async fn a_self_signed_emulator_certificate_can_be_trusted() {
 }
 
 #[tokio::test]
+async fn a_ca_certificate_used_as_the_servers_own_is_explained() {
+    // What `openssl req -x509` makes: curl and Python accept it as a trusted self-signed
+    // certificate; rustls refuses it even when trusted, so the message must say why.
+    let pki = Pki::ca_as_end_entity();
+    let server = support::https_server(&pki, H2_AND_H1).await;
+    let err = send_err(&trusting(&pki).build().unwrap(), &server.https("/")).await;
+    assert!(err.is_tls(), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("CaUsedAsEndEntity"), "{message}");
+    assert!(message.contains("openssl req -x509"), "{message}");
+    assert!(message.contains("issued by a CA"), "{message}");
+}
+
+#[tokio::test]
 async fn the_certificate_must_match_the_host() {
     // Same server, reached by a name that is not in its certificate.
     let pki = Pki::issued_for(&["127.0.0.1"]);
@@ -270,6 +288,10 @@ async fn the_certificate_must_match_the_host() {
     let err = send_err(&transport, &by_name).await;
     assert!(err.is_tls(), "{err:?}");
     assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
+    assert!(
+        err.to_string().contains("not valid for that host name"),
+        "{err}"
+    );
     assert_eq!(server.requests(), 1);
 }
 
@@ -329,6 +351,17 @@ async fn https_to_a_plain_http_server_is_a_tls_error() {
     let err = send_err(&HyperTransport::new().unwrap(), &server.https("/")).await;
     assert!(err.is_tls(), "{err:?}");
     assert!(err.request_not_sent());
+    assert!(err.to_string().contains("did not answer in TLS"), "{err}");
+}
+
+#[tokio::test]
+async fn plain_http_to_an_https_server_says_it_may_speak_https() {
+    let pki = Pki::new();
+    let server = support::https_server(&pki, H2_AND_H1).await;
+    let allowed = HyperTransport::builder().allow_http(true).build().unwrap();
+    let err = send_err(&allowed, &server.http("/")).await;
+    assert_eq!(err.kind(), TransportErrorKind::InvalidResponse, "{err:?}");
+    assert!(err.to_string().contains("it may speak HTTPS"), "{err}");
 }
 
 // ---- connect failures and timeouts ------------------------------------------------------

@@ -20,6 +20,7 @@ use std::io;
 
 use http_body_util::LengthLimitError;
 
+use super::Origin;
 use super::connect::ConnectTimedOut;
 use crate::{TransportError, TransportErrorKind};
 
@@ -55,7 +56,7 @@ fn has_io_kind(err: &(dyn StdError + 'static), kinds: &[io::ErrorKind]) -> bool 
 /// An error of `hyper_util`'s client (connect, send, or the response head).
 pub(super) fn send_error(
     err: hyper_util::client::legacy::Error,
-    origin: &dyn std::fmt::Display,
+    origin: &Origin,
 ) -> TransportError {
     let root: &(dyn StdError + 'static) = &err;
     if err.is_connect() {
@@ -64,11 +65,8 @@ pub(super) fn send_error(
                 TransportErrorKind::Timeout,
                 format!("connecting to {origin} timed out"),
             )
-        } else if find::<rustls::Error>(root).is_some() {
-            (
-                TransportErrorKind::Tls,
-                format!("TLS handshake with {origin} failed"),
-            )
+        } else if let Some(tls) = find::<rustls::Error>(root) {
+            (TransportErrorKind::Tls, tls_message(tls, origin))
         } else if has_io_kind(root, &[io::ErrorKind::TimedOut]) {
             (
                 TransportErrorKind::Timeout,
@@ -94,23 +92,67 @@ pub(super) fn send_error(
             TransportErrorKind::ConnectionLost
         }
     });
-    TransportError::new(kind, message_for(kind, origin)).with_source(err)
+    TransportError::new(kind, exchange_message(kind, root, origin)).with_source(err)
+}
+
+/// What went wrong in a TLS handshake, and what to do about it, in words: the rustls error
+/// itself stays reachable through `source()`.
+fn tls_message(err: &rustls::Error, origin: &Origin) -> String {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert) = err else {
+        return match err {
+            rustls::Error::AlertReceived(alert) => {
+                format!("{origin} refused the TLS handshake (alert {alert:?})")
+            }
+            rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+                format!(
+                    "{origin} did not answer in TLS (is it a plain-http server? then use an \
+                     http:// endpoint, which must be allowed explicitly)"
+                )
+            }
+            _ => format!("TLS handshake with {origin} failed ({err})"),
+        };
+    };
+    match cert {
+        C::UnknownIssuer => format!(
+            "the certificate of {origin} is not signed by a trusted CA (UnknownIssuer): trust \
+             the CA that issued it (add_root_certificate_pem; a local acs-chat emulator names its \
+             CA file in its start-up banner)"
+        ),
+        C::NotValidForName | C::NotValidForNameContext { .. } => format!(
+            "the certificate of {origin} is not valid for that host name (NotValidForName): \
+             connect with a name the certificate lists"
+        ),
+        C::Expired | C::ExpiredContext { .. } => {
+            format!("the certificate of {origin} has expired (Expired)")
+        }
+        C::NotValidYet | C::NotValidYetContext { .. } => format!(
+            "the certificate of {origin} is not valid yet (NotValidYet): check this machine's clock"
+        ),
+        C::Revoked => format!("the certificate of {origin} is revoked (Revoked)"),
+        // webpki reports a CA certificate presented as the server's own as an opaque
+        // `Other(CaUsedAsEndEntity)`; its Debug form is the only stable way to see it without
+        // depending on webpki directly.
+        C::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => format!(
+            "{origin} presented a CA certificate as its own certificate (CaUsedAsEndEntity), as a \
+             self-signed certificate made with `openssl req -x509` is; curl and Python accept \
+             that, rustls does not: give the server a certificate issued by a CA (for example \
+             with mkcert, or the acs-chat emulator's own), and trust that CA"
+        ),
+        _ => format!("the certificate of {origin} was refused ({err})"),
+    }
 }
 
 /// An error while reading the response body (through `Limited`).
-pub(super) fn body_error(
-    err: BoxError,
-    origin: &dyn std::fmt::Display,
-    limit: usize,
-) -> TransportError {
+pub(super) fn body_error(err: BoxError, origin: &Origin, limit: usize) -> TransportError {
     if err.downcast_ref::<LengthLimitError>().is_some() {
         return body_too_large(origin, limit).with_source(err);
     }
     let kind = exchange_kind(&*err).unwrap_or(TransportErrorKind::ConnectionLost);
-    TransportError::new(kind, message_for(kind, origin)).with_source(err)
+    TransportError::new(kind, exchange_message(kind, &*err, origin)).with_source(err)
 }
 
-pub(super) fn body_too_large(origin: &dyn std::fmt::Display, limit: usize) -> TransportError {
+pub(super) fn body_too_large(origin: &Origin, limit: usize) -> TransportError {
     TransportError::new(
         TransportErrorKind::BodyTooLarge,
         format!("the response body from {origin} exceeds the limit of {limit} bytes"),
@@ -141,10 +183,25 @@ fn exchange_kind(root: &(dyn StdError + 'static)) -> Option<TransportErrorKind> 
     Some(kind)
 }
 
-fn message_for(kind: TransportErrorKind, origin: &dyn std::fmt::Display) -> String {
+fn exchange_message(
+    kind: TransportErrorKind,
+    root: &(dyn StdError + 'static),
+    origin: &Origin,
+) -> String {
     match kind {
-        TransportErrorKind::Tls => format!("TLS failure on the connection to {origin}"),
+        TransportErrorKind::Tls => match find::<rustls::Error>(root) {
+            Some(tls) => tls_message(tls, origin),
+            None => format!("TLS failure on the connection to {origin}"),
+        },
         TransportErrorKind::Timeout => format!("the exchange with {origin} timed out"),
+        // A TLS server answers a plain-http request with a TLS alert, whose first bytes hyper
+        // reads as a bad HTTP version.
+        TransportErrorKind::InvalidResponse if origin.scheme == http::uri::Scheme::HTTP => {
+            format!(
+                "{origin} did not answer in plain HTTP (it may speak HTTPS: use an https:// \
+                 endpoint)"
+            )
+        }
         TransportErrorKind::InvalidResponse => format!("{origin} sent a malformed response"),
         TransportErrorKind::InvalidRequest => {
             format!("the HTTP stack refused the request to {origin}")
@@ -181,7 +238,11 @@ mod tests {
             .build()
             .expect("runtime");
         let err = rt.block_on(body.collect()).expect_err("over the limit");
-        let err = body_error(err, &"https://h:1", 4);
+        let origin = Origin {
+            scheme: http::uri::Scheme::HTTPS,
+            authority: http::uri::Authority::from_static("h:1"),
+        };
+        let err = body_error(err, &origin, 4);
         assert!(err.is_body_too_large());
         assert!(err.to_string().contains("4 bytes"));
     }

@@ -74,6 +74,19 @@ impl Pki {
         }
     }
 
+    /// A self-signed CA certificate used as the server's own, as `openssl req -x509` makes.
+    pub(crate) fn ca_as_end_entity() -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        Pki {
+            ca_pem: cert.pem(),
+            chain: vec![cert.der().clone()],
+            key: key.serialize_der(),
+        }
+    }
+
     pub(crate) fn acceptor(&self, alpn: &[&[u8]]) -> TlsAcceptor {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
