@@ -469,13 +469,9 @@ fn describe(e: &acs_chat::Error) -> String {
             text.push_str(&format!(" ({})", notes.join(", ")));
         }
     } else if let Some(t) = e.transport_error() {
-        // `<operation>: <kind> (after N attempts): <context>: <root cause>`; the layers in
+        // `<operation>: <kind>: <context> (after N attempts): <root cause>`; the layers in
         // between (hyper's "client error (Connect)", ...) only repeat the kind.
         text.push_str(&e.to_string());
-        if !t.message().is_empty() {
-            text.push_str(": ");
-            text.push_str(t.message());
-        }
         let mut root = t.source();
         while let Some(next) = root.and_then(|s| s.source()) {
             root = Some(next);

@@ -1007,7 +1007,7 @@ fn a_network_failure_exits_1() {
     );
     // Retried by the client (a refused connection was not processed), then reported once.
     assert!(
-        stderr.starts_with("error: Chat_DeleteChatThread: connect error (after "),
+        stderr.starts_with("error: Chat_DeleteChatThread: connect error: could not connect to "),
         "{stderr}"
     );
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");

@@ -15,6 +15,10 @@ use crate::models::{CommunicationError, CommunicationErrorResponse};
 /// How many bytes of a non-JSON error body are kept for diagnostics.
 pub const BODY_SNIPPET_LIMIT: usize = 1024;
 
+/// How many characters of a service error's code, message or target `Display` shows; the whole
+/// text stays available through [`ServiceError::error`].
+pub const DISPLAY_TEXT_LIMIT: usize = 512;
+
 /// What went wrong, for matching; details are on [`Error`]'s accessors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -184,22 +188,61 @@ impl fmt::Debug for ServiceError {
     }
 }
 
+/// `Display` says the status, the service's code, message and target, and the request id.
+/// Text from the response is bounded ([`DISPLAY_TEXT_LIMIT`] characters each, with the full size
+/// said) and control characters (C0, C1 and bidirectional overrides) are escaped, so that a
+/// hostile response can neither flood a log nor rewrite the terminal it is printed on.
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "service returned {}", self.status)?;
         if let Some(e) = &self.error {
-            write!(f, ": {}: {}", e.code, e.message)?;
+            f.write_str(": ")?;
+            write_bounded(f, &e.code, DISPLAY_TEXT_LIMIT)?;
+            f.write_str(": ")?;
+            write_bounded(f, &e.message, DISPLAY_TEXT_LIMIT)?;
             if let Some(target) = &e.target {
-                write!(f, " (target {target})")?;
+                f.write_str(" (target ")?;
+                write_bounded(f, target, DISPLAY_TEXT_LIMIT)?;
+                f.write_str(")")?;
             }
         } else if let Some(snippet) = self.body_snippet.as_deref().filter(|s| !s.is_empty()) {
-            write!(f, ": {snippet}")?;
+            f.write_str(": ")?;
+            write_bounded(f, snippet, BODY_SNIPPET_LIMIT)?;
         }
         if let Some(id) = &self.request_id {
-            write!(f, " [x-ms-request-id {id}]")?;
+            f.write_str(" [x-ms-request-id ")?;
+            write_bounded(f, id, 128)?;
+            f.write_str("]")?;
         }
         Ok(())
     }
+}
+
+/// Writes at most `limit` characters of `text`, escaping control and bidirectional-formatting
+/// characters, and says how long the text was when it is cut.
+pub(crate) fn write_bounded(f: &mut impl fmt::Write, text: &str, limit: usize) -> fmt::Result {
+    let mut chars = text.char_indices();
+    for (_, c) in chars.by_ref().take(limit) {
+        if is_dangerous(c) {
+            write!(f, "{}", c.escape_unicode())?;
+        } else {
+            f.write_char(c)?;
+        }
+    }
+    if chars.next().is_some() {
+        write!(f, "… ({} bytes in all)", text.len())?;
+    }
+    Ok(())
+}
+
+/// C0 and C1 controls, and the characters that reorder or hide text on a terminal.
+pub(crate) fn is_dangerous(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
+                | '\u{061C}' | '\u{FEFF}'
+        )
 }
 
 /// The error of the protocol layer.
@@ -452,6 +495,29 @@ mod tests {
         assert_eq!(e.retry_class(), RetryClass::NotRetryable);
         assert!(e.to_string().contains("Forbidden"));
         assert!(e.to_string().contains("req-1"));
+    }
+
+    #[test]
+    fn display_is_bounded_and_escapes_terminal_controls() {
+        let huge = "x".repeat(20 * 1024 * 1024);
+        let body = format!(
+            r#"{{"error":{{"code":"BadRequest","message":"{huge}","target":"\u202eevil\u009b2J"}}}}"#
+        );
+        let e = Error::from_response(&response(400, &[], &body));
+        let shown = e.to_string();
+        assert!(
+            shown.len() < 2 * DISPLAY_TEXT_LIMIT,
+            "{} bytes",
+            shown.len()
+        );
+        assert!(shown.contains("(20971520 bytes in all)"), "{shown}");
+        assert!(
+            !shown.contains('\u{202e}') && !shown.contains('\u{9b}'),
+            "{shown}"
+        );
+        assert!(shown.contains("\\u{202e}evil\\u{9b}2J"), "{shown}");
+        // The whole message is still there for code that wants it.
+        assert_eq!(e.service().unwrap().message().unwrap().len(), huge.len());
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub use auth::AccessToken;
 pub use datetime::{DateTime, DateTimeError};
 pub use endpoint::{ApiVersion, Endpoint, encode_path_segment};
 pub use error::{
-    BODY_SNIPPET_LIMIT, Error, ErrorKind, RetryAfter, RetryClass, ServiceError, classify_status,
+    BODY_SNIPPET_LIMIT, DISPLAY_TEXT_LIMIT, Error, ErrorKind, RetryAfter, RetryClass, ServiceError,
+    classify_status,
 };
 pub use identifier::{
     CommunicationIdentifier, CommunicationUserIdentifier, MicrosoftTeamsAppIdentifier,

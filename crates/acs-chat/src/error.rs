@@ -67,9 +67,14 @@ enum Source {
 
 /// The error of every client call.
 ///
-/// `Display` says what failed (the operation, the status or the failure kind, the number of
-/// attempts) without repeating its [`source()`](StdError::source), which is the protocol or
-/// transport error with the details. Neither ever contains an access token.
+/// `Display` says what failed and why, once: the operation, then the service's status, code,
+/// message and request id (bounded and escaped), or the transport's or the credential's
+/// explanation, then the number of attempts. [`source()`](StdError::source) is the underlying
+/// cause that `Display` does not already say (for example the rustls error under a TLS
+/// failure), so a printed cause chain never repeats itself. The layer's own error values stay
+/// reachable through [`service_error`](Self::service_error),
+/// [`transport_error`](Self::transport_error) and [`protocol_error`](Self::protocol_error).
+/// Nothing here ever contains an access token.
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -116,7 +121,9 @@ impl Error {
     }
 
     pub(crate) fn from_transport(e: TransportError) -> Self {
-        let mut err = Self::new(ErrorKind::Transport, e.kind().to_string());
+        // The message is the transport error's own text; `source()` skips to its cause, so a
+        // printed chain says each thing once.
+        let mut err = Self::new(ErrorKind::Transport, e.to_string());
         err.inner.source = Source::Transport(e);
         err
     }
@@ -131,15 +138,9 @@ impl Error {
             P::InvalidToken | P::InvalidCredential => ErrorKind::Credential,
             _ => ErrorKind::InvalidArgument,
         };
-        let message = match (kind, e.service()) {
-            (ErrorKind::Service, Some(s)) => match s.code() {
-                Some(code) => format!("the service returned {} ({code})", s.status()),
-                None => format!("the service returned {}", s.status()),
-            },
-            // The protocol's own messages never contain a token or a response's content.
-            _ => e.to_string(),
-        };
-        let mut err = Self::new(kind, message);
+        // The protocol's messages never contain a token, and the parts of a response they show
+        // are bounded and escaped (see `ServiceError`'s Display).
+        let mut err = Self::new(kind, e.to_string());
         err.inner.source = Source::Protocol(e);
         err
     }
@@ -280,10 +281,12 @@ impl fmt::Display for Error {
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        // The protocol and transport errors' own text is this error's message: skip to what
+        // they wrap.
         match &self.inner.source {
             Source::None => None,
-            Source::Protocol(p) => Some(p),
-            Source::Transport(t) => Some(t),
+            Source::Protocol(p) => p.source(),
+            Source::Transport(t) => t.source(),
             Source::Other(o) => Some(o.as_ref()),
         }
     }
@@ -331,10 +334,11 @@ mod tests {
         assert!(e.transport_error().is_none());
         assert_eq!(
             e.to_string(),
-            "ChatThread_GetChatMessage: the service returned 403 Forbidden (Forbidden)"
+            "ChatThread_GetChatMessage: service returned 403 Forbidden: Forbidden: not allowed \
+             [x-ms-request-id rid-7]"
         );
-        let source = e.source().unwrap().to_string();
-        assert!(source.contains("not allowed"), "{source}");
+        // Nothing below says it again.
+        assert!(e.source().is_none());
     }
 
     #[test]
@@ -347,9 +351,30 @@ mod tests {
         assert!(e.status().is_none());
         assert_eq!(
             e.to_string(),
-            "timed out (after 4 attempts, time budget exhausted)"
+            "timed out: https://h:443 (after 4 attempts, time budget exhausted)"
         );
         assert!(e.is_budget_exhausted());
         assert_eq!(e.attempts(), 4);
+    }
+
+    #[test]
+    fn a_cause_chain_says_each_thing_once() {
+        let io = std::io::Error::other("handshake alert 48");
+        let t = TransportError::new(TransportErrorKind::Tls, "the certificate was refused")
+            .with_source(io);
+        let e = Error::from(t).with_operation("ChatThread_SendChatMessage");
+        let mut chain = vec![e.to_string()];
+        let mut next = e.source();
+        while let Some(cause) = next {
+            chain.push(cause.to_string());
+            next = cause.source();
+        }
+        assert_eq!(
+            chain,
+            [
+                "ChatThread_SendChatMessage: TLS error: the certificate was refused",
+                "handshake alert 48"
+            ]
+        );
     }
 }
