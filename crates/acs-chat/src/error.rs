@@ -25,6 +25,11 @@ pub enum ErrorKind {
     ForeignNextLink,
     /// The service (or a continuation) gave a nextLink that is not a URL.
     InvalidNextLink,
+    /// The service sent a nextLink that the list had already followed: following it would
+    /// never end.
+    PagingLoop,
+    /// The list reached its page cap ([`Pager::max_pages`](crate::Pager::max_pages)).
+    PageLimit,
     /// The credential failed: a malformed or expired token, a refresher that failed or returned
     /// an expired token, a malformed access key or connection string.
     Credential,
@@ -43,6 +48,8 @@ impl ErrorKind {
             Self::Timeout => "the request timed out",
             Self::ForeignNextLink => "refused to follow a nextLink to another origin",
             Self::InvalidNextLink => "the nextLink is not a valid URL",
+            Self::PagingLoop => "the nextLinks loop",
+            Self::PageLimit => "the list reached its page cap",
             Self::Credential => "the credential failed",
             Self::InvalidArgument => "invalid argument",
             Self::Decode => "the response body did not parse",

@@ -71,8 +71,8 @@ pub use options::{
     CreateChatThreadOptions, ListOptions, SendMessageOptions, SkipListOptions,
     TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions, participant,
 };
-pub use pager::{Continuation, Pager, Pages};
-pub use retry::RetryOptions;
+pub use pager::{Continuation, DEFAULT_MAX_PAGES, Pager, Pages};
+pub use retry::{DEFAULT_DEADLINE, RetryOptions};
 
 /// The protocol crate's types that appear in this crate's API.
 pub use acs_chat_protocol::operations::{ChatImage, ImageViewType};

@@ -1,8 +1,9 @@
 //! [`Pager`]: a lazy, resumable list, as a `Stream` of items or (with [`Pager::by_page`]) of
 //! pages.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -12,7 +13,12 @@ use futures::FutureExt as _;
 use futures::Stream;
 use futures::future::BoxFuture;
 
-use crate::Error;
+use crate::{Error, ErrorKind};
+
+/// How many pages one pager fetches at most unless told otherwise ([`Pager::max_pages`]): at the
+/// service's largest page (200 messages) that is two million items, far more than a listing
+/// needs, and it bounds what a server that keeps inventing new nextLinks can make a client do.
+pub const DEFAULT_MAX_PAGES: usize = 10_000;
 
 /// Fetches one page: `None` is the first page (the list call itself), `Some(link)` a nextLink.
 pub(crate) type Fetch<T> =
@@ -73,9 +79,58 @@ struct Core<T> {
     skip: usize,
     in_flight: Option<(Option<String>, PageFuture<T>)>,
     failed: bool,
+    /// Pages requested so far, and the cap.
+    pages: usize,
+    max_pages: usize,
+    /// Keyed hashes of the nextLinks followed (8 bytes a page, at most `max_pages` of them):
+    /// a link seen twice is a loop.
+    followed: HashSet<u64>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl<T> Core<T> {
+    fn new(fetch: Fetch<T>) -> Self {
+        Self {
+            fetch,
+            position: Position::Start,
+            skip: 0,
+            in_flight: None,
+            failed: false,
+            pages: 0,
+            max_pages: DEFAULT_MAX_PAGES,
+            followed: HashSet::new(),
+            hasher: Default::default(),
+        }
+    }
+
+    /// Refuses to fetch `link` when it was followed before or the page cap is reached.
+    fn check_next(&mut self, link: Option<&str>) -> Result<(), Error> {
+        if self.pages >= self.max_pages {
+            return Err(Error::new(
+                ErrorKind::PageLimit,
+                format!(
+                    "stopped after {} pages (the pager's max_pages); raise it with \
+                     Pager::max_pages if the list really is that long",
+                    self.pages
+                ),
+            ));
+        }
+        if let Some(link) = link
+            && !self.followed.insert(self.hasher.hash_one(link))
+        {
+            return Err(Error::new(
+                ErrorKind::PagingLoop,
+                format!(
+                    "the service sent a nextLink that was already followed, after {} pages: \
+                     following it would loop forever",
+                    self.pages
+                ),
+            ));
+        }
+        self.pages += 1;
+        Ok(())
+    }
+
     /// Fetches the next page (one request at a time, only when asked). Yields the link that
     /// fetched it and the page, with the resume skip already applied.
     fn poll_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Fetched<T>>> {
@@ -88,6 +143,10 @@ impl<T> Core<T> {
                 Position::Start => None,
                 Position::Next(link) => Some(link.clone()),
             };
+            if let Err(e) = self.check_next(link.as_deref()) {
+                self.failed = true;
+                return Poll::Ready(Some(Err(e)));
+            }
             let fut = (self.fetch)(link.clone());
             self.in_flight = Some((link, fut));
         }
@@ -142,6 +201,8 @@ impl<T> Core<T> {
         self.skip = c.skip;
         self.in_flight = None;
         self.failed = false;
+        self.pages = 0;
+        self.followed.clear();
     }
 }
 
@@ -153,8 +214,11 @@ impl<T> Core<T> {
 ///   [`resume`](Self::resume) on a new pager of the same list call to go on from there.
 ///
 /// NextLinks are followed verbatim, and one that points away from the endpoint's origin is
-/// refused ([`ErrorKind::ForeignNextLink`](crate::ErrorKind::ForeignNextLink)). After an error
-/// the stream ends; its continuation still points at the page that failed.
+/// refused ([`ErrorKind::ForeignNextLink`](crate::ErrorKind::ForeignNextLink)). A nextLink
+/// already followed ends the list with [`ErrorKind::PagingLoop`](crate::ErrorKind::PagingLoop)
+/// instead of looping, and at most [`max_pages`](Self::max_pages) pages are fetched
+/// ([`DEFAULT_MAX_PAGES`] unless set; then [`ErrorKind::PageLimit`](crate::ErrorKind::PageLimit)).
+/// After an error the stream ends; its continuation still points at the page that failed.
 pub struct Pager<T> {
     core: Core<T>,
     buffer: VecDeque<T>,
@@ -177,17 +241,18 @@ impl<T> fmt::Debug for Pager<T> {
 impl<T> Pager<T> {
     pub(crate) fn new(fetch: Fetch<T>) -> Self {
         Self {
-            core: Core {
-                fetch,
-                position: Position::Start,
-                skip: 0,
-                in_flight: None,
-                failed: false,
-            },
+            core: Core::new(fetch),
             buffer: VecDeque::new(),
             current_link: None,
             consumed: 0,
         }
+    }
+
+    /// Fetches at most `n` pages (at least one); the next fetch fails with
+    /// [`ErrorKind::PageLimit`](crate::ErrorKind::PageLimit). Default: [`DEFAULT_MAX_PAGES`].
+    pub fn max_pages(mut self, n: usize) -> Self {
+        self.core.max_pages = n.max(1);
+        self
     }
 
     /// Starts from `continuation` instead of the first page.
@@ -265,6 +330,12 @@ impl<T> Pages<T> {
     /// Starts from `continuation`.
     pub fn resume(mut self, continuation: Continuation) -> Self {
         self.core.resume(continuation);
+        self
+    }
+
+    /// Fetches at most `n` pages in all; see [`Pager::max_pages`].
+    pub fn max_pages(mut self, n: usize) -> Self {
+        self.core.max_pages = n.max(1);
         self
     }
 }

@@ -9,9 +9,11 @@ use http::StatusCode;
 /// How failed requests are retried.
 ///
 /// Defaults: 3 retries, exponential backoff with full jitter (a random delay between zero and
-/// `initial_delay * 2^retry`, capped at `max_delay`), base 800 ms, cap 60 s, no overall time
-/// budget. A server hint (`retry-after-ms`, `x-ms-retry-after-ms`, `Retry-After` in seconds or as
-/// an HTTP date) replaces the backoff, capped at `max_delay`.
+/// `initial_delay * 2^retry`, capped at `max_delay`), base 800 ms, cap 60 s, and an overall
+/// deadline of 60 s per call (as azure_core's `max_total_elapsed`), so no call, however the
+/// network or the service misbehaves, takes longer than a minute unless asked to. A server hint
+/// (`retry-after-ms`, `x-ms-retry-after-ms`, `Retry-After` in seconds or as an HTTP date)
+/// replaces the backoff, capped at `max_delay`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryOptions {
@@ -21,10 +23,16 @@ pub struct RetryOptions {
     pub initial_delay: Duration,
     /// The longest wait between two attempts (also caps server hints).
     pub max_delay: Duration,
-    /// The overall time budget of one call, retries and waits included: a retry that would
-    /// start after it is not made, and a request in flight when it runs out is abandoned.
+    /// The overall deadline of one call, retries and waits included: a retry that would start
+    /// after it is not made, and a request in flight when it runs out is abandoned (the call
+    /// fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout)). Default 60 s; `None`
+    /// (see [`no_deadline`](Self::no_deadline)) leaves only the attempt and transport
+    /// timeouts.
     pub max_elapsed: Option<Duration>,
 }
+
+/// The default overall deadline of one call ([`RetryOptions::max_elapsed`]).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Default for RetryOptions {
     fn default() -> Self {
@@ -32,7 +40,7 @@ impl Default for RetryOptions {
             max_retries: 3,
             initial_delay: Duration::from_millis(800),
             max_delay: Duration::from_secs(60),
-            max_elapsed: None,
+            max_elapsed: Some(DEFAULT_DEADLINE),
         }
     }
 }
@@ -70,6 +78,12 @@ impl RetryOptions {
         self
     }
 
+    /// No overall deadline (only the attempt and transport timeouts bound a call).
+    pub fn no_deadline(mut self) -> Self {
+        self.max_elapsed = None;
+        self
+    }
+
     /// The full-jitter backoff before retry number `retry` (1-based), for a `jitter` in `[0, 1]`.
     pub(crate) fn backoff(&self, retry: u32, jitter: f64) -> Duration {
         let exp = 1u32
@@ -80,7 +94,13 @@ impl RetryOptions {
             .checked_mul(exp)
             .unwrap_or(self.max_delay)
             .min(self.max_delay);
-        ceiling.mul_f64(jitter.clamp(0.0, 1.0))
+        // `mul_f64` panics when the product does not fit (a `max_delay` near `Duration::MAX`).
+        let jitter = if jitter.is_nan() {
+            0.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
+        Duration::try_from_secs_f64(ceiling.as_secs_f64() * jitter).unwrap_or(ceiling)
     }
 }
 
@@ -209,6 +229,27 @@ mod tests {
     const FIRST_BACKOFF: Decision = Decision::Retry(Duration::from_millis(800));
 
     #[test]
+    fn backoff_never_panics_on_extreme_settings() {
+        let huge = RetryOptions::default()
+            .initial_delay(Duration::MAX)
+            .max_delay(Duration::MAX);
+        for retry in [0, 1, 2, 31, 32, 64, u32::MAX] {
+            for jitter in [0.0, 0.5, 1.0, f64::NAN, f64::INFINITY, -1.0] {
+                let d = huge.backoff(retry, jitter);
+                assert!(d <= Duration::MAX);
+            }
+        }
+        assert_eq!(huge.backoff(1, f64::NAN), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_default_deadline_is_a_minute_and_can_be_lifted() {
+        assert_eq!(RetryOptions::default().max_elapsed, Some(DEFAULT_DEADLINE));
+        assert_eq!(DEFAULT_DEADLINE, Duration::from_secs(60));
+        assert_eq!(RetryOptions::default().no_deadline().max_elapsed, None);
+    }
+
+    #[test]
     fn status_matrix() {
         for code in [408, 500, 502, 503, 504] {
             assert_eq!(first(&status(code), Idempotent), FIRST_BACKOFF, "{code}");
@@ -275,7 +316,7 @@ mod tests {
 
     #[test]
     fn exponential_backoff_with_full_jitter_and_cap() {
-        let o = RetryOptions::default().max_retries(20);
+        let o = RetryOptions::default().max_retries(20).no_deadline();
         let d = |attempt, jitter| {
             decide(
                 attempt,

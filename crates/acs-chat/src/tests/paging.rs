@@ -250,3 +250,63 @@ async fn a_failed_page_is_retried_and_an_error_ends_the_stream() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_next_link_back_to_the_same_page_ends_with_a_paging_loop_error() {
+    let mock = Mock::new();
+    mock.reply(200, &page(&["1"], Some(link(2))))
+        .reply(200, &page(&["2"], Some(link(2))));
+    let c = client(&mock, &clock());
+    let items: Vec<_> = c
+        .chat_thread_client(THREAD)
+        .list_messages(ListOptions::new())
+        .collect()
+        .await;
+    assert_eq!(ids(&items[..2]), ["1", "2"]);
+    assert_eq!(items.len(), 3, "the stream ends after the error");
+    let err = items[2].as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PagingLoop, "{err}");
+    assert_eq!(
+        mock.requests().len(),
+        2,
+        "the looping link is not requested again"
+    );
+}
+
+#[tokio::test]
+async fn two_pages_pointing_at_each_other_end_with_a_paging_loop_error() {
+    let mock = Mock::new();
+    mock.reply(200, &page(&[], Some(link(2))))
+        .reply(200, &page(&[], Some(link(3))))
+        .reply(200, &page(&[], Some(link(2))));
+    let c = client(&mock, &clock());
+    let pages: Vec<_> = c
+        .chat_thread_client(THREAD)
+        .list_messages(ListOptions::new())
+        .by_page()
+        .collect()
+        .await;
+    assert_eq!(pages.len(), 4);
+    assert_eq!(pages[3].as_ref().unwrap_err().kind(), ErrorKind::PagingLoop);
+    assert_eq!(mock.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn fresh_next_links_for_ever_stop_at_the_page_cap() {
+    let mock = Mock::new();
+    for n in 2..10 {
+        mock.reply(200, &page(&[], Some(link(n))));
+    }
+    let c = client(&mock, &clock());
+    let items: Vec<_> = c
+        .chat_thread_client(THREAD)
+        .list_messages(ListOptions::new())
+        .max_pages(5)
+        .collect()
+        .await;
+    assert_eq!(items.len(), 1);
+    let err = items[0].as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PageLimit, "{err}");
+    assert!(err.to_string().contains("5 pages"), "{err}");
+    assert_eq!(mock.requests().len(), 5);
+}

@@ -280,6 +280,40 @@ async fn the_budget_also_bounds_a_request_in_flight() {
 }
 
 #[tokio::test]
+async fn by_default_a_hanging_request_and_a_throttling_loop_end_within_a_minute() {
+    // A request that never answers: the default deadline abandons it at 60 s.
+    let clock = clock();
+    let never = |_r: Request<Bytes>| futures::future::pending::<Canned>();
+    let c = ChatClientBuilder::new(
+        ENDPOINT,
+        CommunicationTokenCredential::new(token()).unwrap(),
+    )
+    .clock(clock.clone())
+    .sleep(clock.clone())
+    .transport(never)
+    .build()
+    .unwrap();
+    let e = c.delete_chat_thread(THREAD).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(e.is_budget_exhausted());
+    assert_eq!(clock.sleeps(), [crate::DEFAULT_DEADLINE]);
+
+    // A service that answers 429 with Retry-After: 50 every time: one wait, then the next
+    // would pass the deadline, so the call stops after 50 s instead of waiting 3 × 50 s.
+    let mock = Mock::new();
+    for _ in 0..4 {
+        mock.push(Ok(response(429, "", &[("retry-after", "50")])));
+    }
+    let clock = super::clock();
+    let c = client(&mock, &clock);
+    let e = c.delete_chat_thread(THREAD).await.unwrap_err();
+    assert_eq!(e.status(), Some(http::StatusCode::TOO_MANY_REQUESTS));
+    assert!(e.is_budget_exhausted());
+    assert_eq!(clock.sleeps(), [Duration::from_secs(50)]);
+    assert_eq!(mock.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn an_expired_static_token_fails_before_any_request() {
     let mock = Mock::new();
     let expired = jwt(DateTime::from_unix_timestamp(1_000_000_000).unwrap(), "old");
