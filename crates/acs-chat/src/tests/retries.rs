@@ -296,7 +296,7 @@ async fn by_default_a_hanging_request_and_a_throttling_loop_end_within_a_minute(
     let e = c.delete_chat_thread(THREAD).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout);
     assert!(e.is_budget_exhausted());
-    assert_eq!(clock.sleeps(), [crate::DEFAULT_DEADLINE]);
+    assert_eq!(clock.sleeps(), [DEFAULT_DEADLINE]);
 
     // A service that answers 429 with Retry-After: 50 every time: one wait, then the next
     // would pass the deadline, so the call stops after 50 s instead of waiting 3 × 50 s.
