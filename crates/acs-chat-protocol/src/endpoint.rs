@@ -59,7 +59,8 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses and validates an endpoint URL.
     pub fn parse(url: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Error::invalid_endpoint(format!("endpoint `{url}` {why}"));
+        let bad =
+            |why: &str| Error::invalid_endpoint(format!("endpoint `{}` {why}", redact_url(url)));
         if url.contains(['?', '#']) {
             return Err(bad("must not have a query or a fragment"));
         }
@@ -195,6 +196,69 @@ impl Endpoint {
     pub(crate) fn origin_url(&self, path_and_query: &str) -> String {
         format!("{}://{}{}", self.scheme(), self.authority, path_and_query)
     }
+}
+
+/// `url` fit to be shown: user info and the values of query parameters and the fragment are
+/// replaced with `***` (they can carry a password or a SAS signature), control and bidi
+/// characters are escaped, and the result is bounded (256 characters, with the full size said).
+///
+/// ```
+/// use acs_chat_protocol::redact_url;
+/// assert_eq!(
+///     redact_url("https://user:pass@host.example/x?sig=abc&se=2026"),
+///     "https://***@host.example/x?sig=***&se=***"
+/// );
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let (rest, fragment) = match url.split_once('#') {
+        Some((rest, _)) => (rest, Some("***")),
+        None => (url, None),
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
+    };
+    let mut out = String::with_capacity(url.len().min(300));
+    let (scheme, after_scheme) = match rest.split_once("://") {
+        Some((scheme, after)) => (Some(scheme), after),
+        None => (None, rest),
+    };
+    if let Some(scheme) = scheme {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    let authority_end = after_scheme.find('/').unwrap_or(after_scheme.len());
+    let (authority, path) = after_scheme.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => {
+            out.push_str("***@");
+            out.push_str(host);
+        }
+        None => out.push_str(authority),
+    }
+    out.push_str(path);
+    if let Some(query) = query {
+        out.push('?');
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match pair.split_once('=') {
+                Some((name, _)) => {
+                    out.push_str(name);
+                    out.push_str("=***");
+                }
+                None => out.push_str(pair),
+            }
+        }
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    let mut shown = String::with_capacity(out.len().min(300));
+    let _ = crate::error::write_bounded(&mut shown, &out, 256);
+    shown
 }
 
 impl fmt::Display for Endpoint {
@@ -343,6 +407,32 @@ pub(crate) fn requote(link: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_never_echo_user_info_or_query_values() {
+        for url in [
+            "https://user:hunter2@contoso.example",
+            "https://contoso.example/?sig=hunter2",
+            "https://contoso.example/x?a=1&sig=hunter2#hunter2",
+            "ftp://user:hunter2@contoso.example/",
+            "contoso.example?sig=hunter2",
+        ] {
+            let err = Endpoint::parse(url).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{url}: {err}");
+            assert!(err.contains("***"), "{url}: {err}");
+        }
+        assert_eq!(
+            redact_url("https://a:b@h.example:8443/p?x=1&flag&sig=2#frag"),
+            "https://***@h.example:8443/p?x=***&flag&sig=***#***"
+        );
+        assert_eq!(redact_url("https://h.example/p"), "https://h.example/p");
+        let long = format!("https://h.example/{}", "a".repeat(10_000));
+        assert!(redact_url(&long).len() < 400);
+        assert_eq!(
+            redact_url("https://h.example/\u{202e}"),
+            "https://h.example/\\u{202e}"
+        );
+    }
 
     #[test]
     fn endpoint_forms() {
