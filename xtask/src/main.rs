@@ -12,6 +12,7 @@ use std::process::ExitCode;
 mod bench;
 mod check_deps;
 mod codegen;
+#[cfg(feature = "conformance")]
 mod conformance;
 mod release;
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
     };
     let result = match task.as_str() {
         "codegen" => codegen::run(rest),
+        #[cfg(feature = "conformance")]
         "conformance" => conformance::run(rest),
         "check-deps" => check_deps::run(rest),
         "bench" => bench::run(rest),

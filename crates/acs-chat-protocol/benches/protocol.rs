@@ -6,9 +6,11 @@
 
 use std::hint::black_box;
 
-use acs_chat_protocol::models::{ChatMessage, SendChatMessageRequest};
-use acs_chat_protocol::operations::{ListChatMessages, SendChatMessage};
-use acs_chat_protocol::{ApiVersion, Endpoint, Operation, Page, RequestContext, authorize};
+use acs_chat_protocol::models::ChatMessage;
+use acs_chat_protocol::operations::{ListChatMessages, SendChatMessage, SendChatMessageOptions};
+use acs_chat_protocol::{
+    AccessToken, ApiVersion, Endpoint, Operation, Page, RequestContext, authorize,
+};
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -29,26 +31,25 @@ fn benches(c: &mut Criterion) {
     let endpoint = Endpoint::parse("https://contoso.communication.azure.com").unwrap();
     let ctx = RequestContext::new(endpoint.clone(), ApiVersion::default());
 
+    let token = AccessToken::from_jwt("eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.sig").unwrap();
     c.bench_function("build_send_message_request", |b| {
         b.iter(|| {
-            let mut req =
-                SendChatMessageRequest::new("Let's meet at noon to go over the open issues.");
-            req.sender_display_name = Some("Alex Smith".into());
-            let op =
-                SendChatMessage::new("19:meeting_453dafb77b26481ea2e73bcada0324af@thread.v2", req);
+            let op = SendChatMessage::new(
+                "19:meeting_453dafb77b26481ea2e73bcada0324af@thread.v2",
+                "Let's meet at noon to go over the open issues.",
+                SendChatMessageOptions::default().sender_display_name("Alex Smith"),
+            );
             let mut request = op.build_request(black_box(&ctx)).unwrap();
-            authorize(
-                &mut request,
-                &endpoint,
-                "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.sig",
-            )
-            .unwrap();
+            authorize(&mut request, &endpoint, &token).unwrap();
             black_box(request)
         })
     });
 
     let body = Bytes::from(page_of_200());
-    let op = ListChatMessages::new("19:meeting_453dafb77b26481ea2e73bcada0324af@thread.v2");
+    let op = ListChatMessages::new(
+        "19:meeting_453dafb77b26481ea2e73bcada0324af@thread.v2",
+        Default::default(),
+    );
     let mut group = c.benchmark_group("parse_list_messages_200");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("acs_chat_protocol", |b| {

@@ -337,15 +337,6 @@ impl From<String> for ApiVersion {
     }
 }
 
-/// Percent-encodes one path segment. `.` and `..` are encoded too, so that no server or proxy
-/// treats them as dot-segments.
-pub fn encode_path_segment(id: &str) -> Cow<'_, str> {
-    match dot_segment(id) {
-        Some(encoded) => Cow::Borrowed(encoded),
-        None => utf8_percent_encode(id, SEGMENT).into(),
-    }
-}
-
 /// `.` and `..` encoded (percent-encoding leaves dots alone).
 fn dot_segment(id: &str) -> Option<&'static str> {
     match id {
@@ -360,42 +351,13 @@ pub(crate) fn push_query_value(out: &mut String, value: &str) {
     out.extend(utf8_percent_encode(value, QUERY_VALUE));
 }
 
-/// Appends `id`, percent-encoded as one path segment (see [`encode_path_segment`]), to `out`.
-fn push_path_segment(out: &mut String, id: &str) {
+/// Appends `id`, percent-encoded as one path segment, to `out`. `.` and `..` are encoded too,
+/// so that no server or proxy treats them as dot-segments.
+pub(crate) fn push_path_segment(out: &mut String, id: &str) {
     match dot_segment(id) {
         Some(encoded) => out.push_str(encoded),
         None => out.extend(utf8_percent_encode(id, SEGMENT)),
     }
-}
-
-/// Appends a path template (`/chat/threads/{chatThreadId}`) filled with encoded, non-empty
-/// ids to `out`.
-pub(crate) fn fill_path(
-    out: &mut String,
-    template: &str,
-    params: &[(&str, &str)],
-) -> Result<(), Error> {
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .map(|e| start + e)
-            .ok_or_else(|| Error::invalid_argument(format!("bad path template {template}")))?;
-        let name = &rest[start + 1..end];
-        let value = params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| Error::invalid_argument(format!("missing path parameter {name}")))?;
-        if value.is_empty() {
-            return Err(Error::invalid_argument(format!("{name} must not be empty")));
-        }
-        push_path_segment(out, value);
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(())
 }
 
 /// Makes a service-provided link sendable without re-encoding it: only bytes that cannot appear
@@ -514,45 +476,21 @@ mod tests {
         }
     }
 
-    fn filled(template: &str, params: &[(&str, &str)]) -> Result<String, Error> {
-        let mut out = String::from("/prefix");
-        fill_path(&mut out, template, params)?;
-        Ok(out.split_off("/prefix".len()))
+    fn segment(id: &str) -> String {
+        let mut out = String::new();
+        push_path_segment(&mut out, id);
+        out
     }
 
     #[test]
     fn path_segments() {
-        assert_eq!(
-            filled(
-                "/chat/threads/{chatThreadId}/messages/{chatMessageId}",
-                &[
-                    ("chatThreadId", "19:abc@thread.v2"),
-                    ("chatMessageId", "1/2?x#y")
-                ]
-            )
-            .unwrap(),
-            "/chat/threads/19%3Aabc@thread.v2/messages/1%2F2%3Fx%23y"
-        );
-        assert_eq!(filled("/t/{id}", &[("id", "..")]).unwrap(), "/t/%2E%2E");
-        assert!(filled("/t/{id}", &[("id", "")]).is_err());
-        assert!(filled("/t/{id}", &[("other", "x")]).is_err());
-        assert!(filled("/t/{id", &[("id", "x")]).is_err());
-        // Appending in place gives what the public encoder gives.
-        for id in [
-            ".",
-            "..",
-            "...",
-            "19:a@thread.v2",
-            "a b/c?d#e%f",
-            "é€😀",
-            "-._~",
-        ] {
-            assert_eq!(
-                filled("/t/{id}/x", &[("id", id)]).unwrap(),
-                format!("/t/{}/x", encode_path_segment(id)),
-                "{id}"
-            );
-        }
+        assert_eq!(segment("19:abc@thread.v2"), "19%3Aabc@thread.v2");
+        assert_eq!(segment("1/2?x#y"), "1%2F2%3Fx%23y");
+        assert_eq!(segment("."), "%2E");
+        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(segment("..."), "...");
+        assert_eq!(segment("a b%c"), "a%20b%25c");
+        assert_eq!(segment("-._~"), "-._~");
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub const DISPLAY_TEXT_LIMIT: usize = 512;
 pub enum ErrorKind {
     /// The service answered with a non-2xx status; see [`Error::service`].
     Service,
+    /// The service answered with a 2xx status the spec does not list for the operation (for
+    /// example 200 where only 201 is documented): the response is not trusted to mean success.
+    /// [`Error::service`] has the status and keeps the body.
+    UnexpectedStatus,
     /// A 2xx body did not parse; see [`Error::json_path`].
     Decode,
     /// An argument cannot be sent (an empty id, a value that is not a valid header, ...).
@@ -111,10 +115,11 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The details of a non-2xx response.
+/// The details of a response whose status is not a documented success.
 #[derive(Clone, PartialEq)]
 pub struct ServiceError {
     status: StatusCode,
+    body: Bytes,
     error: Option<CommunicationError>,
     body_snippet: Option<String>,
     request_id: Option<String>,
@@ -142,6 +147,11 @@ impl ServiceError {
     /// The service's error message.
     pub fn message(&self) -> Option<&str> {
         self.error.as_ref().map(|e| e.message.as_str())
+    }
+
+    /// The whole body, as received (bounded by the transport's response limit).
+    pub fn body(&self) -> &Bytes {
+        &self.body
     }
 
     /// Up to [`BODY_SNIPPET_LIMIT`] bytes of the body (lossy UTF-8), when it was not a service error.
@@ -301,9 +311,10 @@ impl Error {
         e
     }
 
-    /// Turns a non-2xx response into an error: the service error when the body is one, a
-    /// bounded snippet otherwise, the request ids and the retry hints. The one place where
-    /// that happens.
+    /// Turns a response whose status is not a documented success into an error: the service
+    /// error when the body is one, a bounded snippet otherwise, the whole body, the request ids
+    /// and the retry hints. A 2xx is [`ErrorKind::UnexpectedStatus`], anything else
+    /// [`ErrorKind::Service`]. The one place where that happens.
     pub fn from_response(response: &Response<Bytes>) -> Self {
         let headers = response.headers();
         let body = response.body();
@@ -317,6 +328,7 @@ impl Error {
         };
         let service = ServiceError {
             status: response.status(),
+            body: body.clone(),
             error,
             body_snippet,
             request_id: header_str(headers, "x-ms-request-id").map(str::to_owned),
@@ -324,7 +336,18 @@ impl Error {
             client_request_id: header_str(headers, "x-ms-client-request-id").map(str::to_owned),
             retry_after: RetryAfter::from_headers(headers),
         };
-        let mut e = Self::new(ErrorKind::Service, service.to_string());
+        let kind = if response.status().is_success() {
+            ErrorKind::UnexpectedStatus
+        } else {
+            ErrorKind::Service
+        };
+        let message = match kind {
+            ErrorKind::UnexpectedStatus => {
+                format!("{service} (a status the spec does not document for this operation)")
+            }
+            _ => service.to_string(),
+        };
+        let mut e = Self::new(kind, message);
         e.inner.service = Some(service);
         e
     }
@@ -429,7 +452,7 @@ fn snippet(body: &[u8]) -> String {
 /// Parses a 2xx JSON body. The fast path is plain serde_json; only when that fails is the body
 /// parsed again to find the JSON path of the failure. Quoted values are removed from the message
 /// so that a response's content (or a token) never ends up in an error.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+pub(crate) fn parse_json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     match serde_json::from_slice(body) {
         Ok(v) => Ok(v),
         Err(first) => {
@@ -591,7 +614,8 @@ mod tests {
         struct Inner {
             n: i32,
         }
-        let e = parse_json::<Outer>(br#"{"value":[{"n":1},{"n":"secret-token"}]}"#).unwrap_err();
+        let e =
+            parse_json_body::<Outer>(br#"{"value":[{"n":1},{"n":"secret-token"}]}"#).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Decode);
         assert_eq!(e.json_path(), Some("value[1].n"));
         assert!(!e.to_string().contains("secret-token"), "{e}");

@@ -1,14 +1,16 @@
-//! [`CommunicationIdentifier`]: an ergonomic view of `CommunicationIdentifierModel`, with the
-//! official SDKs' raw id rules (`8:acs:…`, `4:+1…`, `8:orgid:…`, `28:orgid:…`, …).
+//! [`CommunicationIdentifier`]: who a participant, a sender or a creator is, with the official
+//! SDKs' raw id rules (`8:acs:…`, `4:+1…`, `8:orgid:…`, `28:orgid:…`, …), read from and written
+//! to the wire's `CommunicationIdentifierModel` shape.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
-use crate::models::{
-    CommunicationCloudEnvironment, CommunicationIdentifierModel, CommunicationIdentifierModelKind,
-    CommunicationUserIdentifierModel, MicrosoftTeamsAppIdentifierModel,
-    MicrosoftTeamsUserIdentifierModel, PhoneNumberIdentifierModel,
-    TeamsExtensionUserIdentifierModel,
-};
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::models::CommunicationCloudEnvironment;
 
 const PHONE: &str = "4:";
 const PHONE_ANONYMOUS: &str = "4:anonymous";
@@ -25,7 +27,16 @@ const ACS_GCCH: &str = "8:gcch-acs:";
 const SPOOL: &str = "8:spool:";
 
 /// Who a participant, a sender or a creator is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// It is what every model carries where the wire has a `CommunicationIdentifierModel`, and what
+/// every method takes, so a listed participant can be passed back as it is and a message's
+/// sender compared with your own id. Two identifiers are equal when their raw ids are (the
+/// official SDKs' rule), whatever else they carry.
+///
+/// On the wire it is `kind`, `rawId` and the kind's member (`communicationUser`,
+/// `phoneNumber`, …); a kind this crate does not know is kept whole in
+/// [`Unknown`](Self::Unknown) and written back as it came.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum CommunicationIdentifier {
     /// An ACS user (`8:acs:<resource>_<id>`).
@@ -44,6 +55,7 @@ pub enum CommunicationIdentifier {
 
 /// An ACS user; its id is its raw id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct CommunicationUserIdentifier {
     /// The full id, e.g. `8:acs:8540c0de-…_c94ff260-…`.
     pub id: String,
@@ -51,6 +63,7 @@ pub struct CommunicationUserIdentifier {
 
 /// A phone number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct PhoneNumberIdentifier {
     /// The number, usually E.164 (`+14255550123`), or `anonymous`.
     pub phone_number: String,
@@ -64,6 +77,7 @@ pub struct PhoneNumberIdentifier {
 
 /// A Microsoft Teams user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct MicrosoftTeamsUserIdentifier {
     /// The Entra ID object id (or the visitor id when anonymous).
     pub user_id: String,
@@ -77,6 +91,7 @@ pub struct MicrosoftTeamsUserIdentifier {
 
 /// A Microsoft Teams application.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct MicrosoftTeamsAppIdentifier {
     /// The application id.
     pub app_id: String,
@@ -88,6 +103,7 @@ pub struct MicrosoftTeamsAppIdentifier {
 
 /// A Teams Phone user extended through an ACS resource.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct TeamsExtensionUserIdentifier {
     /// The Entra ID object id of the user.
     pub user_id: String,
@@ -101,11 +117,28 @@ pub struct TeamsExtensionUserIdentifier {
     pub raw_id: Option<String>,
 }
 
-/// An identifier of a kind this crate does not model.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// An identifier of a kind this crate does not model, kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UnknownIdentifier {
     /// The raw id.
     pub id: String,
+    /// The wire's `kind`, when it named one this crate does not know.
+    pub kind: Option<String>,
+    /// The other members the wire had (the unknown kind's own member), written back as they
+    /// came.
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
+impl UnknownIdentifier {
+    /// An identifier known only by its raw id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            kind: None,
+            properties: serde_json::Map::new(),
+        }
+    }
 }
 
 impl CommunicationIdentifier {
@@ -217,163 +250,103 @@ impl CommunicationIdentifier {
                     .starts_with(SPOOL)
                     .then(|| Self::communication_user(raw_id))
             })
-            .unwrap_or_else(|| {
-                Self::Unknown(UnknownIdentifier {
-                    id: raw_id.to_owned(),
-                })
-            })
+            .unwrap_or_else(|| Self::Unknown(UnknownIdentifier::new(raw_id)))
     }
 
     /// The raw id: the one the service sent when known, otherwise built from the parts.
-    pub fn raw_id(&self) -> String {
+    pub fn raw_id(&self) -> Cow<'_, str> {
         match self {
-            Self::CommunicationUser(u) => u.id.clone(),
-            Self::Unknown(u) => u.id.clone(),
-            Self::PhoneNumber(p) => p.raw_id.clone().unwrap_or_else(|| {
-                if p.is_anonymous {
-                    PHONE_ANONYMOUS.to_owned()
-                } else if let Some(a) = &p.asserted_id {
-                    format!("{PHONE}{}_{a}", p.phone_number)
-                } else {
-                    format!("{PHONE}{}", p.phone_number)
+            Self::CommunicationUser(u) => Cow::Borrowed(&u.id),
+            Self::Unknown(u) => Cow::Borrowed(&u.id),
+            Self::PhoneNumber(p) => match &p.raw_id {
+                Some(raw) => Cow::Borrowed(raw),
+                None if p.is_anonymous => Cow::Borrowed(PHONE_ANONYMOUS),
+                None => Cow::Owned(match &p.asserted_id {
+                    Some(a) => format!("{PHONE}{}_{a}", p.phone_number),
+                    None => format!("{PHONE}{}", p.phone_number),
+                }),
+            },
+            Self::MicrosoftTeamsUser(t) => match &t.raw_id {
+                Some(raw) => Cow::Borrowed(raw),
+                None => {
+                    let prefix = if t.is_anonymous {
+                        TEAMS_VISITOR
+                    } else {
+                        match t.cloud {
+                            CommunicationCloudEnvironment::Dod => TEAMS_DOD,
+                            CommunicationCloudEnvironment::Gcch => TEAMS_GCCH,
+                            _ => TEAMS_PUBLIC,
+                        }
+                    };
+                    Cow::Owned(format!("{prefix}{}", t.user_id))
                 }
-            }),
-            Self::MicrosoftTeamsUser(t) => t.raw_id.clone().unwrap_or_else(|| {
-                let prefix = if t.is_anonymous {
-                    TEAMS_VISITOR
-                } else {
-                    match t.cloud {
-                        CommunicationCloudEnvironment::Dod => TEAMS_DOD,
-                        CommunicationCloudEnvironment::Gcch => TEAMS_GCCH,
-                        _ => TEAMS_PUBLIC,
-                    }
-                };
-                format!("{prefix}{}", t.user_id)
-            }),
-            Self::MicrosoftTeamsApp(a) => a.raw_id.clone().unwrap_or_else(|| {
-                let prefix = match a.cloud {
-                    CommunicationCloudEnvironment::Dod => APP_DOD,
-                    CommunicationCloudEnvironment::Gcch => APP_GCCH,
-                    _ => APP_PUBLIC,
-                };
-                format!("{prefix}{}", a.app_id)
-            }),
-            Self::TeamsExtensionUser(x) => x.raw_id.clone().unwrap_or_else(|| {
-                let prefix = match x.cloud {
-                    CommunicationCloudEnvironment::Dod => ACS_DOD,
-                    CommunicationCloudEnvironment::Gcch => ACS_GCCH,
-                    _ => ACS,
-                };
-                format!("{prefix}{}_{}_{}", x.resource_id, x.tenant_id, x.user_id)
-            }),
+            },
+            Self::MicrosoftTeamsApp(a) => match &a.raw_id {
+                Some(raw) => Cow::Borrowed(raw),
+                None => {
+                    let prefix = match a.cloud {
+                        CommunicationCloudEnvironment::Dod => APP_DOD,
+                        CommunicationCloudEnvironment::Gcch => APP_GCCH,
+                        _ => APP_PUBLIC,
+                    };
+                    Cow::Owned(format!("{prefix}{}", a.app_id))
+                }
+            },
+            Self::TeamsExtensionUser(x) => match &x.raw_id {
+                Some(raw) => Cow::Borrowed(raw),
+                None => {
+                    let prefix = match x.cloud {
+                        CommunicationCloudEnvironment::Dod => ACS_DOD,
+                        CommunicationCloudEnvironment::Gcch => ACS_GCCH,
+                        _ => ACS,
+                    };
+                    Cow::Owned(format!(
+                        "{prefix}{}_{}_{}",
+                        x.resource_id, x.tenant_id, x.user_id
+                    ))
+                }
+            },
         }
     }
 
-    /// The kind, as the wire names it.
-    pub fn kind(&self) -> CommunicationIdentifierModelKind {
+    /// The kind, as the wire's `kind` names it (`communicationUser`, `phoneNumber`,
+    /// `microsoftTeamsUser`, `microsoftTeamsApp`, `teamsExtensionUser`, or for an unknown kind
+    /// what the wire said, else `unknown`).
+    pub fn kind(&self) -> &str {
         match self {
-            Self::CommunicationUser(_) => CommunicationIdentifierModelKind::CommunicationUser,
-            Self::PhoneNumber(_) => CommunicationIdentifierModelKind::PhoneNumber,
-            Self::MicrosoftTeamsUser(_) => CommunicationIdentifierModelKind::MicrosoftTeamsUser,
-            Self::MicrosoftTeamsApp(_) => CommunicationIdentifierModelKind::MicrosoftTeamsApp,
-            Self::TeamsExtensionUser(_) => CommunicationIdentifierModelKind::TeamsExtensionUser,
-            Self::Unknown(_) => CommunicationIdentifierModelKind::Unknown,
+            Self::CommunicationUser(_) => COMMUNICATION_USER,
+            Self::PhoneNumber(_) => PHONE_NUMBER,
+            Self::MicrosoftTeamsUser(_) => TEAMS_USER,
+            Self::MicrosoftTeamsApp(_) => TEAMS_APP,
+            Self::TeamsExtensionUser(_) => TEAMS_EXTENSION_USER,
+            Self::Unknown(u) => u.kind.as_deref().unwrap_or(UNKNOWN),
         }
     }
+}
 
-    /// The wire model for a request: `rawId` plus the kind-specific member (no `kind`, which the
-    /// spec requires only in responses; the official SDKs send the same shape).
-    pub fn to_model(&self) -> CommunicationIdentifierModel {
-        let mut m = CommunicationIdentifierModel::new();
-        m.raw_id = Some(self.raw_id());
-        let cloud = |c: &CommunicationCloudEnvironment| Some(c.clone());
-        match self {
-            Self::CommunicationUser(u) => {
-                m.communication_user = Some(CommunicationUserIdentifierModel::new(u.id.clone()));
-            }
-            Self::PhoneNumber(p) => {
-                let mut pm = PhoneNumberIdentifierModel::new(p.phone_number.clone());
-                pm.is_anonymous = p.is_anonymous.then_some(true);
-                pm.asserted_id = p.asserted_id.clone();
-                m.phone_number = Some(pm);
-            }
-            Self::MicrosoftTeamsUser(t) => {
-                let mut tm = MicrosoftTeamsUserIdentifierModel::new(t.user_id.clone());
-                tm.is_anonymous = t.is_anonymous.then_some(true);
-                tm.cloud = cloud(&t.cloud);
-                m.microsoft_teams_user = Some(tm);
-            }
-            Self::MicrosoftTeamsApp(a) => {
-                let mut am = MicrosoftTeamsAppIdentifierModel::new(a.app_id.clone());
-                am.cloud = cloud(&a.cloud);
-                m.microsoft_teams_app = Some(am);
-            }
-            Self::TeamsExtensionUser(x) => {
-                let mut xm = TeamsExtensionUserIdentifierModel::new(
-                    x.user_id.clone(),
-                    x.tenant_id.clone(),
-                    x.resource_id.clone(),
-                );
-                xm.cloud = cloud(&x.cloud);
-                m.teams_extension_user = Some(xm);
-            }
-            Self::Unknown(_) => {}
+const COMMUNICATION_USER: &str = "communicationUser";
+const PHONE_NUMBER: &str = "phoneNumber";
+const TEAMS_USER: &str = "microsoftTeamsUser";
+const TEAMS_APP: &str = "microsoftTeamsApp";
+const TEAMS_EXTENSION_USER: &str = "teamsExtensionUser";
+const UNKNOWN: &str = "unknown";
+
+/// Equal when the raw ids are.
+impl PartialEq for CommunicationIdentifier {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::CommunicationUser(a), Self::CommunicationUser(b)) => a.id == b.id,
+            _ => self.raw_id() == other.raw_id(),
         }
-        m
     }
+}
 
-    /// Reads a wire model: the kind-specific member when present (with `kind` deciding when
-    /// several are), otherwise the raw id.
-    pub fn from_model(model: &CommunicationIdentifierModel) -> Self {
-        use CommunicationIdentifierModelKind as K;
-        let raw = model.raw_id.clone();
-        let kind = model.kind.clone();
-        let wants = |k: K| kind.as_ref().is_none_or(|have| *have == k);
-        if let (Some(u), true) = (&model.communication_user, wants(K::CommunicationUser)) {
-            return Self::communication_user(u.id.clone());
-        }
-        if let (Some(p), true) = (&model.phone_number, wants(K::PhoneNumber)) {
-            return Self::PhoneNumber(PhoneNumberIdentifier {
-                phone_number: p.value.clone(),
-                is_anonymous: p.is_anonymous.unwrap_or(false),
-                asserted_id: p.asserted_id.clone(),
-                raw_id: raw,
-            });
-        }
-        if let (Some(t), true) = (&model.microsoft_teams_user, wants(K::MicrosoftTeamsUser)) {
-            return Self::MicrosoftTeamsUser(MicrosoftTeamsUserIdentifier {
-                user_id: t.user_id.clone(),
-                is_anonymous: t.is_anonymous.unwrap_or(false),
-                cloud: t
-                    .cloud
-                    .clone()
-                    .unwrap_or(CommunicationCloudEnvironment::Public),
-                raw_id: raw,
-            });
-        }
-        if let (Some(a), true) = (&model.microsoft_teams_app, wants(K::MicrosoftTeamsApp)) {
-            return Self::MicrosoftTeamsApp(MicrosoftTeamsAppIdentifier {
-                app_id: a.app_id.clone(),
-                cloud: a
-                    .cloud
-                    .clone()
-                    .unwrap_or(CommunicationCloudEnvironment::Public),
-                raw_id: raw,
-            });
-        }
-        if let (Some(x), true) = (&model.teams_extension_user, wants(K::TeamsExtensionUser)) {
-            return Self::TeamsExtensionUser(TeamsExtensionUserIdentifier {
-                user_id: x.user_id.clone(),
-                tenant_id: x.tenant_id.clone(),
-                resource_id: x.resource_id.clone(),
-                cloud: x
-                    .cloud
-                    .clone()
-                    .unwrap_or(CommunicationCloudEnvironment::Public),
-                raw_id: raw,
-            });
-        }
-        Self::from_raw_id(raw.as_deref().unwrap_or_default())
+impl Eq for CommunicationIdentifier {}
+
+/// Hashes the raw id, as equality compares it.
+impl Hash for CommunicationIdentifier {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.raw_id().hash(state);
     }
 }
 
@@ -391,27 +364,238 @@ impl std::str::FromStr for CommunicationIdentifier {
     }
 }
 
-impl From<&CommunicationIdentifier> for CommunicationIdentifierModel {
-    fn from(value: &CommunicationIdentifier) -> Self {
-        value.to_model()
+// ---- the wire shape ----------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+struct UserMember<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PhoneMember<'a> {
+    #[serde(borrow)]
+    value: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    is_anonymous: Option<bool>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    asserted_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamsUserMember<'a> {
+    #[serde(borrow)]
+    user_id: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    is_anonymous: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cloud: Option<CommunicationCloudEnvironment>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamsAppMember<'a> {
+    #[serde(borrow)]
+    app_id: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cloud: Option<CommunicationCloudEnvironment>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExtensionMember<'a> {
+    #[serde(borrow)]
+    user_id: Cow<'a, str>,
+    #[serde(borrow)]
+    tenant_id: Cow<'a, str>,
+    #[serde(borrow)]
+    resource_id: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cloud: Option<CommunicationCloudEnvironment>,
+}
+
+/// `kind`, `rawId` and the kind's member; an unknown kind's members as they came. The shape the
+/// service sends in responses, and a valid request shape (`kind` is optional in requests).
+impl Serialize for CommunicationIdentifier {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let extra = match self {
+            Self::Unknown(u) => u.properties.len(),
+            _ => 1,
+        };
+        let mut map = serializer.serialize_map(Some(2 + extra))?;
+        map.serialize_entry("kind", self.kind())?;
+        map.serialize_entry("rawId", &self.raw_id())?;
+        let cloud = |c: &CommunicationCloudEnvironment| Some(c.clone());
+        match self {
+            Self::CommunicationUser(u) => map.serialize_entry(
+                COMMUNICATION_USER,
+                &UserMember {
+                    id: Cow::Borrowed(&u.id),
+                },
+            )?,
+            Self::PhoneNumber(p) => map.serialize_entry(
+                PHONE_NUMBER,
+                &PhoneMember {
+                    value: Cow::Borrowed(&p.phone_number),
+                    is_anonymous: p.is_anonymous.then_some(true),
+                    asserted_id: p.asserted_id.as_deref().map(Cow::Borrowed),
+                },
+            )?,
+            Self::MicrosoftTeamsUser(t) => map.serialize_entry(
+                TEAMS_USER,
+                &TeamsUserMember {
+                    user_id: Cow::Borrowed(&t.user_id),
+                    is_anonymous: t.is_anonymous.then_some(true),
+                    cloud: cloud(&t.cloud),
+                },
+            )?,
+            Self::MicrosoftTeamsApp(a) => map.serialize_entry(
+                TEAMS_APP,
+                &TeamsAppMember {
+                    app_id: Cow::Borrowed(&a.app_id),
+                    cloud: cloud(&a.cloud),
+                },
+            )?,
+            Self::TeamsExtensionUser(x) => map.serialize_entry(
+                TEAMS_EXTENSION_USER,
+                &ExtensionMember {
+                    user_id: Cow::Borrowed(&x.user_id),
+                    tenant_id: Cow::Borrowed(&x.tenant_id),
+                    resource_id: Cow::Borrowed(&x.resource_id),
+                    cloud: cloud(&x.cloud),
+                },
+            )?,
+            Self::Unknown(u) => {
+                for (name, value) in &u.properties {
+                    map.serialize_entry(name, value)?;
+                }
+            }
+        }
+        map.end()
     }
 }
 
-impl From<CommunicationIdentifier> for CommunicationIdentifierModel {
-    fn from(value: CommunicationIdentifier) -> Self {
-        value.to_model()
+/// The kind-specific member when present (with `kind` deciding when several are), otherwise
+/// the raw id; an unknown `kind` is kept whole.
+impl<'de> Deserialize<'de> for CommunicationIdentifier {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(IdentifierVisitor)
     }
 }
 
-impl From<&CommunicationIdentifierModel> for CommunicationIdentifier {
-    fn from(value: &CommunicationIdentifierModel) -> Self {
-        Self::from_model(value)
+struct IdentifierVisitor;
+
+impl<'de> Visitor<'de> for IdentifierVisitor {
+    type Value = CommunicationIdentifier;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CommunicationIdentifierModel object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut kind: Option<Cow<'de, str>> = None;
+        let mut raw: Option<String> = None;
+        let mut user: Option<UserMember<'de>> = None;
+        let mut phone: Option<PhoneMember<'de>> = None;
+        let mut teams_user: Option<TeamsUserMember<'de>> = None;
+        let mut teams_app: Option<TeamsAppMember<'de>> = None;
+        let mut extension: Option<ExtensionMember<'de>> = None;
+        let mut others = serde_json::Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "kind" => kind = map.next_value::<Option<Cow<'de, str>>>()?,
+                "rawId" => raw = map.next_value()?,
+                COMMUNICATION_USER => user = map.next_value()?,
+                PHONE_NUMBER => phone = map.next_value()?,
+                TEAMS_USER => teams_user = map.next_value()?,
+                TEAMS_APP => teams_app = map.next_value()?,
+                TEAMS_EXTENSION_USER => extension = map.next_value()?,
+                // Kept in case `kind` (which may come later) turns out to be unknown; there
+                // are none in the shapes this crate knows.
+                _ => {
+                    let value = map.next_value()?;
+                    others.insert(key.into_owned(), value);
+                }
+            }
+        }
+        let wants = |k: &str| kind.as_deref().is_none_or(|have| have == k);
+        let owned = |c: Cow<'_, str>| c.into_owned();
+        let cloud = |c: Option<CommunicationCloudEnvironment>| {
+            c.unwrap_or(CommunicationCloudEnvironment::Public)
+        };
+        if let (Some(u), true) = (user, wants(COMMUNICATION_USER)) {
+            return Ok(CommunicationIdentifier::communication_user(owned(u.id)));
+        }
+        if let (Some(p), true) = (phone, wants(PHONE_NUMBER)) {
+            return Ok(CommunicationIdentifier::PhoneNumber(
+                PhoneNumberIdentifier {
+                    phone_number: owned(p.value),
+                    is_anonymous: p.is_anonymous.unwrap_or(false),
+                    asserted_id: p.asserted_id.map(owned),
+                    raw_id: raw,
+                },
+            ));
+        }
+        if let (Some(t), true) = (teams_user, wants(TEAMS_USER)) {
+            return Ok(CommunicationIdentifier::MicrosoftTeamsUser(
+                MicrosoftTeamsUserIdentifier {
+                    user_id: owned(t.user_id),
+                    is_anonymous: t.is_anonymous.unwrap_or(false),
+                    cloud: cloud(t.cloud),
+                    raw_id: raw,
+                },
+            ));
+        }
+        if let (Some(a), true) = (teams_app, wants(TEAMS_APP)) {
+            return Ok(CommunicationIdentifier::MicrosoftTeamsApp(
+                MicrosoftTeamsAppIdentifier {
+                    app_id: owned(a.app_id),
+                    cloud: cloud(a.cloud),
+                    raw_id: raw,
+                },
+            ));
+        }
+        if let (Some(x), true) = (extension, wants(TEAMS_EXTENSION_USER)) {
+            return Ok(CommunicationIdentifier::TeamsExtensionUser(
+                TeamsExtensionUserIdentifier {
+                    user_id: owned(x.user_id),
+                    tenant_id: owned(x.tenant_id),
+                    resource_id: owned(x.resource_id),
+                    cloud: cloud(x.cloud),
+                    raw_id: raw,
+                },
+            ));
+        }
+        let raw = raw.unwrap_or_default();
+        match kind {
+            Some(k) if !kind_is_known(Some(&k)) => {
+                Ok(CommunicationIdentifier::Unknown(UnknownIdentifier {
+                    id: raw,
+                    kind: Some(k.into_owned()),
+                    properties: others,
+                }))
+            }
+            _ => Ok(CommunicationIdentifier::from_raw_id(&raw)),
+        }
     }
 }
 
-impl From<CommunicationIdentifierModel> for CommunicationIdentifier {
-    fn from(value: CommunicationIdentifierModel) -> Self {
-        Self::from_model(&value)
+/// Whether `kind` is one this crate models (or `unknown`, or absent): then members it does not
+/// know are dropped like any unknown field; under an unknown kind they are kept.
+fn kind_is_known(kind: Option<&str>) -> bool {
+    match kind {
+        None => true,
+        Some(k) => matches!(
+            k,
+            COMMUNICATION_USER
+                | PHONE_NUMBER
+                | TEAMS_USER
+                | TEAMS_APP
+                | TEAMS_EXTENSION_USER
+                | UNKNOWN
+        ),
     }
 }
 
@@ -516,24 +700,81 @@ mod tests {
         );
     }
 
-    #[test]
-    fn request_model_is_raw_id_plus_member() {
-        let id = CommunicationIdentifier::communication_user("8:acs:r_u");
-        let json = serde_json::to_value(id.to_model()).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"rawId": "8:acs:r_u", "communicationUser": {"id": "8:acs:r_u"}})
-        );
-        assert_eq!(CommunicationIdentifier::from_model(&id.to_model()), id);
+    fn round_trip(json: serde_json::Value) -> CommunicationIdentifier {
+        let id: CommunicationIdentifier = serde_json::from_value(json.clone()).unwrap();
+        let back: CommunicationIdentifier =
+            serde_json::from_value(serde_json::to_value(&id).unwrap()).unwrap();
+        assert_eq!(back, id, "{json}");
+        id
     }
 
     #[test]
-    fn response_model_with_only_raw_id() {
-        let m: CommunicationIdentifierModel =
-            serde_json::from_str(r#"{"rawId":"8:orgid:x","kind":"microsoftTeamsUser"}"#).unwrap();
-        assert!(matches!(
-            CommunicationIdentifier::from_model(&m),
-            CommunicationIdentifier::MicrosoftTeamsUser(_)
-        ));
+    fn the_wire_shape_is_kind_raw_id_and_member() {
+        let id = CommunicationIdentifier::communication_user("8:acs:r_u");
+        assert_eq!(
+            serde_json::to_value(&id).unwrap(),
+            serde_json::json!({"kind": "communicationUser", "rawId": "8:acs:r_u", "communicationUser": {"id": "8:acs:r_u"}})
+        );
+        assert_eq!(
+            serde_json::to_value(CommunicationIdentifier::phone_number("+1425")).unwrap(),
+            serde_json::json!({"kind": "phoneNumber", "rawId": "4:+1425", "phoneNumber": {"value": "+1425"}})
+        );
+        let id =
+            round_trip(serde_json::json!({"rawId": "8:orgid:x", "kind": "microsoftTeamsUser"}));
+        assert!(matches!(id, CommunicationIdentifier::MicrosoftTeamsUser(_)));
+        let id = round_trip(
+            serde_json::json!({"rawId": "8:acs:a_b", "communicationUser": {"id": "8:acs:a_b"}}),
+        );
+        assert_eq!(id, CommunicationIdentifier::communication_user("8:acs:a_b"));
+    }
+
+    #[test]
+    fn an_unknown_kind_is_kept_whole() {
+        let json = serde_json::json!({"kind": "botUser", "rawId": "99:bot", "botUser": {"botId": "b", "n": 1}});
+        let id = round_trip(json.clone());
+        match &id {
+            CommunicationIdentifier::Unknown(u) => {
+                assert_eq!(u.kind.as_deref(), Some("botUser"));
+                assert_eq!(u.id, "99:bot");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(serde_json::to_value(&id).unwrap(), json);
+        assert_eq!(id.kind(), "botUser");
+    }
+
+    #[test]
+    fn equality_is_by_raw_id() {
+        let from_wire: CommunicationIdentifier = serde_json::from_str(
+            r#"{"kind":"phoneNumber","rawId":"4:+1425","phoneNumber":{"value":"+1425"}}"#,
+        )
+        .unwrap();
+        assert_eq!(from_wire, CommunicationIdentifier::phone_number("+1425"));
+        assert_eq!(
+            CommunicationIdentifier::from_raw_id("8:acs:r_u"),
+            CommunicationIdentifier::communication_user("8:acs:r_u")
+        );
+        assert_ne!(
+            CommunicationIdentifier::communication_user("8:acs:r_u"),
+            CommunicationIdentifier::communication_user("8:acs:r_v")
+        );
+        let set: std::collections::HashSet<_> =
+            [from_wire, CommunicationIdentifier::phone_number("+1425")].into();
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn malformed_identifiers_are_errors() {
+        for bad in [
+            r#""8:acs:x""#,
+            r#"{"communicationUser": 5}"#,
+            r#"{"rawId": 5}"#,
+            "[]",
+        ] {
+            assert!(
+                serde_json::from_str::<CommunicationIdentifier>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

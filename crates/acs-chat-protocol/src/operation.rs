@@ -1,13 +1,21 @@
-//! The [`Operation`] trait: a value that builds a request and parses its response.
+//! The [`Operation`] trait, and what the generated operations are built from: the request
+//! builder, the status check and the response parsers.
+
+use std::fmt::{self, Write as _};
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
-use http::{Method, Request, Response};
+use http::{Method, Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
 
-use crate::endpoint::{fill_path, push_query_value};
+use crate::endpoint::{push_path_segment, push_query_value};
+use crate::error::parse_json_body;
+use crate::image::ChatImage;
+use crate::paging::{Page, RawPage};
 use crate::{AccessToken, ApiVersion, Endpoint, Error};
 
-/// Static facts about one operation, generated from the spec (see `operation_table`).
+/// Static facts about one operation, generated from the spec (see `operations::table` and
+/// `identity::table`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct OperationInfo {
@@ -19,12 +27,21 @@ pub struct OperationInfo {
     pub path: &'static str,
     /// The request body's media type, when the operation has a body.
     pub content_type: Option<&'static str>,
-    /// The documented success statuses.
+    /// The `Accept` header: the media types the spec says the operation produces.
+    pub accept: &'static str,
+    /// The documented success statuses; any other status is an error.
     pub success: &'static [u16],
     /// Whether the operation returns pages (`value` + `nextLink`).
     pub pageable: bool,
     /// Whether the operation exists only in api-version 2024-03-15-preview.
     pub preview_only: bool,
+}
+
+impl OperationInfo {
+    /// Whether `status` is one of the documented success statuses.
+    pub fn is_success(&self, status: StatusCode) -> bool {
+        self.success.contains(&status.as_u16())
+    }
 }
 
 /// Whether repeating a request can duplicate a side effect.
@@ -68,8 +85,9 @@ impl RequestContext {
 /// One operation of the API, as a value: sans-IO, so it runs in any runtime.
 ///
 /// Call order: [`build_request`](Operation::build_request), then [`authorize`] the request with a
-/// user access token, send it with any HTTP stack, and hand the response to
-/// [`parse_response`](Operation::parse_response). Building is repeatable (for retries).
+/// user access token (or sign it with an access key, see `identity::sign_request`), send it with
+/// any HTTP stack, and hand the response to [`parse_response`](Operation::parse_response).
+/// Building is repeatable (for retries).
 pub trait Operation {
     /// What a successful response turns into.
     type Output;
@@ -80,7 +98,8 @@ pub trait Operation {
     /// Builds the request (without `Authorization`; see [`authorize`]).
     fn build_request(&self, ctx: &RequestContext) -> Result<Request<Bytes>, Error>;
 
-    /// Turns the response into the typed result, or the typed error for a non-2xx status.
+    /// Turns the response into the typed result: a documented success status parses, anything
+    /// else is the typed error ([`Error::from_response`]).
     fn parse_response(&self, response: Response<Bytes>) -> Result<Self::Output, Error>;
 
     /// Whether the request may be repeated without duplicating a side effect.
@@ -98,22 +117,6 @@ pub trait Operation {
 pub fn authorize(
     request: &mut Request<Bytes>,
     endpoint: &Endpoint,
-    token: &str,
-) -> Result<(), Error> {
-    endpoint.check_origin(request.uri())?;
-    let mut value = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
-        Error::invalid_token("the access token contains bytes not allowed in a header")
-    })?;
-    value.set_sensitive(true);
-    request.headers_mut().insert(AUTHORIZATION, value);
-    Ok(())
-}
-
-/// [`authorize`] with an [`AccessToken`], whose header value is built once and shared by every
-/// request that uses the token.
-pub fn authorize_token(
-    request: &mut Request<Bytes>,
-    endpoint: &Endpoint,
     token: &AccessToken,
 ) -> Result<(), Error> {
     endpoint.check_origin(request.uri())?;
@@ -124,99 +127,169 @@ pub fn authorize_token(
     Ok(())
 }
 
-/// The pieces of one request, assembled by [`RequestParts::build`].
-pub(crate) struct RequestParts<'a> {
-    pub(crate) info: &'static OperationInfo,
-    pub(crate) path: &'a [(&'a str, &'a str)],
-    pub(crate) query: Vec<(&'static str, String)>,
-    pub(crate) body: Option<Bytes>,
-    pub(crate) headers: Vec<(HeaderName, String)>,
-    pub(crate) accept: &'static str,
+/// Builds one request, piece by piece, for the generated operations: the path and query go into
+/// one string that becomes the URI without a copy.
+pub(crate) struct RequestBuilder<'a> {
+    ctx: &'a RequestContext,
+    info: &'static OperationInfo,
+    path_and_query: String,
+    in_query: bool,
+    request: Request<Bytes>,
 }
 
-impl<'a> RequestParts<'a> {
-    pub(crate) fn new(info: &'static OperationInfo, path: &'a [(&'a str, &'a str)]) -> Self {
+impl<'a> RequestBuilder<'a> {
+    pub(crate) fn new(ctx: &'a RequestContext, info: &'static OperationInfo) -> Self {
+        let mut request = Request::new(Bytes::new());
+        *request.method_mut() = info.method.clone();
+        // Room for these and for what a client adds (request id, User-Agent, Authorization).
+        request.headers_mut().reserve(6);
+        request
+            .headers_mut()
+            .insert(ACCEPT, HeaderValue::from_static(info.accept));
         Self {
+            ctx,
             info,
-            path,
-            query: Vec::new(),
-            body: None,
-            headers: Vec::new(),
-            accept: "application/json",
+            path_and_query: ctx.endpoint().start_path(info.path.len() + 96),
+            in_query: false,
+            request,
         }
     }
 
-    pub(crate) fn query(mut self, name: &'static str, value: Option<String>) -> Self {
-        if let Some(v) = value {
-            self.query.push((name, v));
-        }
-        self
+    /// A literal part of the path.
+    pub(crate) fn literal(&mut self, text: &str) {
+        self.path_and_query.push_str(text);
     }
 
-    pub(crate) fn json<T: serde::Serialize>(mut self, body: &T) -> Result<Self, Error> {
+    /// A path parameter, percent-encoded as exactly one segment; an empty one is an error.
+    pub(crate) fn segment(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        if value.is_empty() {
+            return Err(Error::invalid_argument(format!("{name} must not be empty")));
+        }
+        push_path_segment(&mut self.path_and_query, value);
+        Ok(())
+    }
+
+    /// A query parameter, when it has a value.
+    pub(crate) fn query(&mut self, name: &str, value: Option<&impl fmt::Display>) {
+        let Some(value) = value else {
+            return;
+        };
+        self.path_and_query
+            .push(if self.in_query { '&' } else { '?' });
+        self.in_query = true;
+        self.path_and_query.push_str(name);
+        self.path_and_query.push('=');
+        // Written through the encoder: no intermediate string.
+        let _ = write!(QueryValue(&mut self.path_and_query), "{value}");
+    }
+
+    /// A header, when it has a value.
+    pub(crate) fn header(&mut self, name: &'static str, value: Option<&str>) -> Result<(), Error> {
+        if let Some(value) = value {
+            let value = HeaderValue::try_from(value).map_err(|_| {
+                Error::invalid_argument(format!("{name} is not a valid header value"))
+            })?;
+            self.request
+                .headers_mut()
+                .append(HeaderName::from_static(name), value);
+        }
+        Ok(())
+    }
+
+    /// A JSON body.
+    pub(crate) fn json<T: serde::Serialize + ?Sized>(&mut self, body: &T) -> Result<(), Error> {
         // Most bodies are small; starting at 256 bytes saves the first few regrowths.
         let mut bytes = Vec::with_capacity(256);
         serde_json::to_writer(&mut bytes, body).map_err(|e| {
             Error::invalid_argument(format!("request body does not serialize: {e}"))
         })?;
-        self.body = Some(Bytes::from(bytes));
-        Ok(self)
+        self.bytes(Bytes::from(bytes));
+        Ok(())
     }
 
-    pub(crate) fn header(mut self, name: &'static str, value: Option<&str>) -> Self {
-        if let Some(v) = value {
-            self.headers
-                .push((HeaderName::from_static(name), v.to_owned()));
+    /// A body as it is (with the operation's media type).
+    pub(crate) fn bytes(&mut self, body: Bytes) {
+        if let Some(content_type) = self.info.content_type {
+            self.request
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
-        self
+        *self.request.body_mut() = body;
     }
 
-    pub(crate) fn build(self, ctx: &RequestContext) -> Result<Request<Bytes>, Error> {
-        let endpoint = ctx.endpoint();
-        // One string for the whole path and query, which becomes the URI without a copy.
-        let mut pq = endpoint.start_path(self.info.path.len() + 96);
-        fill_path(&mut pq, self.info.path, self.path)?;
-        pq.push('?');
-        for (name, value) in &self.query {
-            pq.push_str(name);
-            pq.push('=');
-            push_query_value(&mut pq, value);
-            pq.push('&');
-        }
-        pq.push_str("api-version=");
-        push_query_value(&mut pq, ctx.api_version().as_str());
-        let uri = endpoint
-            .uri_for(pq)
+    /// Adds the api-version and the URI.
+    pub(crate) fn finish(mut self) -> Result<Request<Bytes>, Error> {
+        let api_version = self.ctx.api_version().clone();
+        self.query("api-version", Some(&api_version.as_str()));
+        let uri = self
+            .ctx
+            .endpoint()
+            .uri_for(self.path_and_query)
             .map_err(|e| Error::invalid_argument(format!("cannot build the request URL: {e}")))?;
-        let content_type = match (&self.body, self.info.content_type) {
-            (Some(_), Some(ct)) => Some(ct),
-            _ => None,
-        };
-        let mut request = Request::new(self.body.unwrap_or_default());
-        *request.method_mut() = self.info.method.clone();
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        // Room for these and for what a client adds (request id, User-Agent, Authorization).
-        headers.reserve(self.headers.len() + 5);
-        headers.insert(ACCEPT, HeaderValue::from_static(self.accept));
-        if let Some(ct) = content_type {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
-        }
-        for (name, value) in self.headers {
-            let value = HeaderValue::try_from(value).map_err(|_| {
-                Error::invalid_argument(format!("{name} is not a valid header value"))
-            })?;
-            headers.append(name, value);
-        }
-        Ok(request)
+        *self.request.uri_mut() = uri;
+        Ok(self.request)
     }
 }
 
-/// Non-2xx → [`Error::from_response`]; 2xx → the response.
-pub(crate) fn check_status(response: Response<Bytes>) -> Result<Response<Bytes>, Error> {
-    if response.status().is_success() {
+/// A `fmt::Write` that percent-encodes what is written as a query value.
+struct QueryValue<'a>(&'a mut String);
+
+impl fmt::Write for QueryValue<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        push_query_value(self.0, s);
+        Ok(())
+    }
+}
+
+/// A documented success status → the response; anything else → the error, which keeps the
+/// body ([`Error::from_response`]). The one place where a status decides.
+pub(crate) fn check_status(
+    info: &OperationInfo,
+    response: Response<Bytes>,
+) -> Result<Response<Bytes>, Error> {
+    if info.is_success(response.status()) {
         Ok(response)
     } else {
         Err(Error::from_response(&response))
     }
+}
+
+/// A response without a body.
+pub(crate) fn parse_empty(info: &OperationInfo, response: Response<Bytes>) -> Result<(), Error> {
+    check_status(info, response).map(drop)
+}
+
+/// A JSON response.
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    info: &OperationInfo,
+    response: Response<Bytes>,
+) -> Result<T, Error> {
+    let response = check_status(info, response)?;
+    parse_json_body(response.body())
+}
+
+/// One page of a list: `value` and `nextLink` (an empty link counts as none).
+pub(crate) fn parse_page<T: DeserializeOwned>(
+    info: &OperationInfo,
+    response: Response<Bytes>,
+) -> Result<Page<T>, Error> {
+    let raw: RawPage<T> = parse_json(info, response)?;
+    Ok(Page::new(
+        raw.value,
+        raw.next_link.filter(|link| !link.is_empty()),
+    ))
+}
+
+/// Binary data and its media type.
+pub(crate) fn parse_image(
+    info: &OperationInfo,
+    response: Response<Bytes>,
+) -> Result<ChatImage, Error> {
+    let response = check_status(info, response)?;
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok(ChatImage::new(content_type, response.into_body()))
 }

@@ -3,14 +3,13 @@
 use std::marker::PhantomData;
 
 use bytes::Bytes;
-use http::header::ACCEPT;
+use http::header::{ACCEPT, HeaderValue};
 use http::{Method, Request, Response, Uri};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::endpoint::requote;
-use crate::error::parse_json;
-use crate::operation::check_status;
+use crate::operation::parse_page;
 use crate::{Error, Idempotency, Operation, OperationInfo, RequestContext};
 
 /// One page of a list operation.
@@ -30,20 +29,12 @@ impl<T> Page<T> {
     }
 }
 
+/// A page as the wire has it.
 #[derive(Deserialize)]
-struct RawPage<T> {
-    value: Vec<T>,
+pub(crate) struct RawPage<T> {
+    pub(crate) value: Vec<T>,
     #[serde(rename = "nextLink", default)]
-    next_link: Option<String>,
-}
-
-pub(crate) fn parse_page<T: DeserializeOwned>(response: Response<Bytes>) -> Result<Page<T>, Error> {
-    let response = check_status(response)?;
-    let raw: RawPage<T> = parse_json(response.body())?;
-    Ok(Page {
-        items: raw.value,
-        next_link: raw.next_link.filter(|l| !l.is_empty()),
-    })
+    pub(crate) next_link: Option<String>,
 }
 
 /// The request for the next page: a GET of the nextLink, verbatim.
@@ -77,7 +68,7 @@ impl<T> NextPage<T> {
 }
 
 /// Validates a nextLink against the endpoint and returns the URI to GET.
-pub fn next_link_uri(ctx: &RequestContext, next_link: &str) -> Result<Uri, Error> {
+pub(crate) fn next_link_uri(ctx: &RequestContext, next_link: &str) -> Result<Uri, Error> {
     let quoted = requote(next_link);
     let absolute = if quoted.starts_with('/') && !quoted.starts_with("//") {
         ctx.endpoint().origin_url(&quoted)
@@ -112,16 +103,17 @@ impl<T: DeserializeOwned> Operation for NextPage<T> {
 
     fn build_request(&self, ctx: &RequestContext) -> Result<Request<Bytes>, Error> {
         let uri = next_link_uri(ctx, &self.next_link)?;
-        Request::builder()
-            .method(Method::GET)
-            .uri(uri)
-            .header(ACCEPT, "application/json")
-            .body(Bytes::new())
-            .map_err(|e| Error::invalid_next_link(format!("cannot build request: {e}")))
+        let mut request = Request::new(Bytes::new());
+        *request.method_mut() = Method::GET;
+        *request.uri_mut() = uri;
+        request
+            .headers_mut()
+            .insert(ACCEPT, HeaderValue::from_static(self.info.accept));
+        Ok(request)
     }
 
     fn parse_response(&self, response: Response<Bytes>) -> Result<Page<T>, Error> {
-        parse_page(response)
+        parse_page(self.info, response)
     }
 
     fn idempotency(&self) -> Idempotency {

@@ -3,8 +3,8 @@
 use acs_chat_protocol::models::*;
 use acs_chat_protocol::operations::*;
 use acs_chat_protocol::{
-    ApiVersion, CommunicationIdentifier, Endpoint, ErrorKind, Idempotency, Operation,
-    RequestContext, authorize,
+    AccessToken, ApiVersion, CommunicationIdentifier, DateTime, Endpoint, ErrorKind, Idempotency,
+    Operation, RequestContext, authorize,
 };
 use bytes::Bytes;
 use http::{Method, Response};
@@ -30,7 +30,7 @@ fn header<'a>(r: &'a http::Request<Bytes>, name: &str) -> Option<&'a str> {
 #[test]
 fn remove_participant_matches_the_reference() {
     let user = CommunicationIdentifier::communication_user("8:acs:res_user1");
-    let op = RemoveChatParticipant::new(THREAD, user.to_model());
+    let op = RemoveChatParticipant::new(THREAD, user);
     let mut r = op.build_request(&ctx(ApiVersion::default())).unwrap();
     assert_eq!(r.method(), Method::POST);
     assert_eq!(
@@ -42,9 +42,10 @@ fn remove_participant_matches_the_reference() {
     let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
     assert_eq!(
         body,
-        serde_json::json!({"rawId": "8:acs:res_user1", "communicationUser": {"id": "8:acs:res_user1"}})
+        serde_json::json!({"kind": "communicationUser", "rawId": "8:acs:res_user1", "communicationUser": {"id": "8:acs:res_user1"}})
     );
-    authorize(&mut r, &Endpoint::parse(ENDPOINT).unwrap(), "tok.en.x").unwrap();
+    let token = AccessToken::new("tok.en.x", DateTime::UNIX_EPOCH);
+    authorize(&mut r, &Endpoint::parse(ENDPOINT).unwrap(), &token).unwrap();
     assert_eq!(header(&r, "authorization"), Some("Bearer tok.en.x"));
     assert!(
         !format!("{r:?}").contains("tok.en.x"),
@@ -56,7 +57,12 @@ fn remove_participant_matches_the_reference() {
 
 #[test]
 fn list_participants_matches_the_reference() {
-    let op = ListChatParticipants::new(THREAD).max_page_size(2).skip(4);
+    let op = ListChatParticipants::new(
+        THREAD,
+        ListChatParticipantsOptions::default()
+            .max_page_size(2)
+            .skip(4),
+    );
     let r = op
         .build_request(&ctx(ApiVersion::V2024_03_15_PREVIEW))
         .unwrap();
@@ -114,9 +120,8 @@ fn delete_message_matches_the_reference() {
 
 #[test]
 fn patch_operations_use_merge_patch_and_omit_unset_fields() {
-    let mut req = UpdateChatThreadRequest::new();
-    req.topic = Some("New topic".into());
-    let r = UpdateChatThreadProperties::new(THREAD, req)
+    let options = UpdateChatThreadPropertiesOptions::default().topic("New topic");
+    let r = UpdateChatThreadProperties::new(THREAD, options)
         .build_request(&ctx(ApiVersion::default()))
         .unwrap();
     assert_eq!(r.method(), Method::PATCH);
@@ -125,11 +130,13 @@ fn patch_operations_use_merge_patch_and_omit_unset_fields() {
         Some("application/merge-patch+json")
     );
     assert_eq!(r.body().as_ref(), br#"{"topic":"New topic"}"#);
-    let mut req = UpdateChatMessageRequest::new();
-    req.content = Some("edited".into());
-    let r = UpdateChatMessage::new(THREAD, "1", req)
-        .build_request(&ctx(ApiVersion::default()))
-        .unwrap();
+    let r = UpdateChatMessage::new(
+        THREAD,
+        "1",
+        UpdateChatMessageOptions::default().content("edited"),
+    )
+    .build_request(&ctx(ApiVersion::default()))
+    .unwrap();
     assert_eq!(
         header(&r, "content-type"),
         Some("application/merge-patch+json")
@@ -139,8 +146,11 @@ fn patch_operations_use_merge_patch_and_omit_unset_fields() {
 
 #[test]
 fn create_thread_carries_repeatability_id_and_partial_failures() {
-    let op = CreateChatThread::new(CreateChatThreadRequest::new("Lunch"))
-        .repeatability_request_id("b7c4f2a0-8e4f-4a8e-9a59-8c2cbbf3e0a1");
+    let op = CreateChatThread::new(
+        "Lunch",
+        CreateChatThreadOptions::default()
+            .repeatability_request_id("b7c4f2a0-8e4f-4a8e-9a59-8c2cbbf3e0a1"),
+    );
     assert_eq!(op.idempotency(), Idempotency::Idempotent);
     let r = op.build_request(&ctx(ApiVersion::default())).unwrap();
     assert_eq!(
@@ -163,7 +173,7 @@ fn create_thread_carries_repeatability_id_and_partial_failures() {
     assert_eq!(invalid[0].target.as_deref(), Some("8:acs:r_bad"));
     assert_eq!(invalid[0].code, "404");
     assert_eq!(
-        CreateChatThread::new(CreateChatThreadRequest::new("x")).idempotency(),
+        CreateChatThread::new("x", Default::default()).idempotency(),
         Idempotency::NotIdempotent
     );
 }
@@ -190,7 +200,7 @@ fn open_enums_keep_unknown_values() {
 
 #[test]
 fn a_2xx_body_that_does_not_parse_names_the_path() {
-    let e = ListChatMessages::new(THREAD)
+    let e = ListChatMessages::new(THREAD, Default::default())
         .parse_response(response(
             200,
             r#"{"value":[{"id":"1","type":"text","sequenceId":"1","version":"1","createdOn":"not a date"}]}"#,
@@ -209,7 +219,8 @@ fn foreign_next_links_and_requests_are_refused() {
     let mut r = http::Request::get("https://evil.example/x")
         .body(Bytes::new())
         .unwrap();
-    let e = authorize(&mut r, &Endpoint::parse(ENDPOINT).unwrap(), "t").unwrap_err();
+    let token = AccessToken::new("t", DateTime::UNIX_EPOCH);
+    let e = authorize(&mut r, &Endpoint::parse(ENDPOINT).unwrap(), &token).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ForeignOrigin);
     assert!(r.headers().get("authorization").is_none());
     // odd startTime values are sent without re-encoding what is already valid
@@ -233,16 +244,81 @@ fn empty_ids_are_invalid_arguments() {
 
 #[test]
 fn typing_without_a_body_sends_none() {
-    let r = SendTypingNotification::new(THREAD)
+    let r = SendTypingNotification::new(THREAD, Default::default())
         .build_request(&ctx(ApiVersion::default()))
         .unwrap();
     assert!(r.body().is_empty());
     assert_eq!(header(&r, "content-type"), None);
-    let mut body = SendTypingNotificationRequest::new();
-    body.sender_display_name = Some("Bob".into());
-    let r = SendTypingNotification::new(THREAD)
-        .request(body)
+    let options = SendTypingNotificationOptions::default().sender_display_name("Bob");
+    let r = SendTypingNotification::new(THREAD, options)
         .build_request(&ctx(ApiVersion::default()))
         .unwrap();
     assert_eq!(r.body().as_ref(), br#"{"senderDisplayName":"Bob"}"#);
+}
+
+#[test]
+fn a_status_the_spec_does_not_list_is_an_error_that_keeps_the_body() {
+    // SendChatMessage documents 201 only: a 200 is not trusted to mean the message was sent.
+    let op = SendChatMessage::new(THREAD, "hi", Default::default());
+    let e = op
+        .parse_response(response(200, r#"{"id":"1"}"#))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnexpectedStatus);
+    assert_eq!(e.status(), Some(http::StatusCode::OK));
+    assert_eq!(e.service().unwrap().body().as_ref(), br#"{"id":"1"}"#);
+    assert!(e.to_string().contains("does not document"), "{e}");
+    // A non-2xx is a service error, with its body kept too.
+    let e = op
+        .parse_response(response(
+            409,
+            r#"{"error":{"code":"Conflict","message":"no"}}"#,
+        ))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Service);
+    assert!(e.service().unwrap().body().starts_with(b"{\"error\""));
+    op.parse_response(response(201, r#"{"id":"1"}"#)).unwrap();
+}
+
+#[test]
+fn identity_requests_are_generated_and_tokens_never_shown() {
+    use acs_chat_protocol::identity::*;
+    let ctx = RequestContext::new(
+        Endpoint::parse("https://x.communication.azure.com").unwrap(),
+        IDENTITY_API_VERSION,
+    );
+    let r = IssueAccessToken::new(
+        "8:acs:r_u",
+        vec![CommunicationIdentityTokenScope::Chat],
+        IssueAccessTokenOptions::default().expires_in_minutes(60),
+    )
+    .build_request(&ctx)
+    .unwrap();
+    assert_eq!(
+        r.uri(),
+        "https://x.communication.azure.com/identities/8%3Aacs%3Ar_u/:issueAccessToken?api-version=2023-10-01"
+    );
+    assert_eq!(
+        r.body().as_ref(),
+        br#"{"scopes":["chat"],"expiresInMinutes":60}"#
+    );
+    // No options: no body at all, as the service accepts (and the official SDKs send empty).
+    let r = CreateUser::new(Default::default())
+        .build_request(&ctx)
+        .unwrap();
+    assert!(r.body().is_empty());
+    let result = CreateUser::new(Default::default())
+        .parse_response(response(
+            201,
+            r#"{"identity":{"id":"8:acs:r_u"},"accessToken":{"token":"t.t.t","expiresOn":"2023-10-10T21:39:39.3244584+00:00"}}"#,
+        ))
+        .unwrap();
+    assert_eq!(result.identity.id, "8:acs:r_u");
+    assert!(!format!("{result:?}").contains("t.t.t"));
+    assert_eq!(
+        RevokeAccessTokens::new("u").idempotency(),
+        Idempotency::Idempotent
+    );
+    // Arguments in the spec's `required` order: appId, token, userId.
+    let exchange = ExchangeTeamsUserAccessToken::new("app", "aad.token.x", "user");
+    assert!(!format!("{exchange:?}").contains("aad.token.x"));
 }
