@@ -61,6 +61,19 @@ pub struct CommunicationUserIdentifier {
     pub id: String,
 }
 
+impl CommunicationUserIdentifier {
+    /// An ACS user from its id (`8:acs:…`).
+    pub fn new(id: impl Into<String>) -> Self {
+        Self { id: id.into() }
+    }
+}
+
+impl From<CommunicationUserIdentifier> for CommunicationIdentifier {
+    fn from(user: CommunicationUserIdentifier) -> Self {
+        Self::CommunicationUser(user)
+    }
+}
+
 /// A phone number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -144,7 +157,7 @@ impl UnknownIdentifier {
 impl CommunicationIdentifier {
     /// An ACS user from its id (`8:acs:…`).
     pub fn communication_user(id: impl Into<String>) -> Self {
-        Self::CommunicationUser(CommunicationUserIdentifier { id: id.into() })
+        Self::CommunicationUser(CommunicationUserIdentifier::new(id))
     }
 
     /// A phone number (E.164, e.g. `+14255550123`).

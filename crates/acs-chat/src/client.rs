@@ -3,89 +3,53 @@
 use std::fmt;
 use std::sync::Arc;
 
-use acs_chat_protocol::models::UploadChatImageResult;
 use acs_chat_protocol::models::{
-    AddChatParticipantsRequest, ChatMessage, ChatMessageReadReceipt, ChatParticipant,
-    ChatThreadItem, ChatThreadProperties, CommunicationError, CreateChatThreadRequest,
-    SendChatMessageRequest, SendReadReceiptRequest, SendTypingNotificationRequest,
-    UpdateChatMessageRequest, UpdateChatThreadRequest,
+    ChatMessage, ChatMessageReadReceipt, ChatParticipant, ChatThreadItem, ChatThreadProperties,
+    CommunicationError, ImageViewType, UploadChatImageResult,
 };
 use acs_chat_protocol::operations::{
-    AddChatParticipants, ChatImage, CreateChatThread, DeleteChatImage, DeleteChatMessage,
-    DeleteChatThread, GetChatImage, GetChatMessage, GetChatThreadProperties, ImageViewType,
-    ListChatMessages, ListChatParticipants, ListChatReadReceipts, ListChatThreads,
-    RemoveChatParticipant, SendChatMessage, SendChatReadReceipt, SendTypingNotification,
-    UpdateChatMessage, UpdateChatThreadProperties, UploadChatImage,
+    AddChatParticipants, ChatImage, CreateChatThread, CreateChatThreadOptions, DeleteChatImage,
+    DeleteChatMessage, DeleteChatThread, GetChatImage, GetChatMessage, GetChatThreadProperties,
+    ListChatMessages, ListChatMessagesOptions, ListChatParticipants, ListChatParticipantsOptions,
+    ListChatReadReceipts, ListChatReadReceiptsOptions, ListChatThreads, ListChatThreadsOptions,
+    RemoveChatParticipant, SendChatMessage, SendChatMessageOptions, SendChatReadReceipt,
+    SendTypingNotification, SendTypingNotificationOptions, UpdateChatMessage,
+    UpdateChatMessageOptions, UpdateChatThreadProperties, UpdateChatThreadPropertiesOptions,
+    UploadChatImage, UploadChatImageOptions,
 };
 use acs_chat_protocol::{
-    ApiVersion, CommunicationIdentifier, Endpoint, NextPage, Operation, Page, RequestContext,
+    ApiVersion, CommunicationIdentifier, Endpoint, NextPage, Operation, Page,
 };
-use acs_chat_transport::Transport;
 
-use crate::builder::{Common, CustomTransport, DefaultTransport, TransportChoice, common_setters};
+use crate::builder::{Config, config_setters};
 use crate::credential::CommunicationTokenCredential;
-use crate::options::{
-    CreateChatThreadOptions, ListOptions, SendMessageOptions, SkipListOptions,
-    TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
-};
-use crate::pager::{Fetch, Pager};
+use crate::pager::Pager;
 use crate::pipeline::{Auth, Pipeline};
 use crate::{Error, ErrorKind};
 
-macro_rules! client_struct {
-    ($(#[$doc:meta])* $name:ident { $($vis:vis $field:ident: $ty:ty),* $(,)? }) => {
-        $(#[$doc])*
-        #[cfg(feature = "hyper")]
-        pub struct $name<T = acs_chat_transport::HyperTransport> {
-            $($vis $field: $ty),*
-        }
-
-        $(#[$doc])*
-        #[cfg(not(feature = "hyper"))]
-        pub struct $name<T> {
-            $($vis $field: $ty),*
-        }
-    };
+/// The entry point of the Chat API for one user: creates, lists and deletes threads, and hands
+/// out a [`ChatThreadClient`] per thread.
+///
+/// Built with [`ChatClient::builder`]. Cheap to clone (the state is shared), `Send + Sync`, and
+/// of the same type whatever transport and runtime it was built with.
+///
+/// Every call is retried as [`RetryOptions`](crate::RetryOptions) allow, without ever repeating
+/// a side effect that may have happened, ends by its deadline, and is traced in an
+/// `acs_chat.request` span.
+#[derive(Clone)]
+pub struct ChatClient {
+    pub(crate) pipeline: Arc<Pipeline>,
 }
 
-client_struct!(
-    /// The entry point of the Chat API for one user: creates, lists and deletes threads, and
-    /// hands out a [`ChatThreadClient`] per thread.
-    ///
-    /// Built with `ChatClient::builder` (feature `hyper`) or [`ChatClientBuilder::new`]. Cheap
-    /// to clone (the state is shared), `Send + Sync`. Generic over the [`Transport`]; the
-    /// default is acs-chat-transport's `HyperTransport`.
-    ///
-    /// Every call is retried as [`RetryOptions`](crate::RetryOptions) allow, without ever
-    /// repeating a side effect that may have happened, and is traced in an `acs_chat.request`
-    /// span.
-    ChatClient { pub(crate) pipeline: Arc<Pipeline<T>> }
-);
-
-client_struct!(
-    /// The operations on one thread: properties, messages, participants, read receipts and
-    /// typing notifications. Made by [`ChatClient::chat_thread_client`] (no IO); cheap to clone.
-    ChatThreadClient { pipeline: Arc<Pipeline<T>>, thread_id: Arc<str> }
-);
-
-impl<T> Clone for ChatClient<T> {
-    fn clone(&self) -> Self {
-        Self {
-            pipeline: Arc::clone(&self.pipeline),
-        }
-    }
+/// The operations on one thread: properties, messages, participants, read receipts, typing
+/// notifications and images. Made by [`ChatClient::chat_thread_client`] (no IO); cheap to clone.
+#[derive(Clone)]
+pub struct ChatThreadClient {
+    pub(crate) pipeline: Arc<Pipeline>,
+    pub(crate) thread_id: Arc<str>,
 }
 
-impl<T> Clone for ChatThreadClient<T> {
-    fn clone(&self) -> Self {
-        Self {
-            pipeline: Arc::clone(&self.pipeline),
-            thread_id: Arc::clone(&self.thread_id),
-        }
-    }
-}
-
-impl<T> fmt::Debug for ChatClient<T> {
+impl fmt::Debug for ChatClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChatClient")
             .field("pipeline", &self.pipeline)
@@ -93,7 +57,7 @@ impl<T> fmt::Debug for ChatClient<T> {
     }
 }
 
-impl<T> fmt::Debug for ChatThreadClient<T> {
+impl fmt::Debug for ChatThreadClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChatThreadClient")
             .field("thread_id", &self.thread_id)
@@ -102,23 +66,12 @@ impl<T> fmt::Debug for ChatThreadClient<T> {
     }
 }
 
-/// Builds a [`ChatClient`]: endpoint and credential, then optional settings.
-pub struct ChatClientBuilder<C = DefaultTransport> {
+/// Builds a [`ChatClient`]: the endpoint and the credential, then optional settings.
+#[derive(Debug)]
+pub struct ChatClientBuilder {
     endpoint: String,
     credential: CommunicationTokenCredential,
-    transport: C,
-    common: Common,
-}
-
-impl<C: fmt::Debug> fmt::Debug for ChatClientBuilder<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChatClientBuilder")
-            .field("endpoint", &self.endpoint)
-            .field("credential", &self.credential)
-            .field("transport", &self.transport)
-            .field("common", &self.common)
-            .finish()
-    }
+    config: Config,
 }
 
 impl ChatClientBuilder {
@@ -128,70 +81,26 @@ impl ChatClientBuilder {
         Self {
             endpoint: endpoint.into(),
             credential,
-            transport: DefaultTransport,
-            common: Common::default(),
-        }
-    }
-}
-
-impl<C> ChatClientBuilder<C> {
-    /// Sends requests with `transport` (any [`Transport`], e.g. a closure) instead of the
-    /// default one.
-    pub fn transport<T: Transport + 'static>(
-        self,
-        transport: T,
-    ) -> ChatClientBuilder<CustomTransport<T>> {
-        ChatClientBuilder {
-            endpoint: self.endpoint,
-            credential: self.credential,
-            transport: CustomTransport(transport),
-            common: self.common,
+            config: Config::default(),
         }
     }
 
-    common_setters!();
-}
+    config_setters!();
 
-impl<C: TransportChoice> ChatClientBuilder<C> {
     /// Builds the client. Fails with [`ErrorKind::InvalidArgument`] for a malformed endpoint, a
-    /// plain-`http` endpoint without [`allow_insecure_http`](Self::allow_insecure_http), or a bad
-    /// application id, and with [`ErrorKind::Transport`] when the default transport cannot be
-    /// set up.
-    pub fn build(self) -> Result<ChatClient<C::Transport>, Error> {
-        let (endpoint, settings) = self.common.finish(&self.endpoint)?;
-        let transport = self.transport.into_transport(&self.common.transport)?;
-        let api_version = self.common.api_version.clone().unwrap_or_default();
+    /// plain-`http` endpoint without [`allow_insecure_http`](Self::allow_insecure_http), a bad
+    /// application id or root certificate, or no transport or runtime (default features off and
+    /// none given); with [`ErrorKind::Transport`] when the default transport cannot be set up;
+    /// with [`ErrorKind::Credential`] when the credential's proactive refresh cannot start.
+    pub fn build(self) -> Result<ChatClient, Error> {
+        let pipeline = self.config.build(
+            &self.endpoint,
+            Auth::Bearer(self.credential),
+            ApiVersion::default(),
+        )?;
         Ok(ChatClient {
-            pipeline: Arc::new(Pipeline {
-                transport,
-                ctx: RequestContext::new(endpoint, api_version),
-                auth: Auth::Bearer(self.credential),
-                settings,
-            }),
+            pipeline: Arc::new(pipeline),
         })
-    }
-}
-
-#[cfg(feature = "hyper")]
-impl ChatClient {
-    /// A builder for the resource at `endpoint` acting as the user of `credential`, with the
-    /// default transport unless [`transport`](ChatClientBuilder::transport) is called.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), acs_chat::Error> {
-    /// use acs_chat::{ChatClient, CommunicationTokenCredential};
-    /// let credential = CommunicationTokenCredential::new("<user access token>")?;
-    /// let client = ChatClient::builder("https://contoso.communication.azure.com", credential)
-    ///     .application_id("my-app")
-    ///     .build()?;
-    /// let thread = client.create_chat_thread("Standup", Default::default()).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn builder(
-        endpoint: impl Into<String>,
-        credential: CommunicationTokenCredential,
-    ) -> ChatClientBuilder {
-        ChatClientBuilder::new(endpoint, credential)
     }
 }
 
@@ -238,35 +147,54 @@ fn rejected(errors: Option<Vec<CommunicationError>>) -> Vec<RejectedParticipant>
         .collect()
 }
 
-fn pager<T, O, I>(pipeline: &Arc<Pipeline<T>>, first: O, thread_id: Option<Arc<str>>) -> Pager<I>
+/// A lazy pager over the list operation `first` and its next pages.
+fn pager<O, I>(pipeline: &Arc<Pipeline>, first: O, thread_id: Option<Arc<str>>) -> Pager<I>
 where
-    T: Transport + 'static,
-    O: Operation<Output = Page<I>> + Clone + Send + Sync + 'static,
+    O: Operation<Output = Page<I>> + Send + Sync + 'static,
     NextPage<I>: Operation<Output = Page<I>> + Send + Sync,
     I: Send + 'static,
 {
     let pipeline = Arc::clone(pipeline);
-    let fetch: Fetch<I> = Arc::new(move |link: Option<String>| {
+    let first = Arc::new(first);
+    Pager::new(Arc::new(move |link: Option<String>| {
         let pipeline = Arc::clone(&pipeline);
-        let first = first.clone();
+        let first = Arc::clone(&first);
         let thread_id = thread_id.clone();
         Box::pin(async move {
             match link {
-                None => pipeline.execute(&first, thread_id.as_deref()).await,
+                None => pipeline.run(&*first, thread_id.as_deref()).await,
                 Some(link) => {
                     let next = NextPage::<I>::new(first.info(), link);
-                    pipeline.execute(&next, thread_id.as_deref()).await
+                    pipeline.run(&next, thread_id.as_deref()).await
                 }
             }
         })
-    });
-    Pager::new(fetch)
+    }))
 }
 
-impl<T: Transport + 'static> ChatClient<T> {
+impl ChatClient {
+    /// A builder for the resource at `endpoint` acting as the user of `credential`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), acs_chat::Error> {
+    /// use acs_chat::{ChatClient, CommunicationTokenCredential};
+    /// let credential = CommunicationTokenCredential::new("<user access token>")?;
+    /// let client = ChatClient::builder("https://contoso.communication.azure.com", credential)
+    ///     .application_id("my-app")
+    ///     .build()?;
+    /// let thread = client.create_chat_thread("Standup", Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(
+        endpoint: impl Into<String>,
+        credential: CommunicationTokenCredential,
+    ) -> ChatClientBuilder {
+        ChatClientBuilder::new(endpoint, credential)
+    }
+
     /// The endpoint.
     pub fn endpoint(&self) -> &Endpoint {
-        self.pipeline.endpoint()
+        self.pipeline.ctx.endpoint()
     }
 
     /// The api-version sent.
@@ -275,7 +203,7 @@ impl<T: Transport + 'static> ChatClient<T> {
     }
 
     /// A client for the thread `thread_id` (no IO).
-    pub fn chat_thread_client(&self, thread_id: impl Into<String>) -> ChatThreadClient<T> {
+    pub fn chat_thread_client(&self, thread_id: impl Into<String>) -> ChatThreadClient {
         ChatThreadClient {
             pipeline: Arc::clone(&self.pipeline),
             thread_id: Arc::from(thread_id.into()),
@@ -283,22 +211,18 @@ impl<T: Transport + 'static> ChatClient<T> {
     }
 
     /// Creates a thread with `topic`. The request always carries a `repeatability-request-id`
-    /// (the caller's or a fresh UUID v4), the same on every retry, so a retried create makes one
-    /// thread. Participants the service refused are listed in the result.
+    /// (the caller's, or a fresh UUID v4), the same on every retry, so a retried create makes
+    /// one thread. Participants the service refused are listed in the result.
     pub async fn create_chat_thread(
         &self,
         topic: impl Into<String>,
-        options: CreateChatThreadOptions,
+        mut options: CreateChatThreadOptions,
     ) -> Result<CreatedChatThread, Error> {
-        let mut request = CreateChatThreadRequest::new(topic);
-        request.participants = (!options.participants.is_empty()).then_some(options.participants);
-        request.metadata = options.metadata;
-        request.retention_policy = options.retention_policy;
-        let id = options
+        options
             .repeatability_request_id
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let op = CreateChatThread::new(request).repeatability_request_id(id);
-        let result = self.pipeline.execute(&op, None).await?;
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
+        let op = CreateChatThread::new(topic, options);
+        let result = self.pipeline.run(&op, None).await?;
         let thread = result.chat_thread.ok_or_else(|| {
             Error::new(
                 ErrorKind::Decode,
@@ -313,49 +237,48 @@ impl<T: Transport + 'static> ChatClient<T> {
     }
 
     /// The user's threads, most recent first, as a lazy [`Pager`].
-    pub fn list_chat_threads(&self, options: ListOptions) -> Pager<ChatThreadItem> {
-        let mut op = ListChatThreads::new();
-        op.start_time = options.start_time;
-        op.max_page_size = options.page_size;
-        pager(&self.pipeline, op, None)
+    pub fn list_chat_threads(&self, options: ListChatThreadsOptions) -> Pager<ChatThreadItem> {
+        pager(&self.pipeline, ListChatThreads::new(options), None)
     }
 
     /// Deletes a thread for every participant.
     pub async fn delete_chat_thread(&self, thread_id: &str) -> Result<(), Error> {
         let op = DeleteChatThread::new(thread_id);
-        self.pipeline.execute(&op, Some(thread_id)).await
+        self.pipeline.run(&op, Some(thread_id)).await
     }
 }
 
-impl<T: Transport + 'static> ChatThreadClient<T> {
+impl ChatThreadClient {
     /// The thread id.
     pub fn thread_id(&self) -> &str {
         &self.thread_id
     }
 
     async fn run<O: Operation + Sync>(&self, op: O) -> Result<O::Output, Error> {
-        self.pipeline.execute(&op, Some(&self.thread_id)).await
+        self.pipeline.run(&op, Some(&self.thread_id)).await
+    }
+
+    fn id(&self) -> &str {
+        &self.thread_id
     }
 
     /// The thread's properties.
     pub async fn get_properties(&self) -> Result<ChatThreadProperties, Error> {
-        self.run(GetChatThreadProperties::new(&*self.thread_id))
-            .await
+        self.run(GetChatThreadProperties::new(self.id())).await
     }
 
     /// Changes the topic.
     pub async fn update_topic(&self, topic: impl Into<String>) -> Result<(), Error> {
-        self.update_properties(UpdateChatThreadOptions::new().topic(topic))
+        self.update_properties(UpdateChatThreadPropertiesOptions::default().topic(topic))
             .await
     }
 
     /// Changes topic, metadata and retention policy (a merge-patch: unset fields are not sent).
-    pub async fn update_properties(&self, options: UpdateChatThreadOptions) -> Result<(), Error> {
-        let mut request = UpdateChatThreadRequest::new();
-        request.topic = options.topic;
-        request.metadata = options.metadata;
-        request.retention_policy = options.retention_policy;
-        self.run(UpdateChatThreadProperties::new(&*self.thread_id, request))
+    pub async fn update_properties(
+        &self,
+        options: UpdateChatThreadPropertiesOptions,
+    ) -> Result<(), Error> {
+        self.run(UpdateChatThreadProperties::new(self.id(), options))
             .await
     }
 
@@ -364,29 +287,22 @@ impl<T: Transport + 'static> ChatThreadClient<T> {
     pub async fn send_message(
         &self,
         content: impl Into<String>,
-        options: SendMessageOptions,
+        options: SendChatMessageOptions,
     ) -> Result<String, Error> {
-        let mut request = SendChatMessageRequest::new(content);
-        request.kind = options.kind;
-        request.sender_display_name = options.sender_display_name;
-        request.metadata = options.metadata;
         let result = self
-            .run(SendChatMessage::new(&*self.thread_id, request))
+            .run(SendChatMessage::new(self.id(), content, options))
             .await?;
         Ok(result.id)
     }
 
     /// One message.
     pub async fn get_message(&self, message_id: &str) -> Result<ChatMessage, Error> {
-        self.run(GetChatMessage::new(&*self.thread_id, message_id))
-            .await
+        self.run(GetChatMessage::new(self.id(), message_id)).await
     }
 
     /// The thread's messages, newest first, as a lazy [`Pager`].
-    pub fn list_messages(&self, options: ListOptions) -> Pager<ChatMessage> {
-        let mut op = ListChatMessages::new(&*self.thread_id);
-        op.start_time = options.start_time;
-        op.max_page_size = options.page_size;
+    pub fn list_messages(&self, options: ListChatMessagesOptions) -> Pager<ChatMessage> {
+        let op = ListChatMessages::new(self.id(), options);
         pager(&self.pipeline, op, Some(Arc::clone(&self.thread_id)))
     }
 
@@ -394,22 +310,15 @@ impl<T: Transport + 'static> ChatThreadClient<T> {
     pub async fn update_message(
         &self,
         message_id: &str,
-        options: UpdateMessageOptions,
+        options: UpdateChatMessageOptions,
     ) -> Result<(), Error> {
-        let mut request = UpdateChatMessageRequest::new();
-        request.content = options.content;
-        request.metadata = options.metadata;
-        self.run(UpdateChatMessage::new(
-            &*self.thread_id,
-            message_id,
-            request,
-        ))
-        .await
+        self.run(UpdateChatMessage::new(self.id(), message_id, options))
+            .await
     }
 
     /// Deletes a message.
     pub async fn delete_message(&self, message_id: &str) -> Result<(), Error> {
-        self.run(DeleteChatMessage::new(&*self.thread_id, message_id))
+        self.run(DeleteChatMessage::new(self.id(), message_id))
             .await
     }
 
@@ -422,9 +331,8 @@ impl<T: Transport + 'static> ChatThreadClient<T> {
         if participants.is_empty() {
             return Err(Error::invalid_argument("no participants to add"));
         }
-        let request = AddChatParticipantsRequest::new(participants);
         let result = self
-            .run(AddChatParticipants::new(&*self.thread_id, request))
+            .run(AddChatParticipants::new(self.id(), participants))
             .await?;
         Ok(AddParticipantsResult {
             rejected_participants: rejected(result.invalid_participants),
@@ -432,53 +340,42 @@ impl<T: Transport + 'static> ChatThreadClient<T> {
     }
 
     /// The thread's participants, as a lazy [`Pager`].
-    pub fn list_participants(&self, options: SkipListOptions) -> Pager<ChatParticipant> {
-        let mut op = ListChatParticipants::new(&*self.thread_id);
-        op.max_page_size = options.page_size;
-        op.skip = options.skip;
+    pub fn list_participants(&self, options: ListChatParticipantsOptions) -> Pager<ChatParticipant> {
+        let op = ListChatParticipants::new(self.id(), options);
         pager(&self.pipeline, op, Some(Arc::clone(&self.thread_id)))
     }
 
-    /// Removes a participant.
+    /// Removes a participant: any identifier, including one read from a listed participant or a
+    /// message's sender.
     pub async fn remove_participant(
         &self,
         participant: &CommunicationIdentifier,
     ) -> Result<(), Error> {
-        self.run(RemoveChatParticipant::new(
-            &*self.thread_id,
-            participant.to_model(),
-        ))
-        .await
+        self.run(RemoveChatParticipant::new(self.id(), participant.clone()))
+            .await
     }
 
     /// Tells the other participants that the user is typing.
     pub async fn send_typing_notification(
         &self,
-        options: TypingNotificationOptions,
+        options: SendTypingNotificationOptions,
     ) -> Result<(), Error> {
-        let mut op = SendTypingNotification::new(&*self.thread_id);
-        if let Some(name) = options.sender_display_name {
-            let mut body = SendTypingNotificationRequest::new();
-            body.sender_display_name = Some(name);
-            op = op.request(body);
-        }
-        self.run(op).await
+        self.run(SendTypingNotification::new(self.id(), options))
+            .await
     }
 
     /// Marks the message `message_id` (and those before it) as read.
     pub async fn send_read_receipt(&self, message_id: &str) -> Result<(), Error> {
-        self.run(SendChatReadReceipt::new(
-            &*self.thread_id,
-            SendReadReceiptRequest::new(message_id),
-        ))
-        .await
+        self.run(SendChatReadReceipt::new(self.id(), message_id))
+            .await
     }
 
     /// The thread's read receipts, as a lazy [`Pager`].
-    pub fn list_read_receipts(&self, options: SkipListOptions) -> Pager<ChatMessageReadReceipt> {
-        let mut op = ListChatReadReceipts::new(&*self.thread_id);
-        op.max_page_size = options.page_size;
-        op.skip = options.skip;
+    pub fn list_read_receipts(
+        &self,
+        options: ListChatReadReceiptsOptions,
+    ) -> Pager<ChatMessageReadReceipt> {
+        let op = ListChatReadReceipts::new(self.id(), options);
         pager(&self.pipeline, op, Some(Arc::clone(&self.thread_id)))
     }
 
@@ -488,24 +385,19 @@ impl<T: Transport + 'static> ChatThreadClient<T> {
     pub async fn upload_image(
         &self,
         image: impl Into<bytes::Bytes>,
-        filename: Option<&str>,
+        options: UploadChatImageOptions,
     ) -> Result<UploadChatImageResult, Error> {
-        let mut op = UploadChatImage::new(&*self.thread_id, image);
-        if let Some(name) = filename {
-            op = op.image_filename(name);
-        }
-        self.run(op).await
+        self.run(UploadChatImage::new(self.id(), image, options))
+            .await
     }
 
     /// Downloads an image (api-version `2024-03-15-preview` only).
     pub async fn get_image(&self, image_id: &str, view: ImageViewType) -> Result<ChatImage, Error> {
-        self.run(GetChatImage::new(&*self.thread_id, image_id, view))
-            .await
+        self.run(GetChatImage::new(self.id(), image_id, view)).await
     }
 
     /// Deletes an image (api-version `2024-03-15-preview` only).
     pub async fn delete_image(&self, image_id: &str) -> Result<(), Error> {
-        self.run(DeleteChatImage::new(&*self.thread_id, image_id))
-            .await
+        self.run(DeleteChatImage::new(self.id(), image_id)).await
     }
 }

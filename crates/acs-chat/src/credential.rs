@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use acs_chat_protocol::{AccessToken, DateTime};
@@ -12,7 +12,7 @@ use futures::channel::oneshot;
 use futures::future::{BoxFuture, Either, Shared};
 
 use crate::Error;
-use crate::runtime::{Clock, Sleep, Spawn, SystemClock, TokioSleep, TokioSpawn};
+use crate::runtime::{Runtime, system_now};
 
 /// A token with less life than this left is refreshed before it is used.
 pub const ON_DEMAND_REFRESH_WINDOW: Duration = Duration::from_secs(2 * 60);
@@ -81,6 +81,10 @@ type RefreshFuture = Shared<BoxFuture<'static, Result<AccessToken, RefreshFailur
 /// malformed or already-expired token is an error for the callers waiting on it (the refresher
 /// is not called again in a loop). The token never appears in `Debug`, logs or errors.
 ///
+/// The credential runs on the [`Runtime`] of the first client built with it: its clock tells
+/// token expiry, and the proactive refresh runs there, from the moment that client is built.
+/// Until then it reads the system clock.
+///
 /// Cheap to clone; clones share the token. Dropping the last clone stops the proactive refresh.
 #[derive(Clone)]
 pub struct CommunicationTokenCredential {
@@ -89,10 +93,12 @@ pub struct CommunicationTokenCredential {
 
 struct Inner {
     refresher: Option<Box<dyn TokenRefresher>>,
-    clock: Arc<dyn Clock>,
+    /// The runtime of the first client built with the credential.
+    runtime: OnceLock<Arc<dyn Runtime>>,
+    proactive: bool,
     state: Mutex<State>,
     // Dropped with `Inner`: wakes the proactive task so it ends.
-    _stop: Option<oneshot::Sender<()>>,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 #[derive(Default)]
@@ -117,6 +123,10 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn now(&self) -> DateTime {
+        self.runtime.get().map_or_else(system_now, |r| r.now())
+    }
 }
 
 impl CommunicationTokenCredential {
@@ -124,17 +134,45 @@ impl CommunicationTokenCredential {
     /// token is not a JWT with a numeric `exp` claim (the message never contains the token).
     pub fn new(token: impl Into<String>) -> Result<Self, Error> {
         let token = parse_token(token.into(), "the access token")?;
-        Ok(Self {
+        Ok(Self::from_parts(None, Some(token), false))
+    }
+
+    fn from_parts(
+        refresher: Option<Box<dyn TokenRefresher>>,
+        token: Option<AccessToken>,
+        proactive: bool,
+    ) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                refresher: None,
-                clock: Arc::new(SystemClock),
+                refresher,
+                runtime: OnceLock::new(),
+                proactive,
                 state: Mutex::new(State {
-                    token: Some(token),
+                    token,
                     ..State::default()
                 }),
-                _stop: None,
+                stop: Mutex::new(None),
             }),
-        })
+        }
+    }
+
+    /// Runs the credential on `runtime` unless it already runs on another one (a credential
+    /// shared by several clients stays on the first one's), and starts the proactive refresh
+    /// there when it was asked for.
+    pub(crate) fn bind_runtime(&self, runtime: &Arc<dyn Runtime>) -> Result<(), Error> {
+        if self.inner.runtime.set(Arc::clone(runtime)).is_err() || !self.inner.proactive {
+            return Ok(());
+        }
+        let (stop_tx, stop_rx) = oneshot::channel();
+        *self.inner.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop_tx);
+        let task = proactive_loop(Arc::downgrade(&self.inner), Arc::clone(runtime), stop_rx);
+        if runtime.spawn(Box::pin(task)) {
+            Ok(())
+        } else {
+            Err(Error::credential(
+                "proactive token refresh needs an async runtime to run on (none is running)",
+            ))
+        }
     }
 
     /// A credential that gets its tokens from `refresher`.
@@ -143,9 +181,6 @@ impl CommunicationTokenCredential {
             refresher: Box::new(refresher),
             initial_token: None,
             proactive: false,
-            clock: Arc::new(SystemClock),
-            sleep: Arc::new(TokioSleep),
-            spawn: Arc::new(TokioSpawn),
         }
     }
 
@@ -179,7 +214,7 @@ impl CommunicationTokenCredential {
     /// a static token: when it has not expired).
     fn usable(&self, state: &State) -> Option<AccessToken> {
         let token = state.token.as_ref()?;
-        let now = self.inner.clock.now();
+        let now = self.inner.now();
         let left = token.expires_on().saturating_duration_since(now);
         (left >= ON_DEMAND_REFRESH_WINDOW
             || (self.inner.refresher.is_none() && !token.is_expired(now)))
@@ -195,7 +230,6 @@ impl CommunicationTokenCredential {
         let id = state.next_refresh_id;
         state.next_refresh_id += 1;
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let clock = Arc::clone(&self.inner.clock);
         let fut = async move {
             let call = match weak.upgrade().as_deref().map(|i| &i.refresher) {
                 Some(Some(refresher)) => refresher.refresh(),
@@ -208,7 +242,10 @@ impl CommunicationTokenCredential {
             };
             tracing::debug!("refreshing the access token");
             let result = match call.await {
-                Ok(token) => validate_refreshed(token, clock.now()),
+                Ok(token) => {
+                    let now = weak.upgrade().map_or_else(system_now, |i| i.now());
+                    validate_refreshed(token, now)
+                }
                 Err(e) => Err(RefreshFailure {
                     message: "the token refresher failed",
                     source: Some(Arc::from(e)),
@@ -235,7 +272,7 @@ impl CommunicationTokenCredential {
     /// meanwhile.
     fn proactive_refresh(&self) -> Option<RefreshFuture> {
         let mut state = self.inner.lock();
-        let now = self.inner.clock.now();
+        let now = self.inner.now();
         if let Some(t) = &state.token
             && t.expires_on().saturating_duration_since(now) > PROACTIVE_REFRESH_WINDOW
         {
@@ -256,7 +293,7 @@ impl CommunicationTokenCredential {
 /// How long to wait before the next proactive refresh of a token that expires at `expires_on`:
 /// until it enters the [`PROACTIVE_REFRESH_WINDOW`], or, when it is already inside, half of its
 /// remaining life.
-pub fn next_proactive_refresh(now: DateTime, expires_on: DateTime) -> Duration {
+pub(crate) fn next_proactive_refresh(now: DateTime, expires_on: DateTime) -> Duration {
     let left = expires_on.saturating_duration_since(now);
     if left <= PROACTIVE_REFRESH_WINDOW {
         left / 2
@@ -291,9 +328,6 @@ pub struct CredentialBuilder {
     refresher: Box<dyn TokenRefresher>,
     initial_token: Option<String>,
     proactive: bool,
-    clock: Arc<dyn Clock>,
-    sleep: Arc<dyn Sleep>,
-    spawn: Arc<dyn Spawn>,
 }
 
 impl fmt::Debug for CredentialBuilder {
@@ -304,7 +338,6 @@ impl fmt::Debug for CredentialBuilder {
                 &self.initial_token.as_ref().map(|_| "<redacted>"),
             )
             .field("refresh_proactively", &self.proactive)
-            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -316,77 +349,32 @@ impl CredentialBuilder {
         self
     }
 
-    /// Refresh in the background before the token expires (default `false`). Needs a runtime
-    /// to spawn on: tokio by default, see [`spawn`](Self::spawn).
+    /// Refresh in the background before the token expires (default `false`). The refresh runs
+    /// on the runtime of the first client built with the credential, from then on; building
+    /// that client fails when its runtime cannot spawn the task.
     pub fn refresh_proactively(mut self, yes: bool) -> Self {
         self.proactive = yes;
         self
     }
 
-    /// The clock (default: the system clock).
-    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// The timer of the proactive refresh (default: tokio's).
-    pub fn sleep(mut self, sleep: impl Sleep + 'static) -> Self {
-        self.sleep = Arc::new(sleep);
-        self
-    }
-
-    /// Where the proactive refresh runs (default: `tokio::spawn` on the current runtime).
-    pub fn spawn(mut self, spawn: impl Spawn + 'static) -> Self {
-        self.spawn = Arc::new(spawn);
-        self
-    }
-
     /// Builds the credential. Fails with [`ErrorKind::Credential`](crate::ErrorKind::Credential)
-    /// when the initial token is malformed, or when a proactive refresh was asked for and cannot
-    /// be spawned (no runtime).
+    /// when the initial token is malformed.
     pub fn build(self) -> Result<CommunicationTokenCredential, Error> {
         let token = self
             .initial_token
             .map(|t| parse_token(t, "the initial access token"))
             .transpose()?;
-        let (stop_tx, stop_rx) = if self.proactive {
-            let (tx, rx) = oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        let credential = CommunicationTokenCredential {
-            inner: Arc::new(Inner {
-                refresher: Some(self.refresher),
-                clock: Arc::clone(&self.clock),
-                state: Mutex::new(State {
-                    token,
-                    ..State::default()
-                }),
-                _stop: stop_tx,
-            }),
-        };
-        if let Some(stop) = stop_rx {
-            let task = proactive_loop(
-                Arc::downgrade(&credential.inner),
-                self.clock,
-                self.sleep,
-                stop,
-            );
-            if !self.spawn.spawn(Box::pin(task)) {
-                return Err(Error::credential(
-                    "proactive refresh needs an async runtime to run on (none is running)",
-                ));
-            }
-        }
-        Ok(credential)
+        Ok(CommunicationTokenCredential::from_parts(
+            Some(self.refresher),
+            token,
+            self.proactive,
+        ))
     }
 }
 
 async fn proactive_loop(
     weak: Weak<Inner>,
-    clock: Arc<dyn Clock>,
-    sleep: Arc<dyn Sleep>,
+    runtime: Arc<dyn Runtime>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut failed = false;
@@ -394,7 +382,7 @@ async fn proactive_loop(
         let delay = {
             let Some(inner) = weak.upgrade() else { return };
             let credential = CommunicationTokenCredential { inner };
-            let now = clock.now();
+            let now = runtime.now();
             let delay = credential
                 .expires_on()
                 .map_or(Duration::ZERO, |exp| next_proactive_refresh(now, exp));
@@ -409,7 +397,7 @@ async fn proactive_loop(
             delay_ms = delay.as_millis() as u64,
             "next proactive token refresh"
         );
-        match futures::future::select(sleep.sleep(delay), &mut stop).await {
+        match futures::future::select(runtime.sleep(delay), &mut stop).await {
             Either::Left(((), _)) => {}
             Either::Right(_) => return,
         }

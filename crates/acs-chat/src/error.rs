@@ -15,6 +15,10 @@ pub enum ErrorKind {
     /// The service answered with a non-2xx status: see [`Error::status`], [`Error::code`],
     /// [`Error::message`], [`Error::request_id`] and [`Error::service_error`].
     Service,
+    /// The service answered with a 2xx status the spec does not document for the operation:
+    /// not trusted to mean success. [`Error::status`] and [`Error::service_error`] (with the
+    /// whole body) tell what came.
+    UnexpectedStatus,
     /// The transport failed (connect, TLS, connection lost, ...): see [`Error::transport_error`].
     Transport,
     /// A client-side deadline passed: the per-attempt timeout, or the overall time budget while a
@@ -44,6 +48,7 @@ impl ErrorKind {
     fn describe(self) -> &'static str {
         match self {
             Self::Service => "the service returned an error",
+            Self::UnexpectedStatus => "the service returned an undocumented status",
             Self::Transport => "the request could not be completed",
             Self::Timeout => "the request timed out",
             Self::ForeignNextLink => "refused to follow a nextLink to another origin",
@@ -139,6 +144,7 @@ impl Error {
         use acs_chat_protocol::ErrorKind as P;
         let kind = match e.kind() {
             P::Service => ErrorKind::Service,
+            P::UnexpectedStatus => ErrorKind::UnexpectedStatus,
             P::Decode => ErrorKind::Decode,
             P::ForeignOrigin => ErrorKind::ForeignNextLink,
             P::InvalidNextLink => ErrorKind::InvalidNextLink,
@@ -185,7 +191,8 @@ impl Error {
         self.inner.budget_exhausted
     }
 
-    /// The service's error details, for [`ErrorKind::Service`].
+    /// The service's error details, for [`ErrorKind::Service`] and
+    /// [`ErrorKind::UnexpectedStatus`].
     pub fn service_error(&self) -> Option<&ServiceError> {
         match &self.inner.source {
             Source::Protocol(p) => p.service(),

@@ -3,82 +3,31 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use acs_chat_protocol::identity::{
-    ConnectionString, CreateUser, CreateUserResult, DeleteUser, IDENTITY_API_VERSION,
-    IdentityAccessToken, IssueAccessToken, RevokeAccessTokens,
+    CommunicationIdentityAccessToken, CommunicationIdentityTokenScope, ConnectionString,
+    CreateUser, CreateUserOptions, DeleteUser, ExchangeTeamsUserAccessToken, IDENTITY_API_VERSION,
+    IssueAccessToken, IssueAccessTokenOptions, RevokeAccessTokens,
 };
-use acs_chat_protocol::{CommunicationUserIdentifier, Idempotency, Operation, RequestContext};
-use acs_chat_transport::Transport;
-use http::Method;
+use acs_chat_protocol::{AccessToken, CommunicationUserIdentifier, Operation};
 
-use crate::Error;
-use crate::builder::{Common, CustomTransport, DefaultTransport, TransportChoice, common_setters};
+use crate::builder::{Config, config_setters};
 use crate::pipeline::{Auth, Pipeline};
+use crate::{Error, ErrorKind};
 
-/// The scopes a token can be issued for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TokenScope {
-    /// `chat`: full chat access.
-    Chat,
-    /// `chat.join`: join existing chats only.
-    ChatJoin,
-    /// `chat.join.limited`: join chats, without adding or removing participants.
-    ChatJoinLimited,
-    /// `voip`: calling.
-    Voip,
-    /// `voip.join`: join existing calls only.
-    VoipJoin,
-    /// Another scope, as the service spells it.
-    Other(String),
-}
-
-impl TokenScope {
-    /// The wire value.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Chat => "chat",
-            Self::ChatJoin => "chat.join",
-            Self::ChatJoinLimited => "chat.join.limited",
-            Self::Voip => "voip",
-            Self::VoipJoin => "voip.join",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-fn scope_strings(scopes: &[TokenScope]) -> Vec<String> {
-    scopes.iter().map(|s| s.as_str().to_owned()).collect()
-}
-
-/// The Identity API: create users, issue and revoke their tokens, delete users.
+/// The Identity API: create users, issue and revoke their tokens, delete users, exchange a
+/// Teams user's Entra ID token.
 ///
 /// Built from a connection string (`endpoint=https://…;accesskey=<base64>`); every request is
-/// signed with the access key (HMAC-SHA256) at the injectable clock's time. Retries follow the
-/// chat client's rules, and every POST (create, issue, revoke) is treated as not idempotent:
-/// retried only when the failure proves it was not processed. Cheap to clone.
-#[cfg(feature = "hyper")]
-pub struct IdentityClient<T = acs_chat_transport::HyperTransport> {
-    pipeline: Arc<Pipeline<T>>,
+/// signed with the access key (HMAC-SHA256) at the runtime's time. Retries follow the chat
+/// client's rules. Cheap to clone.
+#[derive(Clone)]
+pub struct IdentityClient {
+    pipeline: Arc<Pipeline>,
 }
 
-/// The Identity API: create users, issue and revoke their tokens, delete users (see the `hyper`
-/// build's documentation).
-#[cfg(not(feature = "hyper"))]
-pub struct IdentityClient<T> {
-    pipeline: Arc<Pipeline<T>>,
-}
-
-impl<T> Clone for IdentityClient<T> {
-    fn clone(&self) -> Self {
-        Self {
-            pipeline: Arc::clone(&self.pipeline),
-        }
-    }
-}
-
-impl<T> fmt::Debug for IdentityClient<T> {
+impl fmt::Debug for IdentityClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdentityClient")
             .field("pipeline", &self.pipeline)
@@ -87,21 +36,19 @@ impl<T> fmt::Debug for IdentityClient<T> {
 }
 
 /// Builds an [`IdentityClient`].
-pub struct IdentityClientBuilder<C = DefaultTransport> {
+pub struct IdentityClientBuilder {
     connection_string: Result<ConnectionString, Error>,
-    transport: C,
-    common: Common,
+    config: Config,
 }
 
-impl<C: fmt::Debug> fmt::Debug for IdentityClientBuilder<C> {
+impl fmt::Debug for IdentityClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdentityClientBuilder")
             .field(
                 "endpoint",
                 &self.connection_string.as_ref().ok().map(|c| c.endpoint()),
             )
-            .field("transport", &self.transport)
-            .field("common", &self.common)
+            .field("config", &self.config)
             .finish()
     }
 }
@@ -109,70 +56,37 @@ impl<C: fmt::Debug> fmt::Debug for IdentityClientBuilder<C> {
 impl IdentityClientBuilder {
     /// A builder from a connection string (`endpoint=https://…;accesskey=<base64>`). A
     /// malformed one fails at [`build`](Self::build) with
-    /// [`ErrorKind::Credential`](crate::ErrorKind::Credential), without the key in the message.
+    /// [`ErrorKind::Credential`], without the key in the message.
     pub fn new(connection_string: &str) -> Self {
-        Self {
-            connection_string: ConnectionString::parse(connection_string).map_err(Error::from),
-            transport: DefaultTransport,
-            common: Common::default(),
-        }
+        Self::with(ConnectionString::parse(connection_string).map_err(Error::from))
     }
 
     /// A builder from a parsed connection string.
     pub fn from_connection_string(connection_string: ConnectionString) -> Self {
+        Self::with(Ok(connection_string))
+    }
+
+    fn with(connection_string: Result<ConnectionString, Error>) -> Self {
         Self {
-            connection_string: Ok(connection_string),
-            transport: DefaultTransport,
-            common: Common::default(),
-        }
-    }
-}
-
-impl<C> IdentityClientBuilder<C> {
-    /// Sends requests with `transport` instead of the default one.
-    pub fn transport<T: Transport + 'static>(
-        self,
-        transport: T,
-    ) -> IdentityClientBuilder<CustomTransport<T>> {
-        IdentityClientBuilder {
-            connection_string: self.connection_string,
-            transport: CustomTransport(transport),
-            common: self.common,
+            connection_string,
+            config: Config::default(),
         }
     }
 
-    common_setters!();
-}
+    config_setters!();
 
-impl<C: TransportChoice> IdentityClientBuilder<C> {
-    /// Builds the client.
-    pub fn build(self) -> Result<IdentityClient<C::Transport>, Error> {
+    /// Builds the client (see [`ChatClientBuilder::build`](crate::ChatClientBuilder::build)
+    /// for the failures).
+    pub fn build(self) -> Result<IdentityClient, Error> {
         let connection = self.connection_string?;
         let endpoint = connection.endpoint().to_string();
-        let (endpoint, settings) = self.common.finish(&endpoint)?;
-        let transport = self.transport.into_transport(&self.common.transport)?;
-        let api_version = self
-            .common
-            .api_version
-            .clone()
-            .unwrap_or(IDENTITY_API_VERSION);
+        let auth = Auth::AccessKey(connection.access_key().clone());
+        let pipeline = self
+            .config
+            .build(&endpoint, auth, IDENTITY_API_VERSION)?;
         Ok(IdentityClient {
-            pipeline: Arc::new(Pipeline {
-                transport,
-                ctx: RequestContext::new(endpoint, api_version),
-                auth: Auth::AccessKey(connection.access_key().clone()),
-                settings,
-            }),
+            pipeline: Arc::new(pipeline),
         })
-    }
-}
-
-#[cfg(feature = "hyper")]
-impl IdentityClient<acs_chat_transport::HyperTransport> {
-    /// A builder from a connection string, with the default transport unless
-    /// [`transport`](IdentityClientBuilder::transport) is called.
-    pub fn builder(connection_string: &str) -> IdentityClientBuilder {
-        IdentityClientBuilder::new(connection_string)
     }
 }
 
@@ -182,66 +96,81 @@ impl IdentityClient<acs_chat_transport::HyperTransport> {
 pub struct UserAndToken {
     /// The user.
     pub user: CommunicationUserIdentifier,
-    /// Its token (`Debug` hides it).
-    pub token: IdentityAccessToken,
+    /// Its token and expiry (`Debug` hides the token).
+    pub token: AccessToken,
 }
 
-impl<T: Transport + 'static> IdentityClient<T> {
+/// A token's validity as the service takes it: whole minutes in `[60, 1440]` (the spec's
+/// `expiresInMinutes` bounds).
+fn expires_in_minutes(validity: Option<Duration>) -> Result<Option<i32>, Error> {
+    let Some(validity) = validity else {
+        return Ok(None);
+    };
+    let secs = validity.as_secs();
+    if validity.subsec_nanos() != 0 || secs % 60 != 0 || !(60 * 60..=1440 * 60).contains(&secs) {
+        return Err(Error::invalid_argument(format!(
+            "a token's validity must be whole minutes from 1 hour to 24 hours, not {validity:?}"
+        )));
+    }
+    Ok(i32::try_from(secs / 60).ok())
+}
+
+fn access_token(token: CommunicationIdentityAccessToken) -> AccessToken {
+    AccessToken::new(token.token, token.expires_on)
+}
+
+impl IdentityClient {
+    /// A builder from a connection string.
+    pub fn builder(connection_string: &str) -> IdentityClientBuilder {
+        IdentityClientBuilder::new(connection_string)
+    }
+
     async fn run<O: Operation + Sync>(&self, op: O) -> Result<O::Output, Error> {
-        // POSTs are never assumed idempotent here, whatever the operation says.
-        let idempotency = if op.info().method == Method::POST {
-            Idempotency::NotIdempotent
-        } else {
-            op.idempotency()
-        };
-        self.pipeline.execute_as(&op, idempotency, None).await
+        self.pipeline.run(&op, None).await
     }
 
     /// Creates a user.
     pub async fn create_user(&self) -> Result<CommunicationUserIdentifier, Error> {
-        let result: CreateUserResult = self.run(CreateUser::new()).await?;
-        Ok(CommunicationUserIdentifier {
-            id: result.identity.id,
-        })
+        let result = self.run(CreateUser::new(Default::default())).await?;
+        Ok(CommunicationUserIdentifier::new(result.identity.id))
     }
 
-    /// Creates a user and a token for it with `scopes`, valid `expires_in_minutes` (60 to 1440;
-    /// the service's default, 1440, when `None`).
+    /// Creates a user and a token for it with `scopes`, valid for `validity` (whole minutes
+    /// from 1 to 24 hours; the service's default, 24 hours, when `None`).
     pub async fn create_user_and_token(
         &self,
-        scopes: &[TokenScope],
-        expires_in_minutes: Option<i32>,
+        scopes: &[CommunicationIdentityTokenScope],
+        validity: Option<Duration>,
     ) -> Result<UserAndToken, Error> {
-        let op = CreateUser::with_token(scope_strings(scopes), expires_in_minutes);
-        let id = op.info().id;
+        let mut options = CreateUserOptions::default().create_token_with_scopes(scopes.to_vec());
+        options.expires_in_minutes = expires_in_minutes(validity)?;
+        let op = CreateUser::new(options);
         let result = self.run(op).await?;
         let token = result.access_token.ok_or_else(|| {
             Error::new(
-                crate::ErrorKind::Decode,
+                ErrorKind::Decode,
                 "the service created a user but returned no token",
             )
-            .with_operation(id)
+            .with_operation(CreateUser::INFO.id)
         })?;
         Ok(UserAndToken {
-            user: CommunicationUserIdentifier {
-                id: result.identity.id,
-            },
-            token,
+            user: CommunicationUserIdentifier::new(result.identity.id),
+            token: access_token(token),
         })
     }
 
-    /// Issues a token for `user_id` with `scopes`.
+    /// Issues a token for `user_id` with `scopes`, valid for `validity` (see
+    /// [`create_user_and_token`](Self::create_user_and_token)).
     pub async fn get_token(
         &self,
         user_id: &str,
-        scopes: &[TokenScope],
-        expires_in_minutes: Option<i32>,
-    ) -> Result<IdentityAccessToken, Error> {
-        let mut op = IssueAccessToken::new(user_id, scope_strings(scopes));
-        if let Some(m) = expires_in_minutes {
-            op = op.expires_in_minutes(m);
-        }
-        self.run(op).await
+        scopes: &[CommunicationIdentityTokenScope],
+        validity: Option<Duration>,
+    ) -> Result<AccessToken, Error> {
+        let mut options = IssueAccessTokenOptions::default();
+        options.expires_in_minutes = expires_in_minutes(validity)?;
+        let op = IssueAccessToken::new(user_id, scopes.to_vec(), options);
+        Ok(access_token(self.run(op).await?))
     }
 
     /// Revokes every token of `user_id`.
@@ -252,5 +181,35 @@ impl<T: Transport + 'static> IdentityClient<T> {
     /// Deletes `user_id` (and revokes its tokens).
     pub async fn delete_user(&self, user_id: &str) -> Result<(), Error> {
         self.run(DeleteUser::new(user_id)).await
+    }
+
+    /// Exchanges a Teams user's Entra ID access token for an ACS access token (`app_id`: the
+    /// Entra application's client id, `user_id`: the Teams user's object id).
+    pub async fn exchange_teams_token(
+        &self,
+        entra_token: &str,
+        app_id: &str,
+        user_id: &str,
+    ) -> Result<AccessToken, Error> {
+        let op = ExchangeTeamsUserAccessToken::new(app_id, entra_token, user_id);
+        Ok(access_token(self.run(op).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_is_whole_minutes_between_one_hour_and_a_day() {
+        assert_eq!(expires_in_minutes(None).unwrap(), None);
+        let m = |secs| expires_in_minutes(Some(Duration::from_secs(secs)));
+        assert_eq!(m(3600).unwrap(), Some(60));
+        assert_eq!(m(86_400).unwrap(), Some(1440));
+        for bad in [0, 59 * 60, 3601, 86_460, u64::MAX] {
+            let e = m(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+        }
+        assert!(expires_in_minutes(Some(Duration::new(3600, 1))).is_err());
     }
 }

@@ -1,5 +1,5 @@
-//! [`Pager`]: a lazy, resumable list, as a `Stream` of items or (with [`Pager::by_page`]) of
-//! pages.
+//! [`Pager`]: a lazy, resumable list, as a `Stream` of items or (with [`Pager::into_pages`])
+//! of pages.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -209,7 +209,8 @@ impl<T> Core<T> {
 /// A lazy list: a [`Stream`] of items that fetches one page at a time, only when the items of
 /// the previous page are consumed, so memory is bounded by one page however long the list.
 ///
-/// - [`by_page`](Self::by_page): the same list as a stream of whole [`Page`]s.
+/// - [`into_pages`](Self::into_pages): the same list as a stream of whole [`Page`]s, from where
+///   the item stream is (nothing buffered is dropped).
 /// - [`continuation`](Self::continuation): where the list stopped; pass it to
 ///   [`resume`](Self::resume) on a new pager of the same list call to go on from there.
 ///
@@ -275,10 +276,25 @@ impl<T> Pager<T> {
         self.core.continuation()
     }
 
-    /// The list as a stream of whole pages. Items already buffered by the item stream are
-    /// dropped; the page stream starts at the next page.
-    pub fn by_page(self) -> Pages<T> {
-        Pages { core: self.core }
+    /// The list as a stream of whole pages, from where the item stream is: when items of the
+    /// current page are still buffered, the first page yielded holds them (the rest of that
+    /// page), then the next pages follow.
+    pub fn into_pages(self) -> Pages<T> {
+        let pending = (!self.buffer.is_empty()).then(|| {
+            let next_link = match &self.core.position {
+                Position::Next(link) => Some(link.clone()),
+                Position::Start | Position::Done => None,
+            };
+            let rest = Continuation {
+                next_link: self.current_link.clone(),
+                skip: self.consumed,
+            };
+            (Page::new(self.buffer.into(), next_link), rest)
+        });
+        Pages {
+            core: self.core,
+            pending,
+        }
     }
 }
 
@@ -306,9 +322,11 @@ impl<T> Stream for Pager<T> {
     }
 }
 
-/// A list as a [`Stream`] of whole pages; see [`Pager::by_page`].
+/// A list as a [`Stream`] of whole pages; see [`Pager::into_pages`].
 pub struct Pages<T> {
     core: Core<T>,
+    /// The rest of the page the item stream was on, and where it is.
+    pending: Option<(Page<T>, Continuation)>,
 }
 
 impl<T> Unpin for Pages<T> {}
@@ -324,11 +342,15 @@ impl<T> fmt::Debug for Pages<T> {
 impl<T> Pages<T> {
     /// Where to resume: the next page to fetch. `None` once the list is exhausted.
     pub fn continuation(&self) -> Option<Continuation> {
-        self.core.continuation()
+        match &self.pending {
+            Some((_, at)) => Some(at.clone()),
+            None => self.core.continuation(),
+        }
     }
 
     /// Starts from `continuation`.
     pub fn resume(mut self, continuation: Continuation) -> Self {
+        self.pending = None;
         self.core.resume(continuation);
         self
     }
@@ -345,6 +367,9 @@ impl<T> Stream for Pages<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if let Some((page, _)) = this.pending.take() {
+            return Poll::Ready(Some(Ok(page)));
+        }
         this.core
             .poll_page(cx)
             .map(|r| r.map(|r| r.map(|(_, page)| page)))

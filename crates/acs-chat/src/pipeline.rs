@@ -1,13 +1,15 @@
-//! The one place where requests are sent: authentication, headers, timeouts, retries, tracing.
+//! The one place where requests are sent: [`Pipeline::run`] builds, authenticates, sends,
+//! classifies, retries and parses.
 
 use std::fmt;
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
 
 use acs_chat_protocol::identity::{AccessKey, sign_request};
-use acs_chat_protocol::{Endpoint, Idempotency, Operation, RequestContext, authorize_token};
-use acs_chat_transport::Transport;
+use acs_chat_protocol::{Operation, RequestContext, RetryAfter, authorize};
+use acs_chat_transport::{Transport, TransportError};
 use bytes::Bytes;
 use futures::future::{Either, select};
 use http::header::{HeaderName, HeaderValue, USER_AGENT};
@@ -16,11 +18,25 @@ use tracing::Instrument as _;
 
 use crate::credential::CommunicationTokenCredential;
 use crate::retry::{Decision, Outcome, RetryOptions, Stop, decide};
-use crate::runtime::{Clock, Jitter, Sleep};
+use crate::runtime::Runtime;
 use crate::{Error, ErrorKind};
 
 /// The header that carries the client request id.
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
+
+type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Response<Bytes>, TransportError>> + Send + 'a>>;
+
+/// [`Transport`] with its future boxed, so a client holds any transport behind one type.
+pub(crate) trait DynTransport: Send + Sync {
+    fn send_boxed(&self, request: Request<Bytes>) -> SendFuture<'_>;
+}
+
+impl<T: Transport> DynTransport for T {
+    fn send_boxed(&self, request: Request<Bytes>) -> SendFuture<'_> {
+        Box::pin(self.send(request))
+    }
+}
 
 /// How requests are authenticated.
 #[derive(Clone)]
@@ -37,27 +53,6 @@ impl fmt::Debug for Auth {
             Self::Bearer(c) => f.debug_tuple("Bearer").field(c).finish(),
             Self::AccessKey(_) => f.write_str("AccessKey(<redacted>)"),
         }
-    }
-}
-
-/// The settings shared by every client.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) retry: RetryOptions,
-    pub(crate) attempt_timeout: Option<Duration>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) sleep: Arc<dyn Sleep>,
-    pub(crate) jitter: Arc<dyn Jitter>,
-    pub(crate) user_agent: HeaderValue,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("retry", &self.retry)
-            .field("attempt_timeout", &self.attempt_timeout)
-            .field("user_agent", &self.user_agent)
-            .finish_non_exhaustive()
     }
 }
 
@@ -84,58 +79,53 @@ pub(crate) fn user_agent(application_id: Option<&str>) -> Result<HeaderValue, Er
         .map_err(|_| Error::invalid_argument("the User-Agent is not a valid header value"))
 }
 
-/// Sends operations: one per logical call, with retries.
-pub(crate) struct Pipeline<T> {
-    pub(crate) transport: T,
+/// Everything a client needs to run operations; shared by a client and its clones.
+pub(crate) struct Pipeline {
+    pub(crate) transport: Arc<dyn DynTransport>,
     pub(crate) ctx: RequestContext,
     pub(crate) auth: Auth,
-    pub(crate) settings: Settings,
+    pub(crate) retry: RetryOptions,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) runtime: Arc<dyn Runtime>,
 }
 
-impl<T> fmt::Debug for Pipeline<T> {
+impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
             .field("endpoint", self.ctx.endpoint())
             .field("api_version", self.ctx.api_version())
             .field("auth", &self.auth)
-            .field("settings", &self.settings)
+            .field("retry", &self.retry)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("runtime", &self.runtime)
             .finish_non_exhaustive()
     }
 }
 
+/// What one attempt ended with.
 enum Sent {
     Response(Response<Bytes>),
-    Transport(acs_chat_transport::TransportError),
+    Transport(TransportError),
     AttemptTimeout,
     BudgetTimeout,
 }
 
-impl<T: Transport> Pipeline<T> {
-    pub(crate) fn endpoint(&self) -> &Endpoint {
-        self.ctx.endpoint()
-    }
-
-    /// Runs `op` with its own idempotency.
-    pub(crate) async fn execute<O: Operation + Sync>(
+impl Pipeline {
+    /// Runs `op`: builds the request, authenticates it, sends it, and either parses a
+    /// documented success or decides from the raw outcome (status and retry hint, transport
+    /// failure, timeout) whether to retry, as the operation's idempotency and
+    /// [`RetryOptions`] allow. Traced in one `acs_chat.request` span.
+    pub(crate) async fn run<O: Operation + Sync>(
         &self,
         op: &O,
-        thread_id: Option<&str>,
-    ) -> Result<O::Output, Error> {
-        self.execute_as(op, op.idempotency(), thread_id).await
-    }
-
-    /// Runs `op`, retrying as `idempotency` allows.
-    pub(crate) async fn execute_as<O: Operation + Sync>(
-        &self,
-        op: &O,
-        idempotency: Idempotency,
         thread_id: Option<&str>,
     ) -> Result<O::Output, Error> {
         let info = op.info();
         // A UUID v4 from the thread-local fastrand generator: a correlation id, not a secret,
         // so it need not cost a getrandom system call per request (the repeatability id of
-        // create-thread, which must be unique for all time, still uses the OS generator).
-        // Formatted on the stack; the header value is its only heap copy.
+        // create-thread, which must be unique for all time, uses the OS generator). Formatted on
+        // the stack; the header value is its only heap copy.
         let mut buffer = uuid::Uuid::encode_buffer();
         let client_request_id: &str =
             uuid::Builder::from_random_bytes(fastrand::u128(..).to_ne_bytes())
@@ -152,42 +142,42 @@ impl<T: Transport> Pipeline<T> {
             request_id = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        let request_id_header = HeaderValue::from_str(client_request_id)
+        let request_id = HeaderValue::from_str(client_request_id)
             .map_err(|_| Error::invalid_argument("bad client request id"))?;
-        self.run(op, idempotency, request_id_header, &span)
+        self.attempts(op, request_id, &span)
             .instrument(span.clone())
             .await
             .map_err(|e| e.with_operation(info.id))
     }
 
-    async fn run<O: Operation + Sync>(
+    async fn attempts<O: Operation + Sync>(
         &self,
         op: &O,
-        idempotency: Idempotency,
-        request_id_header: HeaderValue,
+        request_id: HeaderValue,
         span: &tracing::Span,
     ) -> Result<O::Output, Error> {
-        let settings = &self.settings;
-        // The clock is read when the call starts, before each retry, and after a response
-        // only when it is needed (a failure, or a span that records the duration).
-        let started = settings.clock.now();
+        let info = op.info();
+        let idempotency = op.idempotency();
+        let runtime = &*self.runtime;
+        // The clock is read when the call starts, before each retry, and after a response only
+        // when it is needed (a failure, or a span that records the duration).
+        let started = runtime.now();
         let record_duration = !span.is_disabled();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             span.record("attempt", attempt);
-            let mut request = op.build_request(&self.ctx).map_err(Error::from)?;
+            let mut request = op.build_request(&self.ctx)?;
             let headers = request.headers_mut();
-            headers.insert(CLIENT_REQUEST_ID, request_id_header.clone());
-            headers.insert(USER_AGENT, settings.user_agent.clone());
+            headers.insert(CLIENT_REQUEST_ID, request_id.clone());
+            headers.insert(USER_AGENT, self.user_agent.clone());
             let waited = self.authenticate(&mut request).await?;
-
             // The first attempt starts at `started`, unless it waited for a token refresh,
-            // which counts against the budget.
+            // which counts against the deadline.
             let elapsed = if attempt == 1 && !waited {
                 Duration::ZERO
             } else {
-                settings.clock.now().saturating_duration_since(started)
+                runtime.now().saturating_duration_since(started)
             };
             tracing::debug!(
                 attempt,
@@ -197,12 +187,15 @@ impl<T: Transport> Pipeline<T> {
             );
             let sent = self.send(request, elapsed).await;
             if record_duration {
-                let took = settings.clock.now().saturating_duration_since(started);
+                let took = runtime.now().saturating_duration_since(started);
                 span.record("duration_ms", took.as_millis() as u64);
             }
-            let error = match sent {
+            // Decide on the raw outcome; the error is made only when the call fails or a retry
+            // is logged.
+            let (outcome, error) = match sent {
                 Sent::Response(response) => {
-                    span.record("status", response.status().as_u16());
+                    let status = response.status();
+                    span.record("status", status.as_u16());
                     if let Some(id) = response
                         .headers()
                         .get("x-ms-request-id")
@@ -210,42 +203,60 @@ impl<T: Transport> Pipeline<T> {
                     {
                         span.record("request_id", id);
                     }
-                    tracing::debug!(attempt, status = response.status().as_u16(), "response");
-                    match op.parse_response(response) {
-                        Ok(output) => return Ok(output),
-                        Err(e) => e,
+                    tracing::debug!(attempt, status = status.as_u16(), "response");
+                    if info.is_success(status) {
+                        // A body that does not parse is not retried: it would not parse again.
+                        return op
+                            .parse_response(response)
+                            .map_err(|e| Error::from(e).with_attempts(attempt, false));
                     }
-                    .into()
+                    let retry_after = RetryAfter::from_headers(response.headers());
+                    let error = match op.parse_response(response) {
+                        Err(e) => Error::from(e),
+                        // Unreachable for generated operations (a status that is not a success
+                        // never parses); kept total for hand-written ones.
+                        Ok(_) => Error::new(
+                            ErrorKind::Decode,
+                            format!("status {status} parsed as a success"),
+                        ),
+                    };
+                    (
+                        Outcome::Status {
+                            status,
+                            retry_after,
+                        },
+                        error,
+                    )
                 }
-                Sent::Transport(e) => Error::from_transport(e),
-                Sent::AttemptTimeout => Error::timeout(format!(
-                    "no response within the attempt timeout of {:?}",
-                    settings.attempt_timeout.unwrap_or_default()
-                )),
+                Sent::Transport(e) => {
+                    let error = Error::from_transport(e);
+                    let outcome = match error.transport_error() {
+                        Some(t) => Outcome::Transport(t.kind(), t.request_not_sent()),
+                        None => Outcome::AttemptTimeout,
+                    };
+                    (outcome, error)
+                }
+                Sent::AttemptTimeout => (
+                    Outcome::AttemptTimeout,
+                    Error::timeout(format!(
+                        "no response within the attempt timeout of {:?}",
+                        self.attempt_timeout.unwrap_or_default()
+                    )),
+                ),
                 Sent::BudgetTimeout => {
-                    return Err(Error::timeout("the overall time budget ran out")
+                    return Err(Error::timeout("the call's deadline passed (RetryOptions::max_elapsed)")
                         .with_attempts(attempt, true));
                 }
             };
-            let now = settings.clock.now();
-            let outcome = match (error.kind(), error.service_error(), error.transport_error()) {
-                (ErrorKind::Service, Some(s), _) => Outcome::Status {
-                    status: s.status(),
-                    retry_after: s.retry_after(),
-                },
-                (ErrorKind::Transport, _, Some(t)) => Outcome::Transport(t),
-                (ErrorKind::Timeout, _, _) => Outcome::AttemptTimeout,
-                // Decode errors, refused links, ...: retrying cannot help.
-                _ => return Err(error.with_attempts(attempt, false)),
-            };
+            let now = runtime.now();
             let decision = decide(
                 attempt,
                 &outcome,
                 idempotency,
-                &settings.retry,
+                &self.retry,
                 now,
                 now.saturating_duration_since(started),
-                settings.jitter.sample(),
+                self.retry.jitter_sample(),
             );
             match decision {
                 Decision::Retry(delay) => {
@@ -255,7 +266,7 @@ impl<T: Transport> Pipeline<T> {
                         error = %error,
                         "retrying"
                     );
-                    settings.sleep.sleep(delay).await;
+                    runtime.sleep(delay).await;
                 }
                 Decision::Stop(stop) => {
                     if stop == Stop::NotSafe {
@@ -278,41 +289,37 @@ impl<T: Transport> Pipeline<T> {
                     Some(token) => (token, false),
                     None => (credential.get_token().await?, true),
                 };
-                authorize_token(request, self.ctx.endpoint(), &token).map_err(Error::from)?;
+                authorize(request, self.ctx.endpoint(), &token)?;
                 Ok(waited)
             }
             Auth::AccessKey(key) => {
                 self.ctx.endpoint().check_origin(request.uri())?;
-                sign_request(request, key, self.settings.clock.now()).map_err(Error::from)?;
+                sign_request(request, key, self.runtime.now())?;
                 Ok(false)
             }
         }
     }
 
-    /// Sends one request, bounded by the attempt timeout and what is left of the budget.
+    /// Sends one request, bounded by the attempt timeout and what is left of the deadline.
     async fn send(&self, request: Request<Bytes>, elapsed: Duration) -> Sent {
-        let settings = &self.settings;
-        let budget_left = settings
-            .retry
-            .max_elapsed
-            .map(|b| b.saturating_sub(elapsed));
+        let budget_left = self.retry.max_elapsed.map(|b| b.saturating_sub(elapsed));
         if budget_left == Some(Duration::ZERO) {
             return Sent::BudgetTimeout;
         }
-        // (how long, whether it is the budget rather than the attempt timeout)
-        let limit = match (settings.attempt_timeout, budget_left) {
+        // (how long, whether it is the deadline rather than the attempt timeout)
+        let limit = match (self.attempt_timeout, budget_left) {
             (Some(a), Some(b)) if b < a => Some((b, true)),
             (Some(a), _) => Some((a, false)),
             (None, Some(b)) => Some((b, true)),
             (None, None) => None,
         };
-        let send = pin!(self.transport.send(request));
+        let send = pin!(self.transport.send_boxed(request));
         let result = match limit {
             None => send.await,
-            Some((duration, is_budget)) => {
-                match select(send, settings.sleep.sleep(duration)).await {
+            Some((duration, is_deadline)) => {
+                match select(send, self.runtime.sleep(duration)).await {
                     Either::Left((result, _)) => result,
-                    Either::Right(((), _)) if is_budget => return Sent::BudgetTimeout,
+                    Either::Right(((), _)) if is_deadline => return Sent::BudgetTimeout,
                     Either::Right(((), _)) => return Sent::AttemptTimeout,
                 }
             }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use acs_chat_protocol::{DateTime, Idempotency, RetryAfter, RetryClass, classify_status};
-use acs_chat_transport::{TransportError, TransportErrorKind};
+use acs_chat_transport::TransportErrorKind;
 use http::StatusCode;
 
 /// How failed requests are retried.
@@ -29,6 +29,10 @@ pub struct RetryOptions {
     /// (see [`no_deadline`](Self::no_deadline)) leaves only the attempt and transport
     /// timeouts.
     pub max_elapsed: Option<Duration>,
+    /// Full jitter (default `true`): each backoff is drawn uniformly between zero and its
+    /// ceiling, so clients that failed together do not retry together. `false` waits the
+    /// ceiling itself (deterministic, for tests).
+    pub jitter: bool,
 }
 
 /// The default overall deadline of one call ([`RetryOptions::max_elapsed`]).
@@ -41,6 +45,7 @@ impl Default for RetryOptions {
             initial_delay: Duration::from_millis(800),
             max_delay: Duration::from_secs(60),
             max_elapsed: Some(DEFAULT_DEADLINE),
+            jitter: true,
         }
     }
 }
@@ -78,6 +83,17 @@ impl RetryOptions {
         self
     }
 
+    /// Sets [`jitter`](Self::jitter).
+    pub fn jitter(mut self, on: bool) -> Self {
+        self.jitter = on;
+        self
+    }
+
+    /// The random factor of the next backoff: uniform in `[0, 1)` with jitter, 1 without.
+    pub(crate) fn jitter_sample(&self) -> f64 {
+        if self.jitter { fastrand::f64() } else { 1.0 }
+    }
+
     /// No overall deadline (only the attempt and transport timeouts bound a call).
     pub fn no_deadline(mut self) -> Self {
         self.max_elapsed = None;
@@ -106,14 +122,14 @@ impl RetryOptions {
 
 /// What one attempt ended with, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Outcome<'a> {
-    /// The service answered with a non-2xx status.
+pub(crate) enum Outcome {
+    /// The service answered with a status that is not a documented success.
     Status {
         status: StatusCode,
         retry_after: Option<RetryAfter>,
     },
-    /// The transport failed.
-    Transport(&'a TransportError),
+    /// The transport failed with this kind; `true` when the request provably was not sent.
+    Transport(TransportErrorKind, bool),
     /// The client's per-attempt timeout passed; the request may have been processed.
     AttemptTimeout,
 }
@@ -141,7 +157,7 @@ pub(crate) enum Decision {
 }
 
 /// Whether a failure can be retried, given whether repeating the request is safe.
-fn retryable(outcome: &Outcome<'_>, idempotency: Idempotency) -> Result<(), Stop> {
+fn retryable(outcome: &Outcome, idempotency: Idempotency) -> Result<(), Stop> {
     let safe = idempotency == Idempotency::Idempotent;
     let guard = |ok: bool| if ok { Ok(()) } else { Err(Stop::NotSafe) };
     match outcome {
@@ -151,11 +167,11 @@ fn retryable(outcome: &Outcome<'_>, idempotency: Idempotency) -> Result<(), Stop
             RetryClass::Transient => guard(safe),
             _ => Err(Stop::NotRetryable),
         },
-        Outcome::Transport(e) => match e.kind() {
+        Outcome::Transport(kind, not_sent) => match kind {
             // The connection was never established.
             TransportErrorKind::Connect => Ok(()),
             TransportErrorKind::Timeout | TransportErrorKind::ConnectionLost => {
-                guard(safe || e.request_not_sent())
+                guard(safe || *not_sent)
             }
             _ => Err(Stop::NotRetryable),
         },
@@ -169,7 +185,7 @@ fn retryable(outcome: &Outcome<'_>, idempotency: Idempotency) -> Result<(), Stop
 /// dates) and the jitter factor come in as arguments.
 pub(crate) fn decide(
     attempt: u32,
-    outcome: &Outcome<'_>,
+    outcome: &Outcome,
     idempotency: Idempotency,
     options: &RetryOptions,
     now: DateTime,
@@ -207,14 +223,14 @@ mod tests {
         DateTime::parse("2026-01-01T00:00:00Z").unwrap()
     }
 
-    fn status(code: u16) -> Outcome<'static> {
+    fn status(code: u16) -> Outcome {
         Outcome::Status {
             status: StatusCode::from_u16(code).unwrap(),
             retry_after: None,
         }
     }
 
-    fn first(outcome: &Outcome<'_>, idem: Idempotency) -> Decision {
+    fn first(outcome: &Outcome, idem: Idempotency) -> Decision {
         decide(
             1,
             outcome,
@@ -274,7 +290,7 @@ mod tests {
     #[test]
     fn transport_matrix() {
         use TransportErrorKind as K;
-        let e = |k| TransportError::new(k, "x");
+        let e = |k| acs_chat_transport::TransportError::new(k, "x");
         // (kind, marked not sent, retried when idempotent, retried when not idempotent)
         let cases = [
             (K::Connect, false, true, true),
@@ -295,7 +311,7 @@ mod tests {
             if not_sent {
                 err = err.mark_request_not_sent();
             }
-            let outcome = Outcome::Transport(&err);
+            let outcome = Outcome::Transport(err.kind(), err.request_not_sent());
             assert_eq!(
                 first(&outcome, Idempotent) == FIRST_BACKOFF,
                 idem_retry,
@@ -376,7 +392,7 @@ mod tests {
             status: StatusCode::TOO_MANY_REQUESTS,
             retry_after: Some(hint),
         };
-        let d = |out: &Outcome<'_>| decide(1, out, NotIdempotent, &o, now(), Duration::ZERO, 0.0);
+        let d = |out: &Outcome| decide(1, out, NotIdempotent, &o, now(), Duration::ZERO, 0.0);
         // seconds, milliseconds (either header): the hint replaces the backoff
         assert_eq!(
             d(&with(RetryAfter::Delay(Duration::from_secs(7)))),

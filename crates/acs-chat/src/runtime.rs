@@ -1,68 +1,58 @@
-//! The client's seams to time, timers, tasks and randomness: [`Clock`], [`Sleep`], [`Spawn`]
-//! and [`Jitter`], with defaults on `SystemTime`, tokio and `fastrand`, and a
-//! [`ManualClock`](crate::testing::ManualClock) for tests.
+//! [`Runtime`]: the client's one seam to the async runtime (time, timers, background tasks), with
+//! [`TokioRuntime`] behind the default `tokio` feature.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use acs_chat_protocol::DateTime;
-use futures::future::BoxFuture;
 
-/// Tells the time. Injected so that token expiry and `Retry-After` dates are testable.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// The current time.
-    fn now(&self) -> DateTime;
-}
+/// A boxed future of a background task or a timer.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// Waits. Injected so that backoff and proactive token refresh are testable without waiting.
-pub trait Sleep: Send + Sync + fmt::Debug {
-    /// A future that completes after `duration`.
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
-}
-
-/// Runs a background task (the credential's proactive refresh).
-pub trait Spawn: Send + Sync + fmt::Debug {
-    /// Runs `task` in the background; returns `false` when it cannot (no runtime).
-    fn spawn(&self, task: BoxFuture<'static, ()>) -> bool;
-}
-
-/// Draws the random factor of backoff jitter.
-pub trait Jitter: Send + Sync + fmt::Debug {
-    /// A number in `[0, 1)`.
-    fn sample(&self) -> f64;
-}
-
-/// The system clock (`SystemTime::now`).
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
+/// What the clients need from an async runtime: the time, a timer and a way to run a task in the
+/// background. Retry backoff, timeouts, `Retry-After` dates, token expiry and the credential's
+/// proactive refresh all go through it, so a test can drive them with a manual clock
+/// ([`ManualClock`](crate::testing::ManualClock)) and an application can run the clients on any
+/// executor.
+///
+/// [`TokioRuntime`] (feature `tokio`, on by default) is used unless
+/// [`ChatClientBuilder::runtime`](crate::ChatClientBuilder::runtime) says otherwise.
+pub trait Runtime: Send + Sync + fmt::Debug + 'static {
+    /// The current time (the wall clock; token expiry and `Retry-After` dates are wall-clock
+    /// times). The default reads `SystemTime::now`.
     fn now(&self) -> DateTime {
-        // SystemTime::now() is always representable (it is between 1970 and 9999 on any sane
-        // machine); fall back to the epoch rather than panic.
-        DateTime::from_system_time(SystemTime::now()).unwrap_or(DateTime::UNIX_EPOCH)
+        system_now()
     }
+
+    /// A future that completes after `duration`.
+    fn sleep(&self, duration: Duration) -> BoxFuture;
+
+    /// Runs `task` in the background; `false` when it cannot (no runtime is running).
+    fn spawn(&self, task: BoxFuture) -> bool;
 }
 
-/// `tokio::time::sleep` (needs a tokio runtime with the timer enabled).
+/// `SystemTime::now` as a [`DateTime`] (a clock before 1970 or after 9999 reads as the epoch
+/// rather than panicking).
+pub(crate) fn system_now() -> DateTime {
+    DateTime::from_system_time(SystemTime::now()).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// The tokio runtime the calls run on: `tokio::time::sleep` and `tokio::spawn` on the current
+/// runtime (which must have its timer enabled).
+#[cfg(feature = "tokio")]
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
-pub struct TokioSleep;
+pub struct TokioRuntime;
 
-impl Sleep for TokioSleep {
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+#[cfg(feature = "tokio")]
+impl Runtime for TokioRuntime {
+    fn sleep(&self, duration: Duration) -> BoxFuture {
         Box::pin(tokio::time::sleep(duration))
     }
-}
 
-/// `tokio::spawn` on the current runtime, when there is one.
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct TokioSpawn;
-
-impl Spawn for TokioSpawn {
-    fn spawn(&self, task: BoxFuture<'static, ()>) -> bool {
+    fn spawn(&self, task: BoxFuture) -> bool {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 drop(handle.spawn(task));
@@ -73,27 +63,14 @@ impl Spawn for TokioSpawn {
     }
 }
 
-/// Uniform jitter from `fastrand`.
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct RandomJitter;
-
-impl Jitter for RandomJitter {
-    fn sample(&self) -> f64 {
-        fastrand::f64()
+/// The runtime a builder uses unless told otherwise.
+pub(crate) fn default_runtime() -> Option<std::sync::Arc<dyn Runtime>> {
+    #[cfg(feature = "tokio")]
+    {
+        Some(std::sync::Arc::new(TokioRuntime))
     }
-}
-
-/// A fixed jitter factor (tests, or a deterministic backoff); clamped to `[0, 1]`.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedJitter(pub f64);
-
-impl Jitter for FixedJitter {
-    fn sample(&self) -> f64 {
-        if self.0.is_nan() {
-            0.0
-        } else {
-            self.0.clamp(0.0, 1.0)
-        }
+    #[cfg(not(feature = "tokio"))]
+    {
+        None
     }
 }

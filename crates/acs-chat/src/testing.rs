@@ -1,5 +1,5 @@
-//! Test helpers: a manual clock that is also a [`Sleep`] and a [`Spawn`], so retry backoff and
-//! token refresh can be tested without waiting in real time.
+//! Test helpers: [`ManualClock`], a [`Runtime`] whose time moves only when told to, so retry
+//! backoff, timeouts and token refresh can be tested without waiting in real time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,18 +8,19 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use acs_chat_protocol::DateTime;
-use futures::future::BoxFuture;
 
-use crate::runtime::{Clock, Sleep, Spawn};
+use crate::runtime::{BoxFuture, Runtime};
 
 /// A clock that moves only when told to.
 ///
-/// - As a [`Clock`] it returns the current manual time.
-/// - As a [`Sleep`] it records every duration slept ([`sleeps`](Self::sleeps)); a sleep starts
-///   when it is first polled. In *auto-advance* mode (the default) a sleep moves the clock
-///   forward by its duration and completes at once, like tokio's paused time; otherwise it
-///   completes once [`advance`](Self::advance) has moved the clock past its deadline.
-/// - As a [`Spawn`] it keeps spawned tasks; [`run_tasks`](Self::run_tasks) polls them once.
+/// - `now` returns the current manual time.
+/// - `sleep` records every duration slept ([`sleeps`](Self::sleeps)); a sleep starts when it is
+///   first polled. In *auto-advance* mode (the default) a sleep moves the clock forward by its
+///   duration and completes at once, like tokio's paused time; otherwise it completes once
+///   [`advance`](Self::advance) has moved the clock past its deadline.
+/// - `spawn` keeps spawned tasks; [`run_tasks`](Self::run_tasks) polls them once.
+///
+/// Give it to a client with [`ChatClientBuilder::runtime`](crate::ChatClientBuilder::runtime).
 ///
 /// Cheap to clone; clones share the time.
 #[derive(Clone)]
@@ -32,7 +33,7 @@ struct State {
     auto_advance: bool,
     sleeps: Vec<Duration>,
     wakers: Vec<Waker>,
-    tasks: Vec<BoxFuture<'static, ()>>,
+    tasks: Vec<BoxFuture>,
 }
 
 impl std::fmt::Debug for ManualClock {
@@ -82,7 +83,7 @@ impl ManualClock {
         }
     }
 
-    /// Every duration passed to [`Sleep::sleep`] so far, in order.
+    /// Every duration slept so far, in order.
     pub fn sleeps(&self) -> Vec<Duration> {
         self.lock().sleeps.clone()
     }
@@ -103,24 +104,20 @@ impl ManualClock {
     }
 }
 
-impl Clock for ManualClock {
+impl Runtime for ManualClock {
     fn now(&self) -> DateTime {
         self.lock().now
     }
-}
 
-impl Sleep for ManualClock {
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+    fn sleep(&self, duration: Duration) -> BoxFuture {
         Box::pin(ManualSleep {
             clock: self.clone(),
             duration,
             deadline: None,
         })
     }
-}
 
-impl Spawn for ManualClock {
-    fn spawn(&self, task: BoxFuture<'static, ()>) -> bool {
+    fn spawn(&self, task: BoxFuture) -> bool {
         self.lock().tasks.push(task);
         true
     }
