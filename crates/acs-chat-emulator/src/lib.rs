@@ -41,7 +41,8 @@
 //!
 //! # Layers
 //!
-//! [`store::Store`] is a pure state machine (time passed in), [`service::Service`] maps
+//! [`store::Store`] is a pure state machine (time passed in) that records every change it makes,
+//! [`service::Service`] maps
 //! `http::Request<Bytes>` to `http::Response<Bytes>` over it (no sockets), and
 //! [`RunningEmulator`] serves it with hyper over TLS (tokio-rustls, ring).
 //!
@@ -52,6 +53,7 @@
 
 mod faults;
 mod foreground;
+pub mod hmac_auth;
 pub mod identity;
 mod server;
 pub mod service;

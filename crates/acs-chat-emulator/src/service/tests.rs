@@ -4,7 +4,10 @@ use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 
 use super::*;
+use acs_chat_protocol::encode_path_segment;
 use acs_chat_protocol::identity::sign_request;
+use base64::Engine as _;
+use serde_json::{Value, json};
 
 use crate::identity::DEV_ACCESS_KEY;
 
@@ -480,12 +483,12 @@ fn create_send_and_page_through_next_links() {
     let threads = "/chat/threads?api-version=2025-03-15";
     for (list, state) in [
         (messages.as_str(), "%%%".to_owned()),
-        (messages.as_str(), encode_state("t1|1|x|-")),
-        (messages.as_str(), encode_state("m1|x|-")),
-        (messages.as_str(), encode_state("m1|1|x")),
-        (threads, encode_state("m1|1|-")),
-        (threads, encode_state("t1|-|x|-")),
-        (threads, encode_state("t1|1|x|y")),
+        (messages.as_str(), chat::encode_state("t1|1|x|-")),
+        (messages.as_str(), chat::encode_state("m1|x|-")),
+        (messages.as_str(), chat::encode_state("m1|1|x")),
+        (threads, chat::encode_state("m1|1|-")),
+        (threads, chat::encode_state("t1|-|x|-")),
+        (threads, chat::encode_state("t1|1|x|y")),
     ] {
         let r = s.handle(
             &bearer("GET", &format!("{list}&syncState={state}"), &token, ""),
@@ -630,7 +633,7 @@ proptest! {
             .map(|m| Bytes::from(serde_json::to_vec(m).unwrap()))
             .collect();
         prop_assert_eq!(
-            messages_collection_json(&parts, next_link.as_deref()),
+            json::messages_collection_json(&parts, next_link.as_deref()),
             serialized_collection(messages, next_link)
         );
     }

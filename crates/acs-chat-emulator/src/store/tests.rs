@@ -1,11 +1,15 @@
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use acs_chat_protocol::CommunicationIdentifier;
 use acs_chat_protocol::models::{
-    ChatParticipant, ChatRetentionPolicy, CommunicationIdentifierModel,
+    ChatMessage, ChatMessageType, ChatParticipant, ChatRetentionPolicy,
+    CommunicationIdentifierModel, CommunicationIdentifierModelKind, SendChatMessageRequest,
     ThreadCreationDateRetentionPolicy,
 };
 use proptest::prelude::*;
 
+use super::ids::identifier_model;
 use super::*;
 
 fn t(secs: i64) -> DateTime {
@@ -707,4 +711,68 @@ proptest! {
         prop_assert!(ids.windows(2).all(|w| w[0] < w[1]));
         prop_assert!(seen.iter().all(|m| m.version.parse::<u64>().unwrap() >= m.id.parse::<u64>().unwrap()));
     }
+}
+
+#[test]
+fn each_mutation_records_what_changed() {
+    let mut store = Store::new("res", 9);
+    let a = user(&mut store);
+    let b = user(&mut store);
+    store.take_changes();
+    let thread = thread_with(&mut store, &a, &[&b], t(0));
+    let changes = store.take_changes();
+    assert!(
+        matches!(
+            changes.as_slice(),
+            [
+                Change::ThreadCreated { thread_id: t1 },
+                Change::ParticipantsAdded { thread_id: t2, user_ids },
+                Change::MessageAdded { thread_id: t3, .. },
+            ] if [t1, t2, t3].iter().all(|t| **t == thread) && *user_ids == [a.user_id.clone(), b.user_id.clone()]
+        ),
+        "{changes:?}"
+    );
+    let id = store.send_message(&b, &thread, text("hi"), t(1)).unwrap();
+    assert_eq!(
+        store.take_changes(),
+        [Change::MessageAdded {
+            thread_id: thread.clone(),
+            message_id: id.clone()
+        }]
+    );
+    // A refused call changes nothing.
+    assert!(store.delete_message(&a, &thread, &id, t(2)).is_err());
+    assert_eq!(store.take_changes(), []);
+    store.delete_message(&b, &thread, &id, t(2)).unwrap();
+    store.send_read_receipt(&a, &thread, &id, t(3)).unwrap();
+    store
+        .remove_participant(&a, &thread, &participant(&b).communication_identifier, t(4))
+        .unwrap();
+    let changes = store.take_changes();
+    assert_eq!(
+        changes[..3],
+        [
+            Change::MessageUpdated {
+                thread_id: thread.clone(),
+                message_id: id
+            },
+            Change::ReadReceiptSent {
+                thread_id: thread.clone(),
+                user_id: a.user_id.clone()
+            },
+            Change::ParticipantRemoved {
+                thread_id: thread.clone(),
+                user_id: b.user_id.clone()
+            },
+        ]
+    );
+    assert!(
+        matches!(changes[3], Change::MessageAdded { .. }),
+        "{changes:?}"
+    );
+    store.delete_thread(&a, &thread, t(5)).unwrap();
+    assert_eq!(
+        store.take_changes(),
+        [Change::ThreadDeleted { thread_id: thread }]
+    );
 }
