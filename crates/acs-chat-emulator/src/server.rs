@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::faults::{Fault, FaultInjector, describe};
 use crate::identity::{AccessKey, DEV_ACCESS_KEY};
-use crate::service::{Service, error_response};
+use crate::service::{Service, body_too_large, error_response};
 use crate::store::{Store, StoreError};
 use crate::tls;
 
@@ -153,15 +153,32 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Binds, and serves in a background task of the current Tokio runtime.
-    pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
+    /// The service this builder configures, without a server: one request in, one response
+    /// out ([`Service::handle`]), for tests and fuzzers that need no sockets. Links in
+    /// responses use the request's `Host`, or `host:port` of this builder.
+    pub fn service(&self) -> Result<Service, EmulatorError> {
+        self.make_service(format!("{}:{}", self.host, self.port))
+    }
+
+    fn make_service(&self, authority: String) -> Result<Service, EmulatorError> {
         let key = AccessKey::from_base64(&self.access_key)
             .map_err(|_| EmulatorError::new("--access-key: the access key is not base64"))?;
+        let seed = self.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128());
+        let resource_id = uuid::Builder::from_random_bytes(seed.rotate_left(64).to_be_bytes())
+            .into_uuid()
+            .to_string();
+        let mut store = Store::new(resource_id, seed);
+        store.set_throttle(self.throttle);
+        Ok(Service::new(store, key, !self.http, authority))
+    }
+
+    /// Binds, and serves in a background task of the current Tokio runtime.
+    pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
         let key_text = self.access_key.trim().to_owned();
         let (acceptor, ca_pem) = if self.http {
             (None, None)
         } else {
-            let (chain, key_pem, ca) = match self.tls_pem {
+            let (chain, key_pem, ca) = match self.tls_pem.clone() {
                 Some((chain, key_pem)) => (chain, key_pem, None),
                 None => {
                     let generated = tls::generate()
@@ -195,13 +212,7 @@ impl EmulatorBuilder {
         let authority = format!("{host}:{}", local_addr.port());
         let scheme = if self.http { "http" } else { "https" };
         let endpoint = format!("{scheme}://{authority}/");
-        let seed = self.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128());
-        let resource_id = uuid::Builder::from_random_bytes(seed.rotate_left(64).to_be_bytes())
-            .into_uuid()
-            .to_string();
-        let mut store = Store::new(resource_id, seed);
-        store.set_throttle(self.throttle);
-        let service = Arc::new(Service::new(store, key, !self.http, authority));
+        let service = Arc::new(self.make_service(authority)?);
         let faults = FaultInjector::new();
         let state = Arc::new(ServerState {
             service: service.clone(),
@@ -353,11 +364,7 @@ impl fmt::Display for DroppedConnection {
 impl std::error::Error for DroppedConnection {}
 
 fn too_large() -> Response<Bytes> {
-    error_response(&StoreError::new(
-        413,
-        "RequestEntityTooLarge",
-        format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
-    ))
+    error_response(&body_too_large(MAX_BODY_BYTES))
 }
 
 impl ServerState {
@@ -387,7 +394,8 @@ impl ServerState {
         &self,
         request: Request<Incoming>,
     ) -> Result<Response<Bytes>, DroppedConnection> {
-        match self.faults.take() {
+        let fault = self.faults.take();
+        match fault {
             Some(Fault::Drop) => return Err(DroppedConnection),
             Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
             Some(Fault::Fail {
@@ -401,7 +409,7 @@ impl ServerState {
                 }
                 return Ok(error_response(&error));
             }
-            None => {}
+            Some(Fault::Panic) | None => {}
         }
         let declared = request
             .headers()
@@ -418,7 +426,8 @@ impl ServerState {
             Err(_) => return Err(DroppedConnection),
         };
         let request = Request::from_parts(parts, body);
-        Ok(self.service.handle(&request, wall_clock()))
+        let panic = fault == Some(Fault::Panic);
+        Ok(self.service.handle_inner(&request, wall_clock(), panic))
     }
 }
 

@@ -12,8 +12,9 @@ mod routes;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use acs_chat_protocol::DateTime;
@@ -91,6 +92,7 @@ pub struct Service {
     https: bool,
     default_authority: String,
     requests: AtomicU64,
+    max_body_bytes: usize,
     /// Tokens whose signature checked out, with their claims. Checking a signature depends only
     /// on the token and the signing key (fixed for the service), so a remembered result is the
     /// result `verify` would give again; revocation and expiry are checked by the store on
@@ -133,6 +135,15 @@ impl Ctx<'_> {
     fn api_version(&self) -> &str {
         self.query("api-version").unwrap_or_default()
     }
+}
+
+/// The 413 of a request body over `limit` bytes.
+pub(crate) fn body_too_large(limit: usize) -> StoreError {
+    StoreError::new(
+        413,
+        "RequestEntityTooLarge",
+        format!("The request body exceeds {limit} bytes."),
+    )
 }
 
 fn not_found_route() -> StoreError {
@@ -190,16 +201,33 @@ impl Service {
             https,
             default_authority: default_authority.into(),
             requests: AtomicU64::new(0),
+            max_body_bytes: crate::MAX_BODY_BYTES,
             verified_tokens: Mutex::new(HashMap::new()),
         }
     }
 
     /// Runs `f` on the store (for in-process setup and inspection).
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut store = self.lock_store();
         let result = f(&mut store);
         store.take_changes();
         result
+    }
+
+    /// The store, locked. A panic while it was locked (a bug: [`Self::handle`] turns it into a
+    /// 500) leaves the lock poisoned; the next caller takes it over instead of failing too,
+    /// after dropping the changes the interrupted call had recorded.
+    fn lock_store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|poisoned| {
+            self.store.clear_poison();
+            let mut store = poisoned.into_inner();
+            let lost = store.take_changes();
+            tracing::warn!(
+                changes = lost.len(),
+                "a request panicked while holding the store; continuing with its state"
+            );
+            store
+        })
     }
 
     /// Creates a user; returns its raw id.
@@ -243,14 +271,48 @@ impl Service {
             .unwrap_or(&self.default_authority)
     }
 
-    /// Handles one request at `now`. Never panics; every failure is an error response.
+    /// Handles one request at `now`: the whole service (routing, authentication, the store,
+    /// the error shape) without sockets, so it can be driven directly by tests and fuzzers.
+    /// The server adds only what needs a connection: reading the body (up to the body limit,
+    /// also checked here), timeouts, fault injection and logs.
+    ///
+    /// Never panics: every failure is an error response, and a panic inside (a bug) becomes a
+    /// 500 for this request alone; the next requests are served as before.
     ///
     /// Every response carries an `x-ms-request-id` (and `MS-CV`) like the service's, and echoes
     /// `x-ms-client-request-id` when the request had one.
     pub fn handle(&self, request: &Request<Bytes>, now: DateTime) -> Response<Bytes> {
-        let mut response = match self.route(request, now) {
-            Ok(response) => response,
-            Err(error) => error_response(&error),
+        self.handle_inner(request, now, false)
+    }
+
+    /// [`Self::handle`]; `inject_panic` panics while holding the store (an injected fault).
+    pub(crate) fn handle_inner(
+        &self,
+        request: &Request<Bytes>,
+        now: DateTime,
+        inject_panic: bool,
+    ) -> Response<Bytes> {
+        let routed = panic::catch_unwind(AssertUnwindSafe(|| {
+            if inject_panic {
+                self.with_store(|_| panic!("injected panic"));
+            }
+            self.route(request, now)
+        }));
+        let mut response = match routed {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => error_response(&error),
+            Err(_) => {
+                tracing::error!(
+                    method = %request.method(),
+                    path = request.uri().path(),
+                    "the request panicked; answered 500"
+                );
+                error_response(&StoreError::new(
+                    500,
+                    "InternalServerError",
+                    "The emulator failed while handling the request.",
+                ))
+            }
         };
         let n = self
             .requests
@@ -271,6 +333,9 @@ impl Service {
     }
 
     fn route(&self, request: &Request<Bytes>, now: DateTime) -> Result<Response<Bytes>> {
+        if request.body().len() > self.max_body_bytes {
+            return Err(body_too_large(self.max_body_bytes));
+        }
         let route =
             routes::find(request.method(), request.uri().path()).ok_or_else(not_found_route)?;
         let authority = self.authority(request);

@@ -88,14 +88,15 @@ impl Store {
             .copied()
             .filter(|t| now.saturating_duration_since(*t) < ten)
             .collect();
-        if in_ten.len() >= MESSAGE_OPS_PER_10_SECONDS {
-            let oldest = in_ten[in_ten.len() - MESSAGE_OPS_PER_10_SECONDS];
-            let wait = ten.saturating_sub(now.saturating_duration_since(oldest));
-            return Err(StoreError::throttled(ceil_secs(wait)));
-        }
-        if ops.len() >= MESSAGE_OPS_PER_MINUTE {
-            let oldest = ops[ops.len() - MESSAGE_OPS_PER_MINUTE];
-            let wait = minute.saturating_sub(now.saturating_duration_since(oldest));
+        // With `limit` operations in the window, the `limit`-th newest must leave it first.
+        let wait = |window: Duration, times: &[DateTime], limit: usize| {
+            let oldest = times.len().checked_sub(limit).and_then(|i| times.get(i))?;
+            Some(window.saturating_sub(now.saturating_duration_since(*oldest)))
+        };
+        let all: Vec<DateTime> = ops.iter().copied().collect();
+        if let Some(wait) = wait(ten, &in_ten, MESSAGE_OPS_PER_10_SECONDS)
+            .or_else(|| wait(minute, &all, MESSAGE_OPS_PER_MINUTE))
+        {
             return Err(StoreError::throttled(ceil_secs(wait)));
         }
         ops.push_back(now);
