@@ -51,10 +51,12 @@
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod conn;
 mod faults;
 mod foreground;
 pub mod hmac_auth;
 pub mod identity;
+mod limits;
 mod server;
 pub mod service;
 pub mod store;
@@ -63,6 +65,7 @@ pub mod tls;
 pub use faults::{Fault, FaultInjector};
 pub use foreground::{ServeArgs, ServeError, serve_foreground};
 pub use identity::DEV_ACCESS_KEY;
+pub use limits::ConnectionLimits;
 pub use server::{
     DEFAULT_PORT, Emulator, EmulatorBuilder, EmulatorError, MAX_BODY_BYTES, RunningEmulator,
 };

@@ -206,6 +206,11 @@ impl Service {
         }
     }
 
+    /// Refuses request bodies over `limit` bytes with 413 (default [`crate::MAX_BODY_BYTES`]).
+    pub fn set_max_body_bytes(&mut self, limit: usize) {
+        self.max_body_bytes = limit;
+    }
+
     /// Runs `f` on the store (for in-process setup and inspection).
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let mut store = self.lock_store();
