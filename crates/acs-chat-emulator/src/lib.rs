@@ -63,7 +63,7 @@ pub mod store;
 pub mod tls;
 
 pub use faults::{Fault, FaultInjector};
-pub use foreground::{ServeArgs, ServeError, serve_foreground};
+pub use foreground::{DEFAULT_LOG_FILTER, ServeArgs, ServeError, init_logging, serve_foreground};
 pub use identity::DEV_ACCESS_KEY;
 pub use limits::ConnectionLimits;
 pub use server::{

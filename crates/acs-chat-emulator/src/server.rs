@@ -393,14 +393,14 @@ impl ServerState {
         let response = self.respond_inner(request).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &response {
-            Ok(r) => tracing::info!(
+            Ok(r) => tracing::debug!(
                 %method,
                 %path,
                 status = r.status().as_u16(),
                 duration_ms = elapsed_ms,
                 "request"
             ),
-            Err(_) => tracing::info!(%method, %path, duration_ms = elapsed_ms, "request dropped"),
+            Err(_) => tracing::debug!(%method, %path, duration_ms = elapsed_ms, "request dropped"),
         }
         response.map(|r| r.map(|body| ChunkedBody::new(body, permit)))
     }
