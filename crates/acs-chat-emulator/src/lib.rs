@@ -65,7 +65,7 @@ pub mod tls;
 pub use faults::{Fault, FaultInjector};
 pub use foreground::{DEFAULT_LOG_FILTER, ServeArgs, ServeError, init_logging, serve_foreground};
 pub use identity::DEV_ACCESS_KEY;
-pub use limits::ConnectionLimits;
+pub use limits::{ConnectionLimits, ServiceLimits};
 pub use server::{
     DEFAULT_PORT, Emulator, EmulatorBuilder, EmulatorError, MAX_BODY_BYTES, RunningEmulator,
 };

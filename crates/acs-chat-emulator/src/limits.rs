@@ -57,3 +57,61 @@ impl Default for ConnectionLimits {
         }
     }
 }
+
+/// The service's own limits, enforced with its error shape (400 `ValidationError` naming the
+/// field). Where Microsoft publishes a figure the default is that figure, cited; where it does
+/// not, the default is an inference, said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceLimits {
+    /// A message's content, in bytes (UTF-8). Default 28 KiB: "Message Size | 28 KB" in the
+    /// Chat "Size Limits" table of
+    /// <https://learn.microsoft.com/azure/communication-services/concepts/service-limits>.
+    pub max_message_content_bytes: usize,
+    /// Metadata of a thread, a participant or a message: keys and values together, in bytes.
+    /// Default 1024: the spec (2025-03-15) describes thread and participant `metadata` as
+    /// "The total size of all metadata pairs can be up to 1KB in size."; applying it to message
+    /// metadata too is an inference (the spec gives no figure for it).
+    pub max_metadata_bytes: usize,
+    /// Participants of a thread. Default 250: "Number of participants in thread | 250" (same
+    /// page), and "Chat threads have between 0 and 250 users as participants" in
+    /// <https://learn.microsoft.com/azure/communication-services/concepts/chat/concepts>.
+    pub max_participants_per_thread: usize,
+    /// Participants in one create-thread or add-participants call. Default 200: "Batch of
+    /// participants - CreateThread | 200" and "Batch of participants - AddParticipant | 200"
+    /// (same page).
+    pub max_participants_per_call: usize,
+    /// A thread topic, in characters. Default 250, an inference: ACS publishes no figure; a
+    /// Microsoft Teams chat topic (ACS threads are Teams chat threads) takes at most 250
+    /// characters.
+    pub max_topic_chars: usize,
+    /// A display name (a participant's, a message's or a typing notification's sender), in
+    /// characters. Default 256, an inference: ACS publishes no figure.
+    pub max_display_name_chars: usize,
+    /// The largest `maxPageSize` of every listing; outside 1..=this is 400. Default 200:
+    /// "Page size - ListMessages | 200" (same page); using it for the other listings, which
+    /// have no published figure, is an inference.
+    pub max_page_size: usize,
+    /// Message operations (send, edit, delete) per thread in 10 seconds, with throttling on.
+    /// Default 10: "Send message / update message / delete message | per Chat thread | 10 |
+    /// 30" in the Chat "Rate Limits" table (same page).
+    pub message_ops_per_10_seconds: usize,
+    /// Message operations per thread in a minute, with throttling on. Default 30 (same row).
+    pub message_ops_per_minute: usize,
+}
+
+impl Default for ServiceLimits {
+    fn default() -> Self {
+        Self {
+            max_message_content_bytes: 28 * 1024,
+            max_metadata_bytes: 1024,
+            max_participants_per_thread: 250,
+            max_participants_per_call: 200,
+            max_topic_chars: 250,
+            max_display_name_chars: 256,
+            max_page_size: 200,
+            message_ops_per_10_seconds: 10,
+            message_ops_per_minute: 30,
+        }
+    }
+}

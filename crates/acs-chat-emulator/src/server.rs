@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::conn::{ChunkedBody, Watchdog};
 use crate::faults::{Fault, FaultInjector, describe};
 use crate::identity::{AccessKey, DEV_ACCESS_KEY};
-use crate::limits::ConnectionLimits;
+use crate::limits::{ConnectionLimits, ServiceLimits};
 use crate::service::{Service, body_too_large, error_response};
 use crate::store::{Store, StoreError};
 use crate::tls;
@@ -81,6 +81,7 @@ pub struct EmulatorBuilder {
     throttle: bool,
     seed: Option<u128>,
     limits: ConnectionLimits,
+    service_limits: ServiceLimits,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -106,6 +107,7 @@ impl Default for EmulatorBuilder {
             throttle: false,
             seed: None,
             limits: ConnectionLimits::default(),
+            service_limits: ServiceLimits::default(),
         }
     }
 }
@@ -159,6 +161,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The service's limits: message, metadata, topic and display-name sizes, participants,
+    /// page sizes, rate limits (default: [`ServiceLimits::default`], the documented ones).
+    pub fn service_limits(mut self, limits: ServiceLimits) -> Self {
+        self.service_limits = limits;
+        self
+    }
+
     /// Fixes the seed of generated ids (default: random).
     pub fn seed(mut self, seed: u128) -> Self {
         self.seed = Some(seed);
@@ -181,6 +190,7 @@ impl EmulatorBuilder {
             .to_string();
         let mut store = Store::new(resource_id, seed);
         store.set_throttle(self.throttle);
+        store.set_limits(self.service_limits.clone());
         let mut service = Service::new(store, key, !self.http, authority);
         service.set_max_body_bytes(self.limits.max_body_bytes);
         Ok(service)

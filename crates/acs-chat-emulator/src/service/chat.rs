@@ -22,7 +22,7 @@ use super::json::{
     metadata_patch, optional_string, parse_json, parse_object, with_location,
 };
 use super::{
-    Ctx, DEFAULT_PAGE_SIZE, DEFAULT_PARTICIPANT_PAGE_SIZE, MAX_PAGE_SIZE, Result, Service,
+    Ctx, DEFAULT_PAGE_SIZE, DEFAULT_PARTICIPANT_PAGE_SIZE, Result, Service,
     VERIFIED_TOKENS_CAPACITY,
 };
 use crate::identity::TokenClaims;
@@ -105,16 +105,15 @@ fn thread_url(ctx: &Ctx<'_>) -> String {
     )
 }
 
-fn page_size(ctx: &Ctx<'_>, default: usize) -> Result<usize> {
+/// `maxPageSize`: `default` when absent, else within `1..=max` (400 naming the bounds).
+fn page_size(ctx: &Ctx<'_>, default: usize, max: usize) -> Result<usize> {
     match ctx.query("maxPageSize") {
-        None | Some("") => Ok(default),
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n >= 1 => Ok(usize::try_from(n)
-                .unwrap_or(MAX_PAGE_SIZE)
-                .min(MAX_PAGE_SIZE)),
-            _ => Err(StoreError::bad_request(
+        None | Some("") => Ok(default.min(max)),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(StoreError::validation(
                 "maxPageSize",
-                format!("maxPageSize must be a positive integer, not `{v}`."),
+                format!("maxPageSize must be an integer from 1 to {max}, not `{v}`."),
             )),
         },
     }
@@ -194,7 +193,7 @@ pub(super) fn create_thread(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes
 
 /// `GET /chat/threads`
 pub(super) fn list_threads(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
-    let size = page_size(ctx, DEFAULT_PAGE_SIZE)?;
+    let size = page_size(ctx, DEFAULT_PAGE_SIZE, s.limits.max_page_size)?;
     let (start, cursor) = match decode_state(ctx)?.as_deref() {
         None => (start_time(ctx)?, None),
         Some([tag, ts, id, start]) if tag == "t1" => {
@@ -291,7 +290,7 @@ pub(super) fn send_message(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>
 
 /// `GET /chat/threads/{chatThreadId}/messages`
 pub(super) fn list_messages(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
-    let size = page_size(ctx, DEFAULT_PAGE_SIZE)?;
+    let size = page_size(ctx, DEFAULT_PAGE_SIZE, s.limits.max_page_size)?;
     let (start, before) = match decode_state(ctx)?.as_deref() {
         None => (start_time(ctx)?, None),
         Some([tag, seq, start]) if tag == "m1" => {
@@ -353,7 +352,7 @@ pub(super) fn delete_message(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Byte
 
 /// `GET /chat/threads/{chatThreadId}/participants`
 pub(super) fn list_participants(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
-    let size = page_size(ctx, DEFAULT_PARTICIPANT_PAGE_SIZE)?;
+    let size = page_size(ctx, DEFAULT_PARTICIPANT_PAGE_SIZE, s.limits.max_page_size)?;
     let skip = skip_param(ctx)?;
     let id = ctx.param("chatThreadId");
     let listing = s.as_caller(ctx, |store, caller| {
@@ -403,7 +402,7 @@ pub(super) fn send_read_receipt(s: &Service, ctx: &Ctx<'_>) -> Result<Response<B
 
 /// `GET /chat/threads/{chatThreadId}/readReceipts`
 pub(super) fn list_read_receipts(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
-    let size = page_size(ctx, DEFAULT_PARTICIPANT_PAGE_SIZE)?;
+    let size = page_size(ctx, DEFAULT_PARTICIPANT_PAGE_SIZE, s.limits.max_page_size)?;
     let skip = skip_param(ctx)?;
     let id = ctx.param("chatThreadId");
     let listing = s.as_caller(ctx, |store, caller| {
@@ -423,8 +422,10 @@ pub(super) fn list_read_receipts(s: &Service, ctx: &Ctx<'_>) -> Result<Response<
 /// `POST /chat/threads/{chatThreadId}/typing`
 pub(super) fn send_typing(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
     if !is_blank(ctx.body) {
-        let _: SendTypingNotificationRequest =
+        let request: SendTypingNotificationRequest =
             parse_json(ctx.body, "sendTypingNotificationRequest")?;
+        s.limits
+            .check_display_name("SenderDisplayName", request.sender_display_name.as_deref())?;
     }
     let id = ctx.param("chatThreadId");
     s.as_caller(ctx, |store, caller| store.send_typing(caller, id, ctx.now))?;

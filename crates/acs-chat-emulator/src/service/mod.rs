@@ -25,6 +25,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::hmac_auth::{MAX_CLOCK_SKEW, verify_request};
 use crate::identity::{AccessKey, TokenClaims, TokenSigner};
+use crate::limits::ServiceLimits;
 use crate::store::{Caller, Store, StoreError};
 pub use json::error_response;
 use routes::Api;
@@ -71,8 +72,6 @@ pub const TOKEN_SCOPES: &[&str] = &[
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 /// Default page size of list participants and list read receipts.
 pub const DEFAULT_PARTICIPANT_PAGE_SIZE: usize = 100;
-/// `maxPageSize` is capped at this (the documented ListMessages page size limit).
-pub const MAX_PAGE_SIZE: usize = 200;
 /// The default token lifetime (24 hours, as the Identity service).
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// At most this many verified tokens are remembered (the cache is emptied when full).
@@ -93,6 +92,8 @@ pub struct Service {
     default_authority: String,
     requests: AtomicU64,
     max_body_bytes: usize,
+    /// The store's limits, as they were when the service was made (page sizes, display names).
+    limits: ServiceLimits,
     /// Tokens whose signature checked out, with their claims. Checking a signature depends only
     /// on the token and the signing key (fixed for the service), so a remembered result is the
     /// result `verify` would give again; revocation and expiry are checked by the store on
@@ -195,6 +196,7 @@ impl Service {
         default_authority: impl Into<String>,
     ) -> Self {
         Self {
+            limits: store.limits().clone(),
             signer: TokenSigner::new(&key),
             store: Mutex::new(store),
             key,

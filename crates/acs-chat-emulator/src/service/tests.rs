@@ -893,3 +893,60 @@ fn handle_refuses_bodies_over_the_limit() {
     assert_eq!(r.status(), 413);
     assert_eq!(body(&r)["error"]["code"], "RequestEntityTooLarge");
 }
+
+#[test]
+fn page_size_bounds_come_from_the_limits_and_typing_names_are_checked() {
+    let mut store = Store::new("res", 1);
+    store.set_limits(ServiceLimits {
+        max_page_size: 5,
+        max_display_name_chars: 3,
+        ..ServiceLimits::default()
+    });
+    let s = Service::new(store, key(), true, HOST);
+    let (_, token) = user_and_token(&s);
+    let list = |size: &str| {
+        s.handle(
+            &bearer(
+                "GET",
+                &format!("/chat/threads?api-version=2025-03-15&maxPageSize={size}"),
+                &token,
+                "",
+            ),
+            now(),
+        )
+    };
+    assert_eq!(list("5").status(), 200);
+    for size in ["6", "0", "-1", "x"] {
+        let r = list(size);
+        assert_eq!(r.status(), 400, "{size}");
+        assert_eq!(body(&r)["error"]["target"], "maxPageSize");
+        assert_eq!(
+            body(&r)["error"]["message"],
+            format!("maxPageSize must be an integer from 1 to 5, not `{size}`.")
+        );
+    }
+    let r = s.handle(
+        &bearer(
+            "POST",
+            "/chat/threads?api-version=2025-03-15",
+            &token,
+            r#"{"topic": "t"}"#,
+        ),
+        now(),
+    );
+    let thread = encode_path_segment(body(&r)["chatThread"]["id"].as_str().unwrap()).into_owned();
+    let typing = format!("/chat/threads/{thread}/typing?api-version=2025-03-15");
+    let r = s.handle(
+        &bearer("POST", &typing, &token, r#"{"senderDisplayName": "four"}"#),
+        now(),
+    );
+    assert_eq!(
+        (r.status().as_u16(), body(&r)["error"]["target"].clone()),
+        (400, json!("SenderDisplayName"))
+    );
+    let r = s.handle(
+        &bearer("POST", &typing, &token, r#"{"senderDisplayName": "abc"}"#),
+        now(),
+    );
+    assert_eq!(r.status(), 200);
+}

@@ -56,10 +56,6 @@ impl StoreError {
         Self::new(404, "NotFound", message)
     }
 
-    pub(crate) fn too_large(target: &str, message: impl Into<String>) -> Self {
-        Self::new(413, "RequestEntityTooLarge", message).with_target(target)
-    }
-
     /// Sets the seconds of the response's `Retry-After` header.
     pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);

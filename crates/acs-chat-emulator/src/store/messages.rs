@@ -11,13 +11,12 @@ use acs_chat_protocol::models::{
 };
 use bytes::Bytes;
 
+use crate::limits::ServiceLimits;
+
 use super::ids::identifier_model;
 use super::threads::Thread;
-use super::validate::{apply_metadata, ceil_secs, check_content};
-use super::{
-    Caller, Change, Listing, MESSAGE_OPS_PER_10_SECONDS, MESSAGE_OPS_PER_MINUTE, MessageUpdate,
-    Store, StoreError,
-};
+use super::validate::{apply_metadata, ceil_secs};
+use super::{Caller, Change, Listing, MessageUpdate, Store, StoreError};
 
 /// A message of a thread, with its JSON, made the first time it is needed and forgotten
 /// at every change (the message can only be changed through [`Self::message_mut`]).
@@ -69,6 +68,7 @@ impl StoredMessage {
 impl Store {
     pub(super) fn rate_check(
         throttle: bool,
+        limits: &ServiceLimits,
         ops: &mut VecDeque<DateTime>,
         now: DateTime,
     ) -> Result<(), StoreError> {
@@ -88,14 +88,24 @@ impl Store {
             .copied()
             .filter(|t| now.saturating_duration_since(*t) < ten)
             .collect();
-        // With `limit` operations in the window, the `limit`-th newest must leave it first.
+        // With `limit` operations in the window, the `limit`-th newest must leave it first
+        // (with a limit of 0, nothing passes).
         let wait = |window: Duration, times: &[DateTime], limit: usize| {
-            let oldest = times.len().checked_sub(limit).and_then(|i| times.get(i))?;
-            Some(window.saturating_sub(now.saturating_duration_since(*oldest)))
+            if times.len() < limit {
+                return None;
+            }
+            let elapsed = times
+                .len()
+                .checked_sub(limit)
+                .and_then(|i| times.get(i))
+                .map_or(Duration::ZERO, |oldest| {
+                    now.saturating_duration_since(*oldest)
+                });
+            Some(window.saturating_sub(elapsed))
         };
         let all: Vec<DateTime> = ops.iter().copied().collect();
-        if let Some(wait) = wait(ten, &in_ten, MESSAGE_OPS_PER_10_SECONDS)
-            .or_else(|| wait(minute, &all, MESSAGE_OPS_PER_MINUTE))
+        if let Some(wait) = wait(ten, &in_ten, limits.message_ops_per_10_seconds)
+            .or_else(|| wait(minute, &all, limits.message_ops_per_minute))
         {
             return Err(StoreError::throttled(ceil_secs(wait)));
         }
@@ -118,11 +128,15 @@ impl Store {
                 format!("Messages of type `{kind}` cannot be sent; use `text` or `html`."),
             ));
         }
-        check_content(&request.content)?;
+        self.limits.check_content(&request.content)?;
+        self.limits
+            .check_display_name("SenderDisplayName", request.sender_display_name.as_deref())?;
+        self.limits
+            .check_metadata("Metadata", request.metadata.as_ref())?;
         let throttle = self.throttle;
         self.expire_thread(thread_id, now);
         let thread = Self::lookup(&mut self.threads, caller, thread_id)?;
-        Self::rate_check(throttle, &mut thread.recent_ops, now)?;
+        Self::rate_check(throttle, &self.limits, &mut thread.recent_ops, now)?;
         let mut message = ChatMessage::new(now, "", "", kind, "");
         let mut content = ChatMessageContent::new();
         content.message = Some(request.content);
@@ -252,7 +266,7 @@ impl Store {
         now: DateTime,
     ) -> Result<(), StoreError> {
         if let Some(content) = &update.content {
-            check_content(content)?;
+            self.limits.check_content(content)?;
         }
         let throttle = self.throttle;
         self.expire_thread(thread_id, now);
@@ -267,7 +281,10 @@ impl Store {
                 "Message `{message_id}` was deleted."
             )));
         }
-        Self::rate_check(throttle, &mut thread.recent_ops, now)?;
+        let mut metadata = message.message().metadata.clone();
+        apply_metadata(&mut metadata, &update.metadata);
+        self.limits.check_metadata("Metadata", metadata.as_ref())?;
+        Self::rate_check(throttle, &self.limits, &mut thread.recent_ops, now)?;
         let version = self.ids.next_time_id(now);
         let m = thread.messages[i].message_mut();
         if let Some(content) = update.content {
@@ -275,7 +292,7 @@ impl Store {
                 .get_or_insert_with(ChatMessageContent::new)
                 .message = Some(content);
         }
-        apply_metadata(&mut m.metadata, &update.metadata);
+        m.metadata = metadata;
         m.edited_on = Some(now);
         m.version = version.to_string();
         self.changes.push(Change::MessageUpdated {
@@ -304,7 +321,7 @@ impl Store {
         if message.message().deleted_on.is_some() {
             return Ok(());
         }
-        Self::rate_check(throttle, &mut thread.recent_ops, now)?;
+        Self::rate_check(throttle, &self.limits, &mut thread.recent_ops, now)?;
         let version = self.ids.next_time_id(now);
         let m = thread.messages[i].message_mut();
         if let Some(content) = m.content.as_mut() {

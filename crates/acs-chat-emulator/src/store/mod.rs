@@ -22,6 +22,8 @@
 //!   check failed` for other identifier kinds), and the valid ones are added.
 //! - Throttling (off unless [`Store::set_throttle`]): sending, editing and deleting messages is
 //!   limited per thread to 10 per 10 seconds and 30 per minute, the documented limits.
+//! - Limits ([`ServiceLimits`], cited there): content, metadata, topic and display-name sizes
+//!   and participant counts are checked before anything changes (400 `ValidationError`).
 //!
 //! Every change of the state is recorded as a [`Change`]: [`Store::take_changes`] hands them
 //! over, in order, so that a layer under the store (persistence) can write exactly what changed,
@@ -44,22 +46,12 @@ use acs_chat_protocol::models::{
 };
 
 pub use errors::StoreError;
+
+use crate::limits::ServiceLimits;
 pub(crate) use ids::Ids;
 pub(crate) use threads::Thread;
 pub(crate) use users::TokenRecord;
 
-/// At most this many participants in a thread (documented service limit).
-pub const MAX_PARTICIPANTS_PER_THREAD: usize = 250;
-/// At most this many participants in one create-thread or add-participants call (documented).
-pub const MAX_PARTICIPANTS_PER_CALL: usize = 200;
-/// Thread and participant metadata: at most this many bytes of keys and values in total.
-pub const MAX_METADATA_BYTES: usize = 1024;
-/// A message's content: at most this many bytes (the documented 28 KB).
-pub const MAX_MESSAGE_CONTENT_BYTES: usize = 28 * 1024;
-/// Message operations (send, edit, delete) allowed per thread in 10 seconds with throttling on.
-pub const MESSAGE_OPS_PER_10_SECONDS: usize = 10;
-/// Message operations allowed per thread in a minute with throttling on.
-pub const MESSAGE_OPS_PER_MINUTE: usize = 30;
 /// Token lifetime bounds in minutes (the Identity API's `expiresInMinutes` range).
 pub const TOKEN_MINUTES_RANGE: std::ops::RangeInclusive<i64> = 60..=1440;
 /// Retention policy bounds in days (documented: automatic deletion between 30 and 90 days).
@@ -250,6 +242,7 @@ pub struct Store {
     pub(crate) resource_id: String,
     pub(crate) ids: Ids,
     throttle: bool,
+    limits: ServiceLimits,
     pub(crate) users: HashSet<String>,
     pub(crate) tokens: HashMap<String, TokenRecord>,
     pub(crate) threads: HashMap<String, Thread>,
@@ -266,6 +259,7 @@ impl Store {
             resource_id: resource_id.into(),
             ids: Ids::new(seed),
             throttle: false,
+            limits: ServiceLimits::default(),
             users: HashSet::new(),
             tokens: HashMap::new(),
             threads: HashMap::new(),
@@ -278,6 +272,16 @@ impl Store {
     /// The resource id that user ids carry (`8:acs:<resource id>_<uuid>`).
     pub fn resource_id(&self) -> &str {
         &self.resource_id
+    }
+
+    /// The limits the store enforces (default: [`ServiceLimits::default`]).
+    pub fn set_limits(&mut self, limits: ServiceLimits) {
+        self.limits = limits;
+    }
+
+    /// The limits the store enforces.
+    pub fn limits(&self) -> &ServiceLimits {
+        &self.limits
     }
 
     /// Turns the per-thread message rate limits on or off.

@@ -10,11 +10,8 @@ use acs_chat_protocol::models::{
 };
 
 use super::ids::{identifier_model, normalize};
-use super::validate::metadata_size;
-use super::{
-    Caller, Change, Listing, MAX_METADATA_BYTES, MAX_PARTICIPANTS_PER_CALL,
-    MAX_PARTICIPANTS_PER_THREAD, Store, StoreError, skip_page,
-};
+use super::{Caller, Change, Listing, Store, StoreError, skip_page};
+use crate::limits::ServiceLimits;
 
 impl Store {
     /// Checks a participant to add (`users`: the live users); `Ok` is the normalised (raw id,
@@ -42,15 +39,6 @@ impl Store {
             }
             _ => return Err(invalid("403", "Permissions check failed")),
         }
-        if p.metadata
-            .as_ref()
-            .is_some_and(|m| metadata_size(m) > MAX_METADATA_BYTES)
-        {
-            return Err(invalid(
-                "400",
-                "Participant metadata must not exceed 1024 bytes in total.",
-            ));
-        }
         let mut stored = ChatParticipant::new(identifier_model(&raw));
         stored.display_name = p.display_name.clone();
         stored.metadata = p.metadata.clone();
@@ -62,6 +50,7 @@ impl Store {
     /// new ones, and the invalid ones as errors.
     pub(super) fn sort_participants(
         users: &HashSet<String>,
+        limits: &ServiceLimits,
         existing: &[(String, ChatParticipant)],
         requested: &[ChatParticipant],
     ) -> (Vec<(String, ChatParticipant)>, Vec<CommunicationError>) {
@@ -77,12 +66,11 @@ impl Store {
                     {
                         continue;
                     }
-                    if existing.len() + added.len() >= MAX_PARTICIPANTS_PER_THREAD {
+                    let limit = limits.max_participants_per_thread;
+                    if existing.len() + added.len() >= limit {
                         let mut e = CommunicationError::new(
                             "400",
-                            format!(
-                                "The thread has reached its limit of {MAX_PARTICIPANTS_PER_THREAD} participants."
-                            ),
+                            format!("The thread has reached its limit of {limit} participants."),
                         );
                         e.target = Some(raw);
                         invalid.push(e);
@@ -123,14 +111,7 @@ impl Store {
         participants: Vec<ChatParticipant>,
         now: DateTime,
     ) -> Result<AddChatParticipantsResult, StoreError> {
-        if participants.len() > MAX_PARTICIPANTS_PER_CALL {
-            return Err(StoreError::validation(
-                "Participants",
-                format!(
-                    "At most {MAX_PARTICIPANTS_PER_CALL} participants can be added in one call."
-                ),
-            ));
-        }
+        self.limits.check_participants(&participants)?;
         if participants.is_empty() {
             return Err(StoreError::validation(
                 "Participants",
@@ -139,8 +120,12 @@ impl Store {
         }
         self.expire_thread(thread_id, now);
         let thread = Self::lookup(&mut self.threads, caller, thread_id)?;
-        let (added, invalid) =
-            Self::sort_participants(&self.users, &thread.participants, &participants);
+        let (added, invalid) = Self::sort_participants(
+            &self.users,
+            &self.limits,
+            &thread.participants,
+            &participants,
+        );
         if !added.is_empty() {
             let id = self.ids.next_time_id(now);
             let list = added.iter().map(|(_, p)| p.clone()).collect();

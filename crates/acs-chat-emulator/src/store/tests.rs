@@ -11,6 +11,7 @@ use proptest::prelude::*;
 
 use super::ids::identifier_model;
 use super::*;
+use crate::limits::ServiceLimits;
 
 fn t(secs: i64) -> DateTime {
     DateTime::from_unix_timestamp(1_700_000_000 + secs).unwrap()
@@ -368,7 +369,7 @@ fn invalid_participants_come_back_and_limits_hold() {
         .unwrap()
         .items
         .len();
-    assert_eq!(count, MAX_PARTICIPANTS_PER_THREAD);
+    assert_eq!(count, ServiceLimits::default().max_participants_per_thread);
 }
 
 #[test]
@@ -425,21 +426,142 @@ fn topic_update_records_a_system_message_and_metadata_merges() {
     );
 }
 
+/// The status and target of a refused call.
+fn refused<T: std::fmt::Debug>(result: Result<T, StoreError>) -> (u16, String) {
+    let e = result.unwrap_err();
+    (e.status(), e.target().unwrap_or_default().to_owned())
+}
+
 #[test]
-fn content_over_28_kib_is_413() {
+fn every_documented_limit_is_refused_naming_the_field() {
+    let limits = ServiceLimits::default();
+    assert_eq!(limits.max_message_content_bytes, 28 * 1024);
+    assert_eq!(limits.max_metadata_bytes, 1024);
+    assert_eq!(limits.max_participants_per_thread, 250);
+    assert_eq!(limits.max_participants_per_call, 200);
     let mut store = Store::new("res", 1);
     let a = user(&mut store);
     let thread = thread_with(&mut store, &a, &[], t(0));
-    let ok = "x".repeat(MAX_MESSAGE_CONTENT_BYTES);
-    store.send_message(&a, &thread, text(&ok), t(1)).unwrap();
-    let too_big = "x".repeat(MAX_MESSAGE_CONTENT_BYTES + 1);
+    let at = |n: usize| "x".repeat(n);
+    // Content: 28 KiB passes, one byte more does not (as a send and as an edit).
+    let ok = store
+        .send_message(&a, &thread, text(&at(28 * 1024)), t(1))
+        .unwrap();
+    let over = text(&at(28 * 1024 + 1));
     assert_eq!(
-        store
-            .send_message(&a, &thread, text(&too_big), t(1))
-            .unwrap_err()
-            .status(),
-        413
+        refused(store.send_message(&a, &thread, over, t(1))),
+        (413, "Content".into())
     );
+    let edit = MessageUpdate {
+        content: Some(at(28 * 1024 + 1)),
+        ..MessageUpdate::default()
+    };
+    assert_eq!(
+        refused(store.update_message(&a, &thread, &ok, edit, t(1))),
+        (413, "Content".into())
+    );
+    // Metadata: 1024 bytes of keys and values, on threads, messages and participants.
+    let metadata = |n: usize| BTreeMap::from([("k".to_owned(), at(n - 1))]);
+    let mut request = CreateChatThreadRequest::new("t");
+    request.metadata = Some(metadata(1024));
+    store
+        .create_thread(&a, request.clone(), None, t(2))
+        .unwrap();
+    request.metadata = Some(metadata(1025));
+    assert_eq!(
+        refused(store.create_thread(&a, request, None, t(2))),
+        (400, "Metadata".into())
+    );
+    let mut message = text("m");
+    message.metadata = Some(metadata(1025));
+    assert_eq!(
+        refused(store.send_message(&a, &thread, message, t(2))),
+        (400, "Metadata".into())
+    );
+    let b = user(&mut store);
+    let mut p = participant(&b);
+    p.metadata = Some(metadata(1025));
+    assert_eq!(
+        refused(store.add_participants(&a, &thread, vec![p], t(2))),
+        (400, "Participants[0].Metadata".into())
+    );
+    // Topic (250 characters, an inference) and display names (256, an inference).
+    let topic = |n: usize| CreateChatThreadRequest::new("é".repeat(n));
+    store.create_thread(&a, topic(250), None, t(3)).unwrap();
+    assert_eq!(
+        refused(store.create_thread(&a, topic(251), None, t(3))),
+        (400, "Topic".into())
+    );
+    let update = ThreadUpdate {
+        topic: Some(at(251)),
+        ..ThreadUpdate::default()
+    };
+    assert_eq!(
+        refused(store.update_thread(&a, &thread, update, t(3))),
+        (400, "Topic".into())
+    );
+    let mut named = text("m");
+    named.sender_display_name = Some(at(257));
+    assert_eq!(
+        refused(store.send_message(&a, &thread, named, t(3))),
+        (400, "SenderDisplayName".into())
+    );
+    let mut p = participant(&b);
+    p.display_name = Some(at(257));
+    assert_eq!(
+        refused(store.add_participants(&a, &thread, vec![p], t(3))),
+        (400, "Participants[0].DisplayName".into())
+    );
+    // Nothing refused changed anything.
+    let messages = all_messages(&mut store, &a, &thread, t(4));
+    assert_eq!(messages.len(), 2, "the system message and the 28 KiB one");
+}
+
+#[test]
+fn limits_are_configurable() {
+    let mut store = Store::new("res", 1);
+    store.set_limits(ServiceLimits {
+        max_message_content_bytes: 5,
+        max_topic_chars: 3,
+        max_participants_per_thread: 2,
+        max_participants_per_call: 1,
+        message_ops_per_10_seconds: 0,
+        ..ServiceLimits::default()
+    });
+    let a = user(&mut store);
+    let b = user(&mut store);
+    let c = user(&mut store);
+    assert_eq!(
+        refused(store.create_thread(&a, CreateChatThreadRequest::new("four"), None, t(0))),
+        (400, "Topic".into())
+    );
+    let thread = store
+        .create_thread(&a, CreateChatThreadRequest::new("one"), None, t(0))
+        .unwrap()
+        .chat_thread
+        .unwrap()
+        .id;
+    assert_eq!(
+        refused(store.add_participants(&a, &thread, vec![participant(&b), participant(&c)], t(1))),
+        (400, "Participants".into())
+    );
+    store
+        .add_participants(&a, &thread, vec![participant(&b)], t(1))
+        .unwrap();
+    let full = store
+        .add_participants(&a, &thread, vec![participant(&c)], t(1))
+        .unwrap();
+    assert_eq!(full.invalid_participants.unwrap().len(), 1);
+    assert_eq!(
+        refused(store.send_message(&a, &thread, text("sixsix"), t(2))),
+        (413, "Content".into())
+    );
+    // A zero rate limit with throttling on refuses every message operation, without panicking.
+    store.set_throttle(true);
+    let e = store
+        .send_message(&a, &thread, text("ok"), t(2))
+        .unwrap_err();
+    assert_eq!(e.status(), 429);
 }
 
 #[test]

@@ -13,11 +13,8 @@ use acs_chat_protocol::models::{
 
 use super::ids::{identifier_model, normalize};
 use super::messages::StoredMessage;
-use super::validate::{apply_metadata, check_metadata, check_retention, metadata_size};
-use super::{
-    Caller, Change, Listing, MAX_METADATA_BYTES, MAX_PARTICIPANTS_PER_CALL, Patch, Store,
-    StoreError, ThreadCursor, ThreadUpdate,
-};
+use super::validate::{apply_metadata, check_retention};
+use super::{Caller, Change, Listing, Patch, Store, StoreError, ThreadCursor, ThreadUpdate};
 
 /// A thread and everything in it.
 #[derive(Debug, Clone)]
@@ -182,23 +179,12 @@ impl Store {
                 ))
             };
         }
-        if request.topic.trim().is_empty() {
-            return Err(StoreError::validation(
-                "Topic",
-                "The topic must not be empty.",
-            ));
-        }
-        check_metadata("Metadata", request.metadata.as_ref())?;
+        self.limits.check_topic(&request.topic)?;
+        self.limits
+            .check_metadata("Metadata", request.metadata.as_ref())?;
         check_retention(request.retention_policy.as_ref())?;
         let requested = request.participants.as_deref().unwrap_or_default();
-        if requested.len() > MAX_PARTICIPANTS_PER_CALL {
-            return Err(StoreError::validation(
-                "Participants",
-                format!(
-                    "At most {MAX_PARTICIPANTS_PER_CALL} participants can be added in one call."
-                ),
-            ));
-        }
+        self.limits.check_participants(requested)?;
         // The creator first, with what the request says about them.
         let creator_entry = requested.iter().find(|p| {
             normalize(&p.communication_identifier).is_some_and(|(raw, _)| raw == caller.user_id)
@@ -209,20 +195,11 @@ impl Store {
             creator.metadata = entry.metadata.clone();
             creator.share_history_time = entry.share_history_time;
         }
-        if creator
-            .metadata
-            .as_ref()
-            .is_some_and(|m| metadata_size(m) > MAX_METADATA_BYTES)
-        {
-            return Err(StoreError::validation(
-                "Participants.Metadata",
-                "Participant metadata must not exceed 1024 bytes in total.",
-            ));
-        }
         creator.share_history_time =
             Some(creator.share_history_time.unwrap_or(DateTime::UNIX_EPOCH));
         let existing = vec![(caller.user_id.clone(), creator)];
-        let (added, invalid) = Self::sort_participants(&self.users, &existing, requested);
+        let (added, invalid) =
+            Self::sort_participants(&self.users, &self.limits, &existing, requested);
         let mut participants = existing;
         participants.extend(added);
 
@@ -353,17 +330,14 @@ impl Store {
         if let Patch::Set(p) = &update.retention_policy {
             check_retention(Some(p))?;
         }
-        if update.topic.as_ref().is_some_and(|t| t.trim().is_empty()) {
-            return Err(StoreError::validation(
-                "Topic",
-                "The topic must not be empty.",
-            ));
+        if let Some(topic) = &update.topic {
+            self.limits.check_topic(topic)?;
         }
         self.expire_thread(thread_id, now);
         let thread = Self::lookup(&mut self.threads, caller, thread_id)?;
         let mut metadata = thread.props.metadata.clone();
         apply_metadata(&mut metadata, &update.metadata);
-        check_metadata("Metadata", metadata.as_ref())?;
+        self.limits.check_metadata("Metadata", metadata.as_ref())?;
         thread.props.metadata = metadata;
         match update.retention_policy {
             Patch::Keep => {}
