@@ -20,6 +20,9 @@ pub enum Fault {
     Delay(Duration),
     /// Close the connection without an answer (the request is not handled).
     Drop,
+    /// Panic while handling the request, holding the store: the request gets a 500 and the
+    /// emulator goes on (tests its panic isolation).
+    Panic,
 }
 
 /// A queue of faults shared with a running emulator: each request takes the next fault, if
@@ -75,6 +78,11 @@ impl FaultInjector {
     /// The next `n` requests get their connection closed without an answer.
     pub fn drop_next(&self, n: usize) {
         self.push_n(n, Fault::Drop);
+    }
+
+    /// The next `n` requests panic inside the emulator (each answered with a 500).
+    pub fn panic_next(&self, n: usize) {
+        self.push_n(n, Fault::Panic);
     }
 
     /// Removes every queued fault.

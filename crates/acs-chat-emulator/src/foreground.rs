@@ -40,6 +40,46 @@ pub struct ServeArgs {
         help = "Where to write the generated CA certificate [default: <temp dir>/acs-chat-emulator/ca-<port>.pem]"
     )]
     pub ca_out: Option<PathBuf>,
+    /// What to log on stderr: a level (error, warn, info, debug, trace, off) or per target
+    /// (`warn,acs_chat_emulator=debug`) [default: RUST_LOG, else the startup line and
+    /// warnings; `debug` logs every request].
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+/// The log filter of the foreground emulator when neither `--log-level` nor `RUST_LOG` says
+/// otherwise: the one startup line (info) and warnings.
+pub const DEFAULT_LOG_FILTER: &str = "warn,acs_chat_emulator=info";
+
+/// Installs the global log subscriber of a foreground emulator (stderr): the filter is
+/// `log_level` (`--log-level`), else `debug` when `verbose`, else `RUST_LOG`, else
+/// [`DEFAULT_LOG_FILTER`]. Request lines are at `debug`. The library never calls this: only
+/// a binary does, once, before [`serve_foreground`]; it does nothing when a subscriber is
+/// already installed.
+pub fn init_logging(log_level: Option<&str>, verbose: bool) -> Result<(), ServeError> {
+    use tracing_subscriber::prelude::*;
+
+    let env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let (text, source) = match (log_level, verbose, env.as_deref()) {
+        (Some(level), _, _) => (level, "--log-level"),
+        (None, true, _) => ("debug", "--verbose"),
+        (None, false, Some(env)) => (env, "RUST_LOG"),
+        (None, false, None) => (DEFAULT_LOG_FILTER, "the default"),
+    };
+    let filter: tracing_subscriber::filter::Targets = text
+        .parse()
+        .map_err(|e| ServeError::Usage(format!("{source} `{text}`: {e}")))?;
+    let layer = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(filter)
+        .try_init();
+    Ok(())
 }
 
 /// Why [`serve_foreground`] stopped with an error.
@@ -110,10 +150,11 @@ pub async fn serve_foreground(args: ServeArgs, trust_hint: &str) -> Result<(), S
             "throttling:        on (10 message operations per 10 s, 30 per minute, per thread)\n",
         );
     }
-    say(&banner);
-    wait_for_signal()
-        .await
+    // Listen for the signals before telling anyone the emulator is up.
+    let stop = wait_for_signal()
         .map_err(|e| ServeError::Runtime(format!("cannot wait for Ctrl-C: {e}")))?;
+    say(&banner);
+    stop.await;
     say("shutting down\n");
     emulator.shutdown().await;
     Ok(())
@@ -126,17 +167,24 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
+/// Registers for Ctrl-C and SIGTERM now; the future ends at the first of them.
 #[cfg(unix)]
-async fn wait_for_signal() -> std::io::Result<()> {
+fn wait_for_signal() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
-    }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
+/// Registers for Ctrl-C now; the future ends when it comes.
 #[cfg(not(unix))]
-async fn wait_for_signal() -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await
+fn wait_for_signal() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -1,92 +1,25 @@
-//! The ACS HMAC-SHA256 request signature (server side) and the emulator's access tokens.
+//! The emulator's access key and access tokens.
 //!
-//! Requests to the Identity API are signed with the resource's access key (see
-//! [`acs_chat_protocol::identity`], which computes and checks the signature; this module adds the
-//! emulator's leniency for the Python SDK's trailing-slash host).
-//!
-//! Access tokens are JWTs signed with HS256 under a key derived from the access key. Their
+//! Requests to the Identity API are signed with the resource's access key (checked by
+//! [`crate::hmac_auth`]). Access tokens are JWTs signed with HS256 under a key derived from the access key. Their
 //! payload is compact JSON without `>`, `?` or `~`, so its base64url form never contains `-` or
 //! `_` and decodes the same with the standard alphabet (which the Python SDK uses).
 
 use std::fmt;
-use std::time::Duration;
 
 use acs_chat_protocol::DateTime;
 pub use acs_chat_protocol::identity::AccessKey;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
-use http::{HeaderMap, Method};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
+use crate::hmac_auth::{hmac_sha256 as mac, key_bytes};
 use crate::store::TokenGrant;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The well-known development access key, used when none is given (like Azurite's account key
 /// for Storage). It is public: never use it for anything but local development and tests.
 pub const DEV_ACCESS_KEY: &str = "YWNzLWNoYXQtZW11bGF0b3Itd2VsbC1rbm93bi1kZXZlbG9wbWVudC1rZXkhIQ==";
-
-/// How far `x-ms-date` may be from the emulator's clock.
-pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
-
-fn mac(key: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length.
-    HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!())
-}
-
-/// Why a signed request was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignatureError(String);
-
-impl SignatureError {
-    /// What is wrong, without any secret.
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SignatureError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SignatureError {}
-
-/// Verifies an HMAC-signed request with [`acs_chat_protocol::identity::verify_request`]. `host` is
-/// the request's authority (the `Host` header, or `:authority` in HTTP/2); a signature over
-/// `host` followed by `/` is accepted too, because the Python SDK signs the endpoint as the user
-/// wrote it, trailing slash included.
-#[allow(clippy::too_many_arguments)]
-pub fn verify_request(
-    method: &Method,
-    path_and_query: &str,
-    host: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    key: &AccessKey,
-    now: DateTime,
-    max_skew: Duration,
-) -> Result<(), SignatureError> {
-    let verify = |host: &str| {
-        acs_chat_protocol::identity::verify_request(
-            method,
-            path_and_query,
-            host,
-            headers,
-            body,
-            key,
-            now,
-            max_skew,
-        )
-    };
-    match verify(host) {
-        Ok(()) => Ok(()),
-        Err(first) => verify(&format!("{host}/")).map_err(|_| SignatureError(first.to_string())),
-    }
-}
 
 /// The claims of an emulator token. `exp` is what the official SDKs read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,8 +68,7 @@ const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 impl TokenSigner {
     /// A signer whose key is derived from the access key.
     pub fn new(access_key: &AccessKey) -> Self {
-        let secret = STANDARD.decode(access_key.to_base64()).unwrap_or_default();
-        let mut mac = mac(&secret);
+        let mut mac = mac(&key_bytes(access_key));
         mac.update(b"acs-chat-emulator access token signing key v1");
         Self {
             key: mac.finalize().into_bytes().to_vec(),
@@ -215,104 +147,14 @@ pub fn format_expires_on(t: DateTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    use acs_chat_protocol::identity::{
-        compute_signature, content_hash, http_date, sign_request, string_to_sign,
-    };
-    use bytes::Bytes;
-    use http::Request;
-
     use super::*;
-
-    fn at(secs: i64) -> DateTime {
-        DateTime::from_unix_timestamp(secs).unwrap()
-    }
-
-    fn key() -> AccessKey {
-        AccessKey::from_base64(DEV_ACCESS_KEY).unwrap()
-    }
-
-    fn signed(key: &AccessKey, body: &'static [u8], now: DateTime) -> Request<Bytes> {
-        let mut request = Request::post("https://h:1/identities?api-version=2023-10-01")
-            .body(Bytes::from_static(body))
-            .unwrap();
-        sign_request(&mut request, key, now).unwrap();
-        request
-    }
-
-    fn check(request: &Request<Bytes>, body: &[u8], now: DateTime) -> Result<(), SignatureError> {
-        let target = request.uri().path_and_query().unwrap().as_str();
-        verify_request(
-            &Method::POST,
-            target,
-            "h:1",
-            request.headers(),
-            body,
-            &key(),
-            now,
-            MAX_CLOCK_SKEW,
-        )
-    }
-
-    #[test]
-    fn verify_accepts_good_and_refuses_bad() {
-        let other = AccessKey::from_base64("b3RoZXI=").unwrap();
-        let now = at(1_700_000_000);
-        let good = signed(&key(), b"{}", now);
-        assert_eq!(check(&good, b"{}", now), Ok(()));
-        assert!(check(&good, b"{ }", now).is_err(), "tampered body");
-        assert!(
-            check(&signed(&other, b"{}", now), b"{}", now).is_err(),
-            "wrong key"
-        );
-        assert!(
-            check(&good, b"{}", at(1_700_000_000 + 16 * 60)).is_err(),
-            "stale date"
-        );
-        assert!(check(&good, b"{}", at(1_700_000_000 + 14 * 60)).is_ok());
-        let mut missing = good.clone();
-        missing.headers_mut().remove("x-ms-date");
-        assert!(check(&missing, b"{}", now).is_err());
-    }
-
-    #[test]
-    fn trailing_slash_host_variant_is_accepted() {
-        let now = at(1_700_000_000);
-        let date = http_date(now);
-        let hash = content_hash(b"");
-        let target = "/identities/x?api-version=2023-10-01";
-        let signature = compute_signature(
-            &key(),
-            &string_to_sign("DELETE", target, &date, "127.0.0.1:9/", &hash),
-        );
-        let mut headers = HeaderMap::new();
-        headers.insert("x-ms-date", date.parse().unwrap());
-        headers.insert("x-ms-content-sha256", hash.parse().unwrap());
-        let auth = format!(
-            "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"
-        );
-        headers.insert("authorization", auth.parse().unwrap());
-        let verify = |host: &str| {
-            verify_request(
-                &Method::DELETE,
-                target,
-                host,
-                &headers,
-                b"",
-                &key(),
-                now,
-                MAX_CLOCK_SKEW,
-            )
-        };
-        assert_eq!(verify("127.0.0.1:9"), Ok(()));
-        assert!(verify("127.0.0.1:8").is_err());
-    }
 
     #[test]
     fn expires_on_format() {
         let t = DateTime::parse("2023-10-10T21:39:39.3244584Z").unwrap();
         assert_eq!(format_expires_on(t), "2023-10-10T21:39:39.3244584+00:00");
         assert_eq!(
-            format_expires_on(at(0)),
+            format_expires_on(DateTime::UNIX_EPOCH),
             "1970-01-01T00:00:00.0000000+00:00"
         );
     }

@@ -41,7 +41,8 @@
 //!
 //! # Layers
 //!
-//! [`store::Store`] is a pure state machine (time passed in), [`service::Service`] maps
+//! [`store::Store`] is a pure state machine (time passed in) that records every change it makes,
+//! [`service::Service`] maps
 //! `http::Request<Bytes>` to `http::Response<Bytes>` over it (no sockets), and
 //! [`RunningEmulator`] serves it with hyper over TLS (tokio-rustls, ring).
 //!
@@ -50,17 +51,21 @@
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod conn;
 mod faults;
 mod foreground;
+pub mod hmac_auth;
 pub mod identity;
+mod limits;
 mod server;
 pub mod service;
 pub mod store;
 pub mod tls;
 
 pub use faults::{Fault, FaultInjector};
-pub use foreground::{ServeArgs, ServeError, serve_foreground};
+pub use foreground::{DEFAULT_LOG_FILTER, ServeArgs, ServeError, init_logging, serve_foreground};
 pub use identity::DEV_ACCESS_KEY;
+pub use limits::{ConnectionLimits, ServiceLimits};
 pub use server::{
     DEFAULT_PORT, Emulator, EmulatorBuilder, EmulatorError, MAX_BODY_BYTES, RunningEmulator,
 };

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use acs_chat_emulator::{ServeArgs, serve_foreground};
+use acs_chat_emulator::{ServeArgs, init_logging, serve_foreground};
 use clap::Parser;
 
 /// A local, in-memory emulator of the Azure Communication Services Chat and Identity services.
@@ -11,16 +11,19 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     serve: ServeArgs,
+    /// Log every request on stderr (the same as --log-level debug).
+    #[arg(long, short = 'v')]
+    verbose: bool,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-    match serve_foreground(Args::parse().serve, "trust it in your client").await {
+    let args = Args::parse();
+    let started = match init_logging(args.serve.log_level.as_deref(), args.verbose) {
+        Ok(()) => serve_foreground(args.serve, "trust it in your client").await,
+        Err(e) => Err(e),
+    };
+    match started {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("acs-chat-emulator: {e}");

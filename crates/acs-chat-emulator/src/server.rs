@@ -9,24 +9,27 @@ use std::time::{Duration, Instant, SystemTime};
 use acs_chat_protocol::DateTime;
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::conn::{ChunkedBody, Watchdog};
 use crate::faults::{Fault, FaultInjector, describe};
 use crate::identity::{AccessKey, DEV_ACCESS_KEY};
-use crate::service::{Service, error_response};
+use crate::limits::{ConnectionLimits, ServiceLimits};
+use crate::service::{Service, body_too_large, error_response};
 use crate::store::{Store, StoreError};
 use crate::tls;
 
-/// Request bodies larger than this are refused with 413.
+/// Request bodies larger than this are refused with 413, by default
+/// ([`ConnectionLimits::max_body_bytes`]).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The default port of the binary.
 pub const DEFAULT_PORT: u16 = 10500;
@@ -77,6 +80,8 @@ pub struct EmulatorBuilder {
     tls_pem: Option<(String, String)>,
     throttle: bool,
     seed: Option<u128>,
+    limits: ConnectionLimits,
+    service_limits: ServiceLimits,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -101,6 +106,8 @@ impl Default for EmulatorBuilder {
             tls_pem: None,
             throttle: false,
             seed: None,
+            limits: ConnectionLimits::default(),
+            service_limits: ServiceLimits::default(),
         }
     }
 }
@@ -147,21 +154,55 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The limits on connections: timeouts, connection cap, body size, memory per connection
+    /// (default: [`ConnectionLimits::default`]).
+    pub fn connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The service's limits: message, metadata, topic and display-name sizes, participants,
+    /// page sizes, rate limits (default: [`ServiceLimits::default`], the documented ones).
+    pub fn service_limits(mut self, limits: ServiceLimits) -> Self {
+        self.service_limits = limits;
+        self
+    }
+
     /// Fixes the seed of generated ids (default: random).
     pub fn seed(mut self, seed: u128) -> Self {
         self.seed = Some(seed);
         self
     }
 
-    /// Binds, and serves in a background task of the current Tokio runtime.
-    pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
+    /// The service this builder configures, without a server: one request in, one response
+    /// out ([`Service::handle`]), for tests and fuzzers that need no sockets. Links in
+    /// responses use the request's `Host`, or `host:port` of this builder.
+    pub fn service(&self) -> Result<Service, EmulatorError> {
+        self.make_service(format!("{}:{}", self.host, self.port))
+    }
+
+    fn make_service(&self, authority: String) -> Result<Service, EmulatorError> {
         let key = AccessKey::from_base64(&self.access_key)
             .map_err(|_| EmulatorError::new("--access-key: the access key is not base64"))?;
+        let seed = self.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128());
+        let resource_id = uuid::Builder::from_random_bytes(seed.rotate_left(64).to_be_bytes())
+            .into_uuid()
+            .to_string();
+        let mut store = Store::new(resource_id, seed);
+        store.set_throttle(self.throttle);
+        store.set_limits(self.service_limits.clone());
+        let mut service = Service::new(store, key, !self.http, authority);
+        service.set_max_body_bytes(self.limits.max_body_bytes);
+        Ok(service)
+    }
+
+    /// Binds, and serves in a background task of the current Tokio runtime.
+    pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
         let key_text = self.access_key.trim().to_owned();
         let (acceptor, ca_pem) = if self.http {
             (None, None)
         } else {
-            let (chain, key_pem, ca) = match self.tls_pem {
+            let (chain, key_pem, ca) = match self.tls_pem.clone() {
                 Some((chain, key_pem)) => (chain, key_pem, None),
                 None => {
                     let generated = tls::generate()
@@ -195,17 +236,12 @@ impl EmulatorBuilder {
         let authority = format!("{host}:{}", local_addr.port());
         let scheme = if self.http { "http" } else { "https" };
         let endpoint = format!("{scheme}://{authority}/");
-        let seed = self.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128());
-        let resource_id = uuid::Builder::from_random_bytes(seed.rotate_left(64).to_be_bytes())
-            .into_uuid()
-            .to_string();
-        let mut store = Store::new(resource_id, seed);
-        store.set_throttle(self.throttle);
-        let service = Arc::new(Service::new(store, key, !self.http, authority));
+        let service = Arc::new(self.make_service(authority)?);
         let faults = FaultInjector::new();
         let state = Arc::new(ServerState {
             service: service.clone(),
             faults: faults.clone(),
+            limits: self.limits.clone(),
         });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let task = tokio::spawn(serve(listener, acceptor, state, shutdown_rx));
@@ -338,6 +374,7 @@ pub(crate) fn wall_clock() -> DateTime {
 struct ServerState {
     service: Arc<Service>,
     faults: FaultInjector,
+    limits: ConnectionLimits,
 }
 
 /// The error that makes hyper close a connection without answering (an injected drop).
@@ -352,42 +389,38 @@ impl fmt::Display for DroppedConnection {
 
 impl std::error::Error for DroppedConnection {}
 
-fn too_large() -> Response<Bytes> {
-    error_response(&StoreError::new(
-        413,
-        "RequestEntityTooLarge",
-        format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
-    ))
-}
-
 impl ServerState {
     async fn respond(
         &self,
         request: Request<Incoming>,
-    ) -> Result<Response<Full<Bytes>>, DroppedConnection> {
+        permits: Arc<Semaphore>,
+    ) -> Result<Response<ChunkedBody>, DroppedConnection> {
+        // Wait until the connection has room for one more response in memory.
+        let permit = permits.acquire_owned().await.ok();
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let response = self.respond_inner(request).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &response {
-            Ok(r) => tracing::info!(
+            Ok(r) => tracing::debug!(
                 %method,
                 %path,
                 status = r.status().as_u16(),
                 duration_ms = elapsed_ms,
                 "request"
             ),
-            Err(_) => tracing::info!(%method, %path, duration_ms = elapsed_ms, "request dropped"),
+            Err(_) => tracing::debug!(%method, %path, duration_ms = elapsed_ms, "request dropped"),
         }
-        response.map(|r| r.map(Full::new))
+        response.map(|r| r.map(|body| ChunkedBody::new(body, permit)))
     }
 
     async fn respond_inner(
         &self,
         request: Request<Incoming>,
     ) -> Result<Response<Bytes>, DroppedConnection> {
-        match self.faults.take() {
+        let fault = self.faults.take();
+        match fault {
             Some(Fault::Drop) => return Err(DroppedConnection),
             Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
             Some(Fault::Fail {
@@ -401,24 +434,38 @@ impl ServerState {
                 }
                 return Ok(error_response(&error));
             }
-            None => {}
+            Some(Fault::Panic) | None => {}
         }
+        let limit = self.limits.max_body_bytes;
+        let too_large = || Ok(error_response(&body_too_large(limit)));
         let declared = request
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Ok(too_large());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return too_large();
         }
         let (parts, body) = request.into_parts();
-        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Ok(too_large()),
-            Err(_) => return Err(DroppedConnection),
+        let read = tokio::time::timeout(
+            self.limits.body_read_timeout,
+            Limited::new(body, limit).collect(),
+        );
+        let body = match read.await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(),
+            Ok(Err(_)) => return Err(DroppedConnection),
+            Err(_) => {
+                return Ok(error_response(&StoreError::new(
+                    408,
+                    "RequestTimeout",
+                    "The request body was not received in time.",
+                )));
+            }
         };
         let request = Request::from_parts(parts, body);
-        Ok(self.service.handle(&request, wall_clock()))
+        let panic = fault == Some(Fault::Panic);
+        Ok(self.service.handle_inner(&request, wall_clock(), panic))
     }
 }
 
@@ -429,6 +476,8 @@ async fn serve(
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(state.limits.max_connections));
+    let mut at_capacity = false;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -438,14 +487,29 @@ async fn serve(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
+                let Ok(slot) = connections.clone().try_acquire_owned() else {
+                    if !at_capacity {
+                        tracing::warn!(
+                            max_connections = state.limits.max_connections,
+                            "connection limit reached: new connections are closed until some end"
+                        );
+                        at_capacity = true;
+                    }
+                    drop(tcp);
+                    continue;
+                };
+                at_capacity = false;
                 let _ = tcp.set_nodelay(true);
+                let tcp = Watchdog::new(tcp, state.limits.idle_timeout);
                 let state = state.clone();
                 let tls = tls.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     match tls {
                         Some(acceptor) => {
-                            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+                            let timeout = state.limits.header_read_timeout;
+                            let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
                             if let Ok(Ok(stream)) = handshake {
                                 serve_connection(TokioIo::new(stream), state, watcher).await;
                             }
@@ -464,11 +528,24 @@ async fn serve_connection<I>(io: I, state: Arc<ServerState>, watcher: Watcher)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let limits = state.limits.clone();
+    let permits = Arc::new(Semaphore::new(limits.max_responses_per_connection.max(1)));
     let service = service_fn(move |request| {
         let state = state.clone();
-        async move { state.respond(request).await }
+        let permits = permits.clone();
+        async move { state.respond(request, permits).await }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.http1_max_head_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .max_header_list_size(limits.http2_max_header_list_size);
     let connection = builder.serve_connection(io, service).into_owned();
     let _ = watcher.watch(connection).await;
 }

@@ -373,6 +373,7 @@ async fn bad_requests_get_400_413_and_404() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    assert_eq!(json(&r)["error"]["target"], "Content");
     let huge = Bytes::from(vec![b' '; acs_chat_emulator::MAX_BODY_BYTES + 1]);
     let r = h.send(raw(Method::POST, &messages, huge)).await.unwrap();
     assert_eq!(r.status(), 413);
@@ -489,12 +490,29 @@ async fn paging_follows_next_links_verbatim() {
     sent.reverse();
     assert_eq!(ids, sent);
 
-    // Over 200 is capped; threads page too.
+    // 200 is the largest page; over it is a 400 that names the bounds. Threads page too.
     let big = h
-        .call(&ListChatMessages::new(&thread).max_page_size(1000), &token)
+        .call(&ListChatMessages::new(&thread).max_page_size(200), &token)
         .await
         .unwrap();
     assert_eq!(big.items.len(), 96);
+    for size in [0, 201, 1000] {
+        let error = h
+            .call(&ListChatMessages::new(&thread).max_page_size(size), &token)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (status(&error), code(&error)),
+            (400, "ValidationError".into())
+        );
+        let service = error.service().unwrap().error().unwrap();
+        assert_eq!(service.target.as_deref(), Some("maxPageSize"));
+        assert!(
+            service.message.contains("from 1 to 200"),
+            "{}",
+            service.message
+        );
+    }
     for _ in 0..6 {
         new_thread(&h, &token, &[]).await;
     }

@@ -363,3 +363,19 @@ async fn the_binary_prints_its_endpoint_and_stops_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
     let _ = std::fs::remove_file(ca_path);
 }
+
+#[tokio::test]
+async fn an_injected_panic_is_a_500_and_the_emulator_goes_on() {
+    let h = Harness::start().await;
+    let (_, token) = h.user();
+    let thread = acs_chat_protocol::operations::CreateChatThread::new(
+        acs_chat_protocol::models::CreateChatThreadRequest::new("before the panic"),
+    );
+    h.call(&thread, &token).await.unwrap();
+    h.emulator.faults().panic_next(1);
+    let r = h.raw(&ListChatThreads::new(), &token).await;
+    assert_eq!(r.status(), 500);
+    let page = h.call(&ListChatThreads::new(), &token).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].topic, "before the panic");
+}

@@ -4,7 +4,10 @@ use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 
 use super::*;
+use acs_chat_protocol::encode_path_segment;
 use acs_chat_protocol::identity::sign_request;
+use base64::Engine as _;
+use serde_json::{Value, json};
 
 use crate::identity::DEV_ACCESS_KEY;
 
@@ -480,12 +483,12 @@ fn create_send_and_page_through_next_links() {
     let threads = "/chat/threads?api-version=2025-03-15";
     for (list, state) in [
         (messages.as_str(), "%%%".to_owned()),
-        (messages.as_str(), encode_state("t1|1|x|-")),
-        (messages.as_str(), encode_state("m1|x|-")),
-        (messages.as_str(), encode_state("m1|1|x")),
-        (threads, encode_state("m1|1|-")),
-        (threads, encode_state("t1|-|x|-")),
-        (threads, encode_state("t1|1|x|y")),
+        (messages.as_str(), chat::encode_state("t1|1|x|-")),
+        (messages.as_str(), chat::encode_state("m1|x|-")),
+        (messages.as_str(), chat::encode_state("m1|1|x")),
+        (threads, chat::encode_state("m1|1|-")),
+        (threads, chat::encode_state("t1|-|x|-")),
+        (threads, chat::encode_state("t1|1|x|y")),
     ] {
         let r = s.handle(
             &bearer("GET", &format!("{list}&syncState={state}"), &token, ""),
@@ -630,7 +633,7 @@ proptest! {
             .map(|m| Bytes::from(serde_json::to_vec(m).unwrap()))
             .collect();
         prop_assert_eq!(
-            messages_collection_json(&parts, next_link.as_deref()),
+            json::messages_collection_json(&parts, next_link.as_deref()),
             serialized_collection(messages, next_link)
         );
     }
@@ -809,4 +812,141 @@ fn accepts_what_the_python_sdk_signs() {
 
 fn body_has_token(r: &Response<Bytes>) -> bool {
     body(r)["accessToken"]["token"].is_string()
+}
+
+/// Dates that parse as RFC 3339 but fall outside what the service can hold (a year past 9999
+/// once converted to UTC) must not take the service down: the request is refused (400, or 500
+/// while the date parser itself panics) and the next requests are served.
+#[test]
+fn out_of_range_dates_do_not_take_the_service_down() {
+    const LATE: &str = "9999-12-31T23:59:59-23:59";
+    let s = service();
+    let (user, token) = user_and_token(&s);
+    let (other, _) = user_and_token(&s);
+    let create = "/chat/threads?api-version=2025-03-15";
+    let r = s.handle(&bearer("POST", create, &token, r#"{"topic": "t"}"#), now());
+    let thread = encode_path_segment(body(&r)["chatThread"]["id"].as_str().unwrap()).into_owned();
+    let bodies_and_targets = [
+        (
+            "POST",
+            create.to_owned(),
+            format!(
+                r#"{{"topic": "t", "participants": [{{"communicationIdentifier": {{"rawId": "{other}"}}, "shareHistoryTime": "{LATE}"}}]}}"#
+            ),
+        ),
+        (
+            "POST",
+            format!("/chat/threads/{thread}/participants/:add?api-version=2025-03-15"),
+            format!(
+                r#"{{"participants": [{{"communicationIdentifier": {{"rawId": "{other}"}}, "shareHistoryTime": "{LATE}"}}]}}"#
+            ),
+        ),
+        (
+            "GET",
+            format!("/chat/threads/{thread}/messages?api-version=2025-03-15&startTime={LATE}"),
+            String::new(),
+        ),
+        (
+            "GET",
+            format!("/chat/threads?api-version=2025-03-15&startTime={LATE}"),
+            String::new(),
+        ),
+    ];
+    for (method, target, request) in bodies_and_targets {
+        let r = s.handle(&bearer(method, &target, &token, &request), now());
+        assert!(
+            matches!(r.status().as_u16(), 400 | 500),
+            "{method} {target}: {}",
+            r.status()
+        );
+        assert!(body(&r)["error"]["code"].is_string(), "{:?}", r.body());
+        // The service, and the store under its lock, go on.
+        let r = s.handle(&bearer("GET", create, &token, ""), now());
+        assert_eq!(r.status(), 200);
+        assert!(s.with_store(|st| st.user_exists(&user)));
+    }
+}
+
+#[test]
+fn a_panic_is_a_500_for_that_request_alone() {
+    let s = service();
+    let (_, token) = user_and_token(&s);
+    let list = bearer("GET", "/chat/threads?api-version=2025-03-15", &token, "");
+    let r = s.handle_inner(&list, now(), true);
+    assert_eq!(r.status(), 500);
+    assert_eq!(body(&r)["error"]["code"], "InternalServerError");
+    assert!(r.headers().contains_key("x-ms-request-id"));
+    // The store was locked when it panicked: it is taken over, with its state.
+    assert_eq!(s.handle(&list, now()).status(), 200);
+    assert_eq!(s.handle(&list, now()).status(), 200);
+}
+
+#[test]
+fn handle_refuses_bodies_over_the_limit() {
+    let s = service();
+    let (_, token) = user_and_token(&s);
+    let big = format!(r#"{{"topic": "{}"}}"#, "x".repeat(crate::MAX_BODY_BYTES));
+    let r = s.handle(
+        &bearer("POST", "/chat/threads?api-version=2025-03-15", &token, &big),
+        now(),
+    );
+    assert_eq!(r.status(), 413);
+    assert_eq!(body(&r)["error"]["code"], "RequestEntityTooLarge");
+}
+
+#[test]
+fn page_size_bounds_come_from_the_limits_and_typing_names_are_checked() {
+    let mut store = Store::new("res", 1);
+    store.set_limits(ServiceLimits {
+        max_page_size: 5,
+        max_display_name_chars: 3,
+        ..ServiceLimits::default()
+    });
+    let s = Service::new(store, key(), true, HOST);
+    let (_, token) = user_and_token(&s);
+    let list = |size: &str| {
+        s.handle(
+            &bearer(
+                "GET",
+                &format!("/chat/threads?api-version=2025-03-15&maxPageSize={size}"),
+                &token,
+                "",
+            ),
+            now(),
+        )
+    };
+    assert_eq!(list("5").status(), 200);
+    for size in ["6", "0", "-1", "x"] {
+        let r = list(size);
+        assert_eq!(r.status(), 400, "{size}");
+        assert_eq!(body(&r)["error"]["target"], "maxPageSize");
+        assert_eq!(
+            body(&r)["error"]["message"],
+            format!("maxPageSize must be an integer from 1 to 5, not `{size}`.")
+        );
+    }
+    let r = s.handle(
+        &bearer(
+            "POST",
+            "/chat/threads?api-version=2025-03-15",
+            &token,
+            r#"{"topic": "t"}"#,
+        ),
+        now(),
+    );
+    let thread = encode_path_segment(body(&r)["chatThread"]["id"].as_str().unwrap()).into_owned();
+    let typing = format!("/chat/threads/{thread}/typing?api-version=2025-03-15");
+    let r = s.handle(
+        &bearer("POST", &typing, &token, r#"{"senderDisplayName": "four"}"#),
+        now(),
+    );
+    assert_eq!(
+        (r.status().as_u16(), body(&r)["error"]["target"].clone()),
+        (400, json!("SenderDisplayName"))
+    );
+    let r = s.handle(
+        &bearer("POST", &typing, &token, r#"{"senderDisplayName": "abc"}"#),
+        now(),
+    );
+    assert_eq!(r.status(), 200);
 }

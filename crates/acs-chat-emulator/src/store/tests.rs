@@ -1,12 +1,17 @@
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use acs_chat_protocol::CommunicationIdentifier;
 use acs_chat_protocol::models::{
-    ChatParticipant, ChatRetentionPolicy, CommunicationIdentifierModel,
+    ChatMessage, ChatMessageType, ChatParticipant, ChatRetentionPolicy,
+    CommunicationIdentifierModel, CommunicationIdentifierModelKind, SendChatMessageRequest,
     ThreadCreationDateRetentionPolicy,
 };
 use proptest::prelude::*;
 
+use super::ids::identifier_model;
 use super::*;
+use crate::limits::ServiceLimits;
 
 fn t(secs: i64) -> DateTime {
     DateTime::from_unix_timestamp(1_700_000_000 + secs).unwrap()
@@ -364,7 +369,7 @@ fn invalid_participants_come_back_and_limits_hold() {
         .unwrap()
         .items
         .len();
-    assert_eq!(count, MAX_PARTICIPANTS_PER_THREAD);
+    assert_eq!(count, ServiceLimits::default().max_participants_per_thread);
 }
 
 #[test]
@@ -421,21 +426,142 @@ fn topic_update_records_a_system_message_and_metadata_merges() {
     );
 }
 
+/// The status and target of a refused call.
+fn refused<T: std::fmt::Debug>(result: Result<T, StoreError>) -> (u16, String) {
+    let e = result.unwrap_err();
+    (e.status(), e.target().unwrap_or_default().to_owned())
+}
+
 #[test]
-fn content_over_28_kib_is_413() {
+fn every_documented_limit_is_refused_naming_the_field() {
+    let limits = ServiceLimits::default();
+    assert_eq!(limits.max_message_content_bytes, 28 * 1024);
+    assert_eq!(limits.max_metadata_bytes, 1024);
+    assert_eq!(limits.max_participants_per_thread, 250);
+    assert_eq!(limits.max_participants_per_call, 200);
     let mut store = Store::new("res", 1);
     let a = user(&mut store);
     let thread = thread_with(&mut store, &a, &[], t(0));
-    let ok = "x".repeat(MAX_MESSAGE_CONTENT_BYTES);
-    store.send_message(&a, &thread, text(&ok), t(1)).unwrap();
-    let too_big = "x".repeat(MAX_MESSAGE_CONTENT_BYTES + 1);
+    let at = |n: usize| "x".repeat(n);
+    // Content: 28 KiB passes, one byte more does not (as a send and as an edit).
+    let ok = store
+        .send_message(&a, &thread, text(&at(28 * 1024)), t(1))
+        .unwrap();
+    let over = text(&at(28 * 1024 + 1));
     assert_eq!(
-        store
-            .send_message(&a, &thread, text(&too_big), t(1))
-            .unwrap_err()
-            .status(),
-        413
+        refused(store.send_message(&a, &thread, over, t(1))),
+        (413, "Content".into())
     );
+    let edit = MessageUpdate {
+        content: Some(at(28 * 1024 + 1)),
+        ..MessageUpdate::default()
+    };
+    assert_eq!(
+        refused(store.update_message(&a, &thread, &ok, edit, t(1))),
+        (413, "Content".into())
+    );
+    // Metadata: 1024 bytes of keys and values, on threads, messages and participants.
+    let metadata = |n: usize| BTreeMap::from([("k".to_owned(), at(n - 1))]);
+    let mut request = CreateChatThreadRequest::new("t");
+    request.metadata = Some(metadata(1024));
+    store
+        .create_thread(&a, request.clone(), None, t(2))
+        .unwrap();
+    request.metadata = Some(metadata(1025));
+    assert_eq!(
+        refused(store.create_thread(&a, request, None, t(2))),
+        (400, "Metadata".into())
+    );
+    let mut message = text("m");
+    message.metadata = Some(metadata(1025));
+    assert_eq!(
+        refused(store.send_message(&a, &thread, message, t(2))),
+        (400, "Metadata".into())
+    );
+    let b = user(&mut store);
+    let mut p = participant(&b);
+    p.metadata = Some(metadata(1025));
+    assert_eq!(
+        refused(store.add_participants(&a, &thread, vec![p], t(2))),
+        (400, "Participants[0].Metadata".into())
+    );
+    // Topic (250 characters, an inference) and display names (256, an inference).
+    let topic = |n: usize| CreateChatThreadRequest::new("é".repeat(n));
+    store.create_thread(&a, topic(250), None, t(3)).unwrap();
+    assert_eq!(
+        refused(store.create_thread(&a, topic(251), None, t(3))),
+        (400, "Topic".into())
+    );
+    let update = ThreadUpdate {
+        topic: Some(at(251)),
+        ..ThreadUpdate::default()
+    };
+    assert_eq!(
+        refused(store.update_thread(&a, &thread, update, t(3))),
+        (400, "Topic".into())
+    );
+    let mut named = text("m");
+    named.sender_display_name = Some(at(257));
+    assert_eq!(
+        refused(store.send_message(&a, &thread, named, t(3))),
+        (400, "SenderDisplayName".into())
+    );
+    let mut p = participant(&b);
+    p.display_name = Some(at(257));
+    assert_eq!(
+        refused(store.add_participants(&a, &thread, vec![p], t(3))),
+        (400, "Participants[0].DisplayName".into())
+    );
+    // Nothing refused changed anything.
+    let messages = all_messages(&mut store, &a, &thread, t(4));
+    assert_eq!(messages.len(), 2, "the system message and the 28 KiB one");
+}
+
+#[test]
+fn limits_are_configurable() {
+    let mut store = Store::new("res", 1);
+    store.set_limits(ServiceLimits {
+        max_message_content_bytes: 5,
+        max_topic_chars: 3,
+        max_participants_per_thread: 2,
+        max_participants_per_call: 1,
+        message_ops_per_10_seconds: 0,
+        ..ServiceLimits::default()
+    });
+    let a = user(&mut store);
+    let b = user(&mut store);
+    let c = user(&mut store);
+    assert_eq!(
+        refused(store.create_thread(&a, CreateChatThreadRequest::new("four"), None, t(0))),
+        (400, "Topic".into())
+    );
+    let thread = store
+        .create_thread(&a, CreateChatThreadRequest::new("one"), None, t(0))
+        .unwrap()
+        .chat_thread
+        .unwrap()
+        .id;
+    assert_eq!(
+        refused(store.add_participants(&a, &thread, vec![participant(&b), participant(&c)], t(1))),
+        (400, "Participants".into())
+    );
+    store
+        .add_participants(&a, &thread, vec![participant(&b)], t(1))
+        .unwrap();
+    let full = store
+        .add_participants(&a, &thread, vec![participant(&c)], t(1))
+        .unwrap();
+    assert_eq!(full.invalid_participants.unwrap().len(), 1);
+    assert_eq!(
+        refused(store.send_message(&a, &thread, text("sixsix"), t(2))),
+        (413, "Content".into())
+    );
+    // A zero rate limit with throttling on refuses every message operation, without panicking.
+    store.set_throttle(true);
+    let e = store
+        .send_message(&a, &thread, text("ok"), t(2))
+        .unwrap_err();
+    assert_eq!(e.status(), 429);
 }
 
 #[test]
@@ -707,4 +833,68 @@ proptest! {
         prop_assert!(ids.windows(2).all(|w| w[0] < w[1]));
         prop_assert!(seen.iter().all(|m| m.version.parse::<u64>().unwrap() >= m.id.parse::<u64>().unwrap()));
     }
+}
+
+#[test]
+fn each_mutation_records_what_changed() {
+    let mut store = Store::new("res", 9);
+    let a = user(&mut store);
+    let b = user(&mut store);
+    store.take_changes();
+    let thread = thread_with(&mut store, &a, &[&b], t(0));
+    let changes = store.take_changes();
+    assert!(
+        matches!(
+            changes.as_slice(),
+            [
+                Change::ThreadCreated { thread_id: t1 },
+                Change::ParticipantsAdded { thread_id: t2, user_ids },
+                Change::MessageAdded { thread_id: t3, .. },
+            ] if [t1, t2, t3].iter().all(|t| **t == thread) && *user_ids == [a.user_id.clone(), b.user_id.clone()]
+        ),
+        "{changes:?}"
+    );
+    let id = store.send_message(&b, &thread, text("hi"), t(1)).unwrap();
+    assert_eq!(
+        store.take_changes(),
+        [Change::MessageAdded {
+            thread_id: thread.clone(),
+            message_id: id.clone()
+        }]
+    );
+    // A refused call changes nothing.
+    assert!(store.delete_message(&a, &thread, &id, t(2)).is_err());
+    assert_eq!(store.take_changes(), []);
+    store.delete_message(&b, &thread, &id, t(2)).unwrap();
+    store.send_read_receipt(&a, &thread, &id, t(3)).unwrap();
+    store
+        .remove_participant(&a, &thread, &participant(&b).communication_identifier, t(4))
+        .unwrap();
+    let changes = store.take_changes();
+    assert_eq!(
+        changes[..3],
+        [
+            Change::MessageUpdated {
+                thread_id: thread.clone(),
+                message_id: id
+            },
+            Change::ReadReceiptSent {
+                thread_id: thread.clone(),
+                user_id: a.user_id.clone()
+            },
+            Change::ParticipantRemoved {
+                thread_id: thread.clone(),
+                user_id: b.user_id.clone()
+            },
+        ]
+    );
+    assert!(
+        matches!(changes[3], Change::MessageAdded { .. }),
+        "{changes:?}"
+    );
+    store.delete_thread(&a, &thread, t(5)).unwrap();
+    assert_eq!(
+        store.take_changes(),
+        [Change::ThreadDeleted { thread_id: thread }]
+    );
 }

@@ -1,0 +1,390 @@
+//! HTTP: `http::Request<Bytes>` in, `http::Response<Bytes>` out, over a [`Store`].
+//!
+//! [`Service::handle`] is synchronous and takes `now`, so it is tested without sockets or a
+//! clock. Routes come from the generated operation table ([`routes`]); each operation has one
+//! handler ([`chat`], [`identity`]); JSON in and out is in [`json`]. The server
+//! ([`crate::RunningEmulator`]) adds the body limit, fault injection and logging around it.
+
+mod chat;
+mod identity;
+mod json;
+mod routes;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use acs_chat_protocol::DateTime;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, HOST};
+use http::{HeaderValue, Request, Response};
+use percent_encoding::percent_decode_str;
+
+use crate::hmac_auth::{MAX_CLOCK_SKEW, verify_request};
+use crate::identity::{AccessKey, TokenClaims, TokenSigner};
+use crate::limits::ServiceLimits;
+use crate::store::{Caller, Store, StoreError};
+pub use json::error_response;
+use routes::Api;
+
+/// Chat api-versions accepted (every published one; the Python SDK sends 2024-03-07).
+pub const CHAT_API_VERSIONS: &[&str] = &[
+    "2020-09-21-preview2",
+    "2020-11-01-preview3",
+    "2021-01-27-preview4",
+    "2021-03-01-preview5",
+    "2021-03-07",
+    "2021-04-05-preview6",
+    "2021-09-07",
+    "2021-10-01-preview7",
+    "2022-04-21-preview8",
+    "2023-11-07",
+    "2024-03-07",
+    "2024-03-15-preview",
+    "2025-03-15",
+];
+
+/// Identity api-versions accepted (the SDKs send 2023-10-01).
+pub const IDENTITY_API_VERSIONS: &[&str] = &[
+    "2021-03-07",
+    "2021-10-31-preview",
+    "2021-11-01",
+    "2022-06-01",
+    "2022-10-01",
+    "2023-10-01",
+    "2025-06-30",
+    "2026-09-23",
+];
+
+/// Token scopes the Identity API knows.
+pub const TOKEN_SCOPES: &[&str] = &[
+    "chat",
+    "voip",
+    "chat.join",
+    "chat.join.limited",
+    "voip.join",
+];
+
+/// Default page size of list threads and list messages (the service does not document its own).
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+/// Default page size of list participants and list read receipts.
+pub const DEFAULT_PARTICIPANT_PAGE_SIZE: usize = 100;
+/// The default token lifetime (24 hours, as the Identity service).
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+/// At most this many verified tokens are remembered (the cache is emptied when full).
+const VERIFIED_TOKENS_CAPACITY: usize = 1024;
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The handler of one operation.
+type Handler = fn(&Service, &Ctx<'_>) -> Result<Response<Bytes>>;
+
+/// The emulated service: a [`Store`] behind the wire protocol.
+#[derive(Debug)]
+pub struct Service {
+    store: Mutex<Store>,
+    key: AccessKey,
+    signer: TokenSigner,
+    https: bool,
+    default_authority: String,
+    requests: AtomicU64,
+    max_body_bytes: usize,
+    /// The store's limits, as they were when the service was made (page sizes, display names).
+    limits: ServiceLimits,
+    /// Tokens whose signature checked out, with their claims. Checking a signature depends only
+    /// on the token and the signing key (fixed for the service), so a remembered result is the
+    /// result `verify` would give again; revocation and expiry are checked by the store on
+    /// every request.
+    verified_tokens: Mutex<HashMap<String, TokenClaims>>,
+}
+
+/// What a handler needs of a request.
+struct Ctx<'a> {
+    query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The path parameters of the route, decoded.
+    params: Vec<(&'static str, Cow<'a, str>)>,
+    /// `https://host:port`, for links.
+    origin: String,
+    body: &'a [u8],
+    authorization: Option<&'a HeaderValue>,
+    /// The authenticated caller, for the chat routes.
+    caller: Option<Caller>,
+    repeatability: Option<&'a str>,
+    now: DateTime,
+}
+
+impl Ctx<'_> {
+    fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// A path parameter (the route guarantees the template's parameters are there).
+    fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, v)| v)
+    }
+
+    /// The api-version of the request (checked before the handler runs).
+    fn api_version(&self) -> &str {
+        self.query("api-version").unwrap_or_default()
+    }
+}
+
+/// The 413 of a request body over `limit` bytes.
+pub(crate) fn body_too_large(limit: usize) -> StoreError {
+    StoreError::new(
+        413,
+        "RequestEntityTooLarge",
+        format!("The request body exceeds {limit} bytes."),
+    )
+}
+
+fn not_found_route() -> StoreError {
+    StoreError::new(404, "NotFound", "The requested resource was not found.")
+}
+
+fn parse_query(query: Option<&str>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let d = |s| percent_decode_str(s).decode_utf8_lossy();
+            (d(k), d(v))
+        })
+        .collect()
+}
+
+fn check_api_version(ctx: &Ctx<'_>, allowed: &[&str]) -> Result<()> {
+    match ctx.query("api-version") {
+        None => Err(StoreError::new(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+        .with_target("api-version")),
+        Some(v) if allowed.contains(&v) => Ok(()),
+        Some(v) => Err(StoreError::new(
+            400,
+            "UnsupportedApiVersion",
+            format!(
+                "The HTTP resource does not support the api-version '{v}'. Supported versions: {}.",
+                allowed.join(", ")
+            ),
+        )
+        .with_target("api-version")),
+    }
+}
+
+impl Service {
+    /// A service over `store`, verifying HMAC signatures and signing tokens with `key`.
+    /// `https` and `default_authority` (`host:port`) build absolute links when a request has no
+    /// usable `Host`.
+    pub fn new(
+        store: Store,
+        key: AccessKey,
+        https: bool,
+        default_authority: impl Into<String>,
+    ) -> Self {
+        Self {
+            limits: store.limits().clone(),
+            signer: TokenSigner::new(&key),
+            store: Mutex::new(store),
+            key,
+            https,
+            default_authority: default_authority.into(),
+            requests: AtomicU64::new(0),
+            max_body_bytes: crate::MAX_BODY_BYTES,
+            verified_tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Refuses request bodies over `limit` bytes with 413 (default [`crate::MAX_BODY_BYTES`]).
+    pub fn set_max_body_bytes(&mut self, limit: usize) {
+        self.max_body_bytes = limit;
+    }
+
+    /// Runs `f` on the store (for in-process setup and inspection).
+    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        let mut store = self.lock_store();
+        let result = f(&mut store);
+        store.take_changes();
+        result
+    }
+
+    /// The store, locked. A panic while it was locked (a bug: [`Self::handle`] turns it into a
+    /// 500) leaves the lock poisoned; the next caller takes it over instead of failing too,
+    /// after dropping the changes the interrupted call had recorded.
+    fn lock_store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|poisoned| {
+            self.store.clear_poison();
+            let mut store = poisoned.into_inner();
+            let lost = store.take_changes();
+            tracing::warn!(
+                changes = lost.len(),
+                "a request panicked while holding the store; continuing with its state"
+            );
+            store
+        })
+    }
+
+    /// Creates a user; returns its raw id.
+    pub fn create_user(&self) -> String {
+        self.with_store(Store::create_user)
+    }
+
+    /// Issues a token for `user_id`: the JWT and its expiry.
+    pub fn issue_token(
+        &self,
+        user_id: &str,
+        scopes: &[&str],
+        ttl: Duration,
+        now: DateTime,
+    ) -> Result<(String, DateTime)> {
+        self.with_store(|store| {
+            let grant = store.issue_token(
+                user_id,
+                scopes.iter().map(|s| (*s).to_owned()).collect(),
+                ttl,
+                now,
+            )?;
+            Ok((
+                self.signer.mint(&grant, store.resource_id()),
+                grant.expires_on,
+            ))
+        })
+    }
+
+    fn authority<'a>(&'a self, request: &'a Request<Bytes>) -> &'a str {
+        let from_uri = request.uri().authority().map(http::uri::Authority::as_str);
+        let from_host = || {
+            request
+                .headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+        };
+        from_uri
+            .or_else(from_host)
+            .unwrap_or(&self.default_authority)
+    }
+
+    /// Handles one request at `now`: the whole service (routing, authentication, the store,
+    /// the error shape) without sockets, so it can be driven directly by tests and fuzzers.
+    /// The server adds only what needs a connection: reading the body (up to the body limit,
+    /// also checked here), timeouts, fault injection and logs.
+    ///
+    /// Never panics: every failure is an error response, and a panic inside (a bug) becomes a
+    /// 500 for this request alone; the next requests are served as before.
+    ///
+    /// Every response carries an `x-ms-request-id` (and `MS-CV`) like the service's, and echoes
+    /// `x-ms-client-request-id` when the request had one.
+    pub fn handle(&self, request: &Request<Bytes>, now: DateTime) -> Response<Bytes> {
+        self.handle_inner(request, now, false)
+    }
+
+    /// [`Self::handle`]; `inject_panic` panics while holding the store (an injected fault).
+    pub(crate) fn handle_inner(
+        &self,
+        request: &Request<Bytes>,
+        now: DateTime,
+        inject_panic: bool,
+    ) -> Response<Bytes> {
+        let routed = panic::catch_unwind(AssertUnwindSafe(|| {
+            if inject_panic {
+                self.with_store(|_| panic!("injected panic"));
+            }
+            self.route(request, now)
+        }));
+        let mut response = match routed {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => error_response(&error),
+            Err(_) => {
+                tracing::error!(
+                    method = %request.method(),
+                    path = request.uri().path(),
+                    "the request panicked; answered 500"
+                );
+                error_response(&StoreError::new(
+                    500,
+                    "InternalServerError",
+                    "The emulator failed while handling the request.",
+                ))
+            }
+        };
+        let n = self
+            .requests
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        let request_id = format!("00000000-0000-4000-8000-{:012x}", n & 0xffff_ffff_ffff);
+        let headers = response.headers_mut();
+        if let Ok(v) = HeaderValue::try_from(request_id) {
+            headers.insert("x-ms-request-id", v);
+        }
+        if let Ok(v) = HeaderValue::try_from(format!("emulator.{n}")) {
+            headers.insert("ms-cv", v);
+        }
+        if let Some(v) = request.headers().get("x-ms-client-request-id") {
+            headers.insert("x-ms-client-request-id", v.clone());
+        }
+        response
+    }
+
+    fn route(&self, request: &Request<Bytes>, now: DateTime) -> Result<Response<Bytes>> {
+        if request.body().len() > self.max_body_bytes {
+            return Err(body_too_large(self.max_body_bytes));
+        }
+        let route =
+            routes::find(request.method(), request.uri().path()).ok_or_else(not_found_route)?;
+        let authority = self.authority(request);
+        let scheme = if self.https { "https://" } else { "http://" };
+        let mut ctx = Ctx {
+            query: parse_query(request.uri().query()),
+            params: route.params,
+            origin: [scheme, authority].concat(),
+            body: request.body(),
+            authorization: request.headers().get(AUTHORIZATION),
+            caller: None,
+            repeatability: request
+                .headers()
+                .get("repeatability-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty()),
+            now,
+        };
+        match route.api {
+            Api::Identity => {
+                let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+                verify_request(
+                    request.method(),
+                    target,
+                    authority,
+                    request.headers(),
+                    request.body(),
+                    &self.key,
+                    now,
+                    MAX_CLOCK_SKEW,
+                )
+                .map_err(|e| StoreError::unauthorized(e.message()))?;
+                check_api_version(&ctx, IDENTITY_API_VERSIONS)?;
+            }
+            Api::Chat => {
+                check_api_version(&ctx, CHAT_API_VERSIONS)?;
+                ctx.caller = Some(self.authenticate(&ctx)?);
+            }
+        }
+        (route.handler)(self, &ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests;
