@@ -233,17 +233,21 @@ fn run_example(spec: &Value, op_id: &str, example: &Value) -> anyhow::Result<usi
             op.start_time = opt_param::<DateTime>(p, "startTime")?;
             c.run(op, None, page_json)
         }
-        "ChatThread_GetChatMessage" => {
-            c.run(GetChatMessage::new(thread()?, message()?), None, output_json)
-        }
+        "ChatThread_GetChatMessage" => c.run(
+            GetChatMessage::new(thread()?, message()?),
+            None,
+            output_json,
+        ),
         "ChatThread_UpdateChatMessage" => {
             let mut op = UpdateChatMessage::new(thread()?, message()?, d());
             op.body = param(p, "updateChatMessageRequest")?;
             c.run(op, Some("updateChatMessageRequest"), unit_json)
         }
-        "ChatThread_DeleteChatMessage" => {
-            c.run(DeleteChatMessage::new(thread()?, message()?), None, unit_json)
-        }
+        "ChatThread_DeleteChatMessage" => c.run(
+            DeleteChatMessage::new(thread()?, message()?),
+            None,
+            unit_json,
+        ),
         "ChatThread_ListChatParticipants" => {
             let mut op = ListChatParticipants::new(thread()?, d());
             op.max_page_size = opt_param(p, "maxPageSize")?;

@@ -337,6 +337,16 @@ impl From<String> for ApiVersion {
     }
 }
 
+/// Percent-encodes `id` as one path segment (what the operations do to every path parameter):
+/// `/`, `?`, `#`, `%`, `:` and the other reserved bytes are escaped, and `.` and `..` are
+/// encoded too, so that no server or proxy treats them as dot-segments.
+pub fn encode_path_segment(id: &str) -> Cow<'_, str> {
+    match dot_segment(id) {
+        Some(encoded) => Cow::Borrowed(encoded),
+        None => utf8_percent_encode(id, SEGMENT).into(),
+    }
+}
+
 /// `.` and `..` encoded (percent-encoding leaves dots alone).
 fn dot_segment(id: &str) -> Option<&'static str> {
     match id {

@@ -54,13 +54,14 @@ mod generated;
 mod identifier;
 pub mod identity;
 mod image;
+mod models_ext;
 mod operation;
 mod paging;
 mod serde_util;
 
 pub use auth::AccessToken;
 pub use datetime::{DateTime, DateTimeError};
-pub use endpoint::{ApiVersion, Endpoint, redact_url};
+pub use endpoint::{ApiVersion, Endpoint, encode_path_segment, redact_url};
 pub use error::{
     BODY_SNIPPET_LIMIT, DISPLAY_TEXT_LIMIT, Error, ErrorKind, RetryAfter, RetryClass, ServiceError,
     classify_status,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use acs_chat::{
-    ChatClientBuilder, CommunicationTokenCredential, RetryOptions, SendMessageOptions,
+    ChatClientBuilder, CommunicationTokenCredential, RetryOptions, SendChatMessageOptions,
     TransportError,
 };
 use bytes::Bytes;
@@ -61,7 +61,7 @@ async fn main() -> Result<(), acs_chat::Error> {
 
     let id = client
         .chat_thread_client("19:demo@thread.v2")
-        .send_message("hello through a closure", SendMessageOptions::new())
+        .send_message("hello through a closure", SendChatMessageOptions::default())
         .await?;
     println!(
         "sent {id} after {} attempt(s)",

@@ -4,7 +4,7 @@
 mod support;
 
 use acs_chat::models::ChatMessageType;
-use acs_chat::{CreateChatThreadOptions, ListOptions, SendMessageOptions, UpdateMessageOptions};
+use acs_chat::{SendChatMessageOptions, UpdateChatMessageOptions};
 use futures::TryStreamExt as _;
 
 #[tokio::main]
@@ -12,7 +12,7 @@ async fn main() -> Result<(), support::BoxError> {
     let backend = support::Backend::start().await?;
     let (_alice, client) = backend.sign_in().await?;
     let thread_id = client
-        .create_chat_thread("Messages demo", CreateChatThreadOptions::new())
+        .create_chat_thread("Messages demo", Default::default())
         .await?
         .thread
         .id;
@@ -22,13 +22,16 @@ async fn main() -> Result<(), support::BoxError> {
     let hello = thread
         .send_message(
             "Hello, world",
-            SendMessageOptions::new()
+            SendChatMessageOptions::default()
                 .sender_display_name("Alice")
                 .metadata("lang", "en"),
         )
         .await?;
     let html = thread
-        .send_message("<b>bold</b> move", SendMessageOptions::new().html())
+        .send_message(
+            "<b>bold</b> move",
+            SendChatMessageOptions::default().kind(ChatMessageType::Html),
+        )
         .await?;
 
     let message = thread.get_message(&html).await?;
@@ -37,13 +40,13 @@ async fn main() -> Result<(), support::BoxError> {
     thread
         .update_message(
             &hello,
-            UpdateMessageOptions::new().content("Hello, everyone"),
+            UpdateChatMessageOptions::default().content("Hello, everyone"),
         )
         .await?;
     thread.delete_message(&html).await?;
 
     let messages: Vec<_> = thread
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .try_collect()
         .await?;
     for m in messages.iter().filter(|m| m.kind == ChatMessageType::Text) {

@@ -3,7 +3,8 @@
 
 mod support;
 
-use acs_chat::{CommunicationIdentifier, CreateChatThreadOptions, SkipListOptions, participant};
+use acs_chat::models::ChatParticipant;
+use acs_chat::{CommunicationIdentifier, ListChatParticipantsOptions};
 use futures::TryStreamExt as _;
 
 #[tokio::main]
@@ -13,7 +14,7 @@ async fn main() -> Result<(), support::BoxError> {
     let (bob, _) = backend.sign_in().await?;
     let (carol, _) = backend.sign_in().await?;
     let thread_id = client
-        .create_chat_thread("Participants demo", CreateChatThreadOptions::new())
+        .create_chat_thread("Participants demo", Default::default())
         .await?
         .thread
         .id;
@@ -23,8 +24,8 @@ async fn main() -> Result<(), support::BoxError> {
     let carol = CommunicationIdentifier::communication_user(carol);
     let added = thread
         .add_participants(vec![
-            participant(&bob, Some("Bob")),
-            participant(&carol, Some("Carol")),
+            ChatParticipant::new(bob.clone()).with_display_name("Bob"),
+            ChatParticipant::new(carol.clone()).with_display_name("Carol"),
         ])
         .await?;
     // Partial failure is part of the result: each refused participant with its error.
@@ -36,20 +37,20 @@ async fn main() -> Result<(), support::BoxError> {
     }
 
     let everyone: Vec<_> = thread
-        .list_participants(SkipListOptions::new().page_size(2))
+        .list_participants(ListChatParticipantsOptions::default().max_page_size(2))
         .try_collect()
         .await?;
     for p in &everyone {
         println!(
             "{} ({})",
-            CommunicationIdentifier::from_model(&p.communication_identifier),
+            p.communication_identifier.clone(),
             p.display_name.as_deref().unwrap_or("-")
         );
     }
 
     thread.remove_participant(&carol).await?;
     let left: Vec<_> = thread
-        .list_participants(SkipListOptions::new())
+        .list_participants(Default::default())
         .try_collect()
         .await?;
     println!("{} participant(s) after removing Carol", left.len());

@@ -10,10 +10,13 @@
 
 use std::error::Error;
 
+use std::time::Duration;
+
+use acs_chat::models::{ChatMessageType, ChatParticipant};
 use acs_chat::{
-    ChatClient, CommunicationIdentifier, CommunicationTokenCredential, CreateChatThreadOptions,
-    IdentityClient, ListOptions, SendMessageOptions, SkipListOptions, TokenScope,
-    TypingNotificationOptions, UpdateMessageOptions, participant,
+    ChatClient, CommunicationIdentifier, CommunicationTokenCredential, ConnectionString,
+    CreateChatThreadOptions, IdentityClient, ListChatMessagesOptions, SendChatMessageOptions,
+    SendTypingNotificationOptions, TokenScope, UpdateChatMessageOptions,
 };
 use futures::StreamExt;
 
@@ -46,11 +49,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         identity = identity.add_root_certificate_pem(pem.clone());
     }
     let identity = identity.build()?;
+    let an_hour = Some(Duration::from_secs(3600));
     let alice = identity
-        .create_user_and_token(&[TokenScope::Chat], Some(60))
+        .create_user_and_token(&[TokenScope::Chat], an_hour)
         .await?;
     let bob = identity
-        .create_user_and_token(&[TokenScope::Chat], Some(60))
+        .create_user_and_token(&[TokenScope::Chat], an_hour)
         .await?;
     println!(
         "Created users\n  Alice {}\n  Bob   {}",
@@ -58,7 +62,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     // 3. One ChatClient per user (what each user's app does with its token).
-    let endpoint = acs_chat_protocol::identity::ConnectionString::parse(&connection_string)?
+    let endpoint = ConnectionString::parse(&connection_string)?
         .endpoint()
         .to_string();
     let client_for = |token: &str| -> Result<ChatClient, acs_chat::Error> {
@@ -70,17 +74,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         builder.build()
     };
-    let alice_client = client_for(&alice.token.token)?;
-    let bob_client = client_for(&bob.token.token)?;
-    let alice_id = CommunicationIdentifier::communication_user(alice.user.id.clone());
-    let bob_id = CommunicationIdentifier::communication_user(bob.user.id.clone());
+    let alice_client = client_for(alice.token.secret())?;
+    let bob_client = client_for(bob.token.secret())?;
+    let alice_id = CommunicationIdentifier::from(alice.user.clone());
+    let bob_id = CommunicationIdentifier::from(bob.user.clone());
 
     // 4. Alice creates a thread.
     let created = alice_client
         .create_chat_thread(
             "Lunch plans",
-            CreateChatThreadOptions::new()
-                .participant(participant(&alice_id, Some("Alice")))
+            CreateChatThreadOptions::default()
+                .participants([ChatParticipant::new(alice_id.clone()).with_display_name("Alice")])
                 .metadata("team", "quickstart"),
         )
         .await?;
@@ -94,7 +98,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // 5. She adds Bob.
     let added = alice_thread
-        .add_participants(vec![participant(&bob_id, Some("Bob"))])
+        .add_participants(vec![
+            ChatParticipant::new(bob_id.clone()).with_display_name("Bob"),
+        ])
         .await?;
     println!(
         "Alice added Bob ({} rejected)",
@@ -105,18 +111,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let hello = alice_thread
         .send_message(
             "Hi Bob, lunch at noon?",
-            SendMessageOptions::new().sender_display_name("Alice"),
+            SendChatMessageOptions::default().sender_display_name("Alice"),
         )
         .await?;
     println!("Alice sent message {hello}");
     bob_thread
-        .send_typing_notification(TypingNotificationOptions::new().sender_display_name("Bob"))
+        .send_typing_notification(
+            SendTypingNotificationOptions::default().sender_display_name("Bob"),
+        )
         .await?;
     println!("Bob is typing…");
     let reply = bob_thread
         .send_message(
             "<p>Sure, <b>the usual place</b>?</p>",
-            SendMessageOptions::new().html().sender_display_name("Bob"),
+            SendChatMessageOptions::default()
+                .kind(ChatMessageType::Html)
+                .sender_display_name("Bob"),
         )
         .await?;
     println!("Bob replied with message {reply}");
@@ -125,12 +135,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     alice_thread
         .update_message(
             &hello,
-            UpdateMessageOptions::new().content("Hi Bob, lunch at 12:30?"),
+            UpdateChatMessageOptions::default().content("Hi Bob, lunch at 12:30?"),
         )
         .await?;
     println!("Alice edited her message");
     let oops = alice_thread
-        .send_message("(sent to the wrong thread)", SendMessageOptions::new())
+        .send_message("(sent to the wrong thread)", Default::default())
         .await?;
     alice_thread.delete_message(&oops).await?;
     println!("Alice sent and deleted message {oops}");
@@ -144,8 +154,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // 7. Read the conversation back, two messages per page (the pager follows nextLink lazily).
     println!("The thread, newest first (pages of 2):");
     let mut pages = alice_thread
-        .list_messages(ListOptions::new().page_size(2))
-        .by_page();
+        .list_messages(ListChatMessagesOptions::default().max_page_size(2))
+        .into_pages();
     let mut page_number = 0;
     while let Some(page) = pages.next().await {
         page_number += 1;
@@ -174,12 +184,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     let receipts: Vec<_> = alice_thread
-        .list_read_receipts(SkipListOptions::new())
+        .list_read_receipts(Default::default())
         .collect()
         .await;
     println!("Read receipts: {}", receipts.len());
     let participants: Vec<_> = alice_thread
-        .list_participants(SkipListOptions::new())
+        .list_participants(Default::default())
         .collect::<Vec<_>>()
         .await
         .into_iter()
@@ -193,8 +203,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .join(", ")
     );
 
-    // 8. Bob leaves, and Alice deletes the thread.
-    alice_thread.remove_participant(&bob_id).await?;
+    // 8. Bob leaves (any listed participant's identifier can be passed back as it is), and
+    //    Alice deletes the thread.
+    let bob_listed = participants
+        .iter()
+        .find(|p| p.communication_identifier == bob_id)
+        .ok_or("Bob is not listed")?;
+    alice_thread
+        .remove_participant(&bob_listed.communication_identifier)
+        .await?;
     println!("Alice removed Bob");
     alice_client.delete_chat_thread(&thread_id).await?;
     println!("Alice deleted the thread");

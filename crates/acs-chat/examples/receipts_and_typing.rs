@@ -3,10 +3,8 @@
 
 mod support;
 
-use acs_chat::{
-    CommunicationIdentifier, CreateChatThreadOptions, SendMessageOptions, SkipListOptions,
-    TypingNotificationOptions, participant,
-};
+use acs_chat::models::ChatParticipant;
+use acs_chat::{CommunicationIdentifier, CreateChatThreadOptions, SendTypingNotificationOptions};
 use futures::TryStreamExt as _;
 
 #[tokio::main]
@@ -17,15 +15,12 @@ async fn main() -> Result<(), support::BoxError> {
     let thread_id = alice_client
         .create_chat_thread(
             "Receipts demo",
-            CreateChatThreadOptions::new()
-                .participant(participant(
-                    &CommunicationIdentifier::communication_user(&alice),
-                    Some("Alice"),
-                ))
-                .participant(participant(
-                    &CommunicationIdentifier::communication_user(&bob),
-                    Some("Bob"),
-                )),
+            CreateChatThreadOptions::default().participants([
+                ChatParticipant::new(CommunicationIdentifier::communication_user(&alice))
+                    .with_display_name("Alice"),
+                ChatParticipant::new(CommunicationIdentifier::communication_user(&bob))
+                    .with_display_name("Bob"),
+            ]),
         )
         .await?
         .thread
@@ -33,10 +28,12 @@ async fn main() -> Result<(), support::BoxError> {
 
     let alice_thread = alice_client.chat_thread_client(&thread_id);
     alice_thread
-        .send_typing_notification(TypingNotificationOptions::new().sender_display_name("Alice"))
+        .send_typing_notification(
+            SendTypingNotificationOptions::default().sender_display_name("Alice"),
+        )
         .await?;
     let message_id = alice_thread
-        .send_message("Did you see this?", SendMessageOptions::new())
+        .send_message("Did you see this?", Default::default())
         .await?;
 
     // Bob reads it.
@@ -44,13 +41,13 @@ async fn main() -> Result<(), support::BoxError> {
     bob_thread.send_read_receipt(&message_id).await?;
 
     let receipts: Vec<_> = alice_thread
-        .list_read_receipts(SkipListOptions::new())
+        .list_read_receipts(Default::default())
         .try_collect()
         .await?;
     for r in &receipts {
         println!(
             "{} read {} at {}",
-            CommunicationIdentifier::from_model(&r.sender_communication_identifier),
+            r.sender_communication_identifier.clone(),
             r.chat_message_id,
             r.read_on
         );

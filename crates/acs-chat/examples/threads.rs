@@ -3,10 +3,9 @@
 
 mod support;
 
-use acs_chat::models::{ChatRetentionPolicy, ThreadCreationDateRetentionPolicy};
+use acs_chat::models::{ChatParticipant, ChatRetentionPolicy, ThreadCreationDateRetentionPolicy};
 use acs_chat::{
-    CommunicationIdentifier, CreateChatThreadOptions, ListOptions, UpdateChatThreadOptions,
-    participant,
+    CommunicationIdentifier, CreateChatThreadOptions, UpdateChatThreadPropertiesOptions,
 };
 use futures::TryStreamExt as _;
 
@@ -20,15 +19,13 @@ async fn main() -> Result<(), support::BoxError> {
     let created = client
         .create_chat_thread(
             "Release planning",
-            CreateChatThreadOptions::new()
-                .participant(participant(
-                    &CommunicationIdentifier::communication_user(&alice),
-                    Some("Alice"),
-                ))
-                .participant(participant(
-                    &CommunicationIdentifier::communication_user(&bob),
-                    Some("Bob"),
-                ))
+            CreateChatThreadOptions::default()
+                .participants([
+                    ChatParticipant::new(CommunicationIdentifier::communication_user(&alice))
+                        .with_display_name("Alice"),
+                    ChatParticipant::new(CommunicationIdentifier::communication_user(&bob))
+                        .with_display_name("Bob"),
+                ])
                 .metadata("project", "acs-chat")
                 .retention_policy(ChatRetentionPolicy::ThreadCreationDate(
                     ThreadCreationDateRetentionPolicy::new(90),
@@ -44,13 +41,13 @@ async fn main() -> Result<(), support::BoxError> {
     let thread = client.chat_thread_client(&thread_id);
     thread.update_topic("Release planning (Q3)").await?;
     thread
-        .update_properties(UpdateChatThreadOptions::new().metadata("owner", "alice"))
+        .update_properties(UpdateChatThreadPropertiesOptions::default().metadata("owner", "alice"))
         .await?;
     let props = thread.get_properties().await?;
     println!("topic: {}, metadata: {:?}", props.topic, props.metadata);
 
     let threads: Vec<_> = client
-        .list_chat_threads(ListOptions::new())
+        .list_chat_threads(Default::default())
         .try_collect()
         .await?;
     println!("alice is in {} thread(s)", threads.len());

@@ -17,9 +17,7 @@ use acs_chat_protocol::operations::{
     UpdateChatMessageOptions, UpdateChatThreadProperties, UpdateChatThreadPropertiesOptions,
     UploadChatImage, UploadChatImageOptions,
 };
-use acs_chat_protocol::{
-    ApiVersion, CommunicationIdentifier, Endpoint, NextPage, Operation, Page,
-};
+use acs_chat_protocol::{ApiVersion, CommunicationIdentifier, Endpoint, NextPage, Operation, Page};
 
 use crate::builder::{Config, config_setters};
 use crate::credential::CommunicationTokenCredential;
@@ -340,7 +338,10 @@ impl ChatThreadClient {
     }
 
     /// The thread's participants, as a lazy [`Pager`].
-    pub fn list_participants(&self, options: ListChatParticipantsOptions) -> Pager<ChatParticipant> {
+    pub fn list_participants(
+        &self,
+        options: ListChatParticipantsOptions,
+    ) -> Pager<ChatParticipant> {
         let op = ListChatParticipants::new(self.id(), options);
         pager(&self.pipeline, op, Some(Arc::clone(&self.thread_id)))
     }

@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use acs_chat_protocol::{AccessToken, DateTime};
@@ -93,8 +93,6 @@ pub struct CommunicationTokenCredential {
 
 struct Inner {
     refresher: Option<Box<dyn TokenRefresher>>,
-    /// The runtime of the first client built with the credential.
-    runtime: OnceLock<Arc<dyn Runtime>>,
     proactive: bool,
     state: Mutex<State>,
     // Dropped with `Inner`: wakes the proactive task so it ends.
@@ -103,6 +101,8 @@ struct Inner {
 
 #[derive(Default)]
 struct State {
+    /// The runtime of the first client built with the credential.
+    runtime: Option<Arc<dyn Runtime>>,
     token: Option<AccessToken>,
     in_flight: Option<(u64, RefreshFuture)>,
     next_refresh_id: u64,
@@ -123,9 +123,11 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
+impl State {
     fn now(&self) -> DateTime {
-        self.runtime.get().map_or_else(system_now, |r| r.now())
+        self.runtime.as_ref().map_or_else(system_now, |r| r.now())
     }
 }
 
@@ -145,7 +147,6 @@ impl CommunicationTokenCredential {
         Self {
             inner: Arc::new(Inner {
                 refresher,
-                runtime: OnceLock::new(),
                 proactive,
                 state: Mutex::new(State {
                     token,
@@ -160,19 +161,22 @@ impl CommunicationTokenCredential {
     /// shared by several clients stays on the first one's), and starts the proactive refresh
     /// there when it was asked for.
     pub(crate) fn bind_runtime(&self, runtime: &Arc<dyn Runtime>) -> Result<(), Error> {
-        if self.inner.runtime.set(Arc::clone(runtime)).is_err() || !self.inner.proactive {
+        let mut state = self.inner.lock();
+        if state.runtime.is_some() {
             return Ok(());
         }
-        let (stop_tx, stop_rx) = oneshot::channel();
-        *self.inner.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop_tx);
-        let task = proactive_loop(Arc::downgrade(&self.inner), Arc::clone(runtime), stop_rx);
-        if runtime.spawn(Box::pin(task)) {
-            Ok(())
-        } else {
-            Err(Error::credential(
-                "proactive token refresh needs an async runtime to run on (none is running)",
-            ))
+        if self.inner.proactive {
+            let (stop_tx, stop_rx) = oneshot::channel();
+            let task = proactive_loop(Arc::downgrade(&self.inner), Arc::clone(runtime), stop_rx);
+            if !runtime.spawn(Box::pin(task)) {
+                return Err(Error::credential(
+                    "proactive token refresh needs an async runtime to run on (none is running)",
+                ));
+            }
+            *self.inner.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop_tx);
         }
+        state.runtime = Some(Arc::clone(runtime));
+        Ok(())
     }
 
     /// A credential that gets its tokens from `refresher`.
@@ -214,7 +218,7 @@ impl CommunicationTokenCredential {
     /// a static token: when it has not expired).
     fn usable(&self, state: &State) -> Option<AccessToken> {
         let token = state.token.as_ref()?;
-        let now = self.inner.now();
+        let now = state.now();
         let left = token.expires_on().saturating_duration_since(now);
         (left >= ON_DEMAND_REFRESH_WINDOW
             || (self.inner.refresher.is_none() && !token.is_expired(now)))
@@ -243,7 +247,7 @@ impl CommunicationTokenCredential {
             tracing::debug!("refreshing the access token");
             let result = match call.await {
                 Ok(token) => {
-                    let now = weak.upgrade().map_or_else(system_now, |i| i.now());
+                    let now = weak.upgrade().map_or_else(system_now, |i| i.lock().now());
                     validate_refreshed(token, now)
                 }
                 Err(e) => Err(RefreshFailure {
@@ -272,7 +276,7 @@ impl CommunicationTokenCredential {
     /// meanwhile.
     fn proactive_refresh(&self) -> Option<RefreshFuture> {
         let mut state = self.inner.lock();
-        let now = self.inner.now();
+        let now = state.now();
         if let Some(t) = &state.token
             && t.expires_on().saturating_duration_since(now) > PROACTIVE_REFRESH_WINDOW
         {

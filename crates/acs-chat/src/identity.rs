@@ -81,9 +81,7 @@ impl IdentityClientBuilder {
         let connection = self.connection_string?;
         let endpoint = connection.endpoint().to_string();
         let auth = Auth::AccessKey(connection.access_key().clone());
-        let pipeline = self
-            .config
-            .build(&endpoint, auth, IDENTITY_API_VERSION)?;
+        let pipeline = self.config.build(&endpoint, auth, IDENTITY_API_VERSION)?;
         Ok(IdentityClient {
             pipeline: Arc::new(pipeline),
         })

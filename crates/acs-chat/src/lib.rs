@@ -66,10 +66,10 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-/// The `http` crate, whose request and response types the [`Transport`] seam uses.
-pub use acs_chat_protocol::http;
 /// The `bytes` crate, for bodies.
 pub use acs_chat_protocol::bytes;
+/// The `http` crate, whose request and response types the [`Transport`] seam uses.
+pub use acs_chat_protocol::http;
 
 mod builder;
 mod client;
@@ -112,9 +112,9 @@ pub use acs_chat_protocol::{
     DateTimeError, Endpoint, MicrosoftTeamsAppIdentifier, MicrosoftTeamsUserIdentifier, Page,
     PhoneNumberIdentifier, ServiceError, TeamsExtensionUserIdentifier, UnknownIdentifier,
 };
-pub use acs_chat_transport::{Transport, TransportError, TransportErrorKind};
 #[cfg(feature = "hyper")]
 pub use acs_chat_transport::{HyperTransport, HyperTransportBuilder};
+pub use acs_chat_transport::{Transport, TransportError, TransportErrorKind};
 
 /// The wire models: threads, messages, participants, read receipts, errors (generated from the
 /// official spec).

@@ -244,8 +244,10 @@ impl Pipeline {
                     )),
                 ),
                 Sent::BudgetTimeout => {
-                    return Err(Error::timeout("the call's deadline passed (RetryOptions::max_elapsed)")
-                        .with_attempts(attempt, true));
+                    return Err(Error::timeout(
+                        "the call's deadline passed (RetryOptions::max_elapsed)",
+                    )
+                    .with_attempts(attempt, true));
                 }
             };
             let now = runtime.now();

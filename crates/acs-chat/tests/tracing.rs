@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use acs_chat::{ChatClientBuilder, CommunicationTokenCredential, SendMessageOptions};
+use acs_chat::{ChatClientBuilder, CommunicationTokenCredential, SendChatMessageOptions};
 use bytes::Bytes;
 use http::{Request, Response};
 
@@ -60,7 +60,7 @@ async fn traces_never_contain_the_token_or_content() {
         .unwrap();
     let id = client
         .chat_thread_client("19:abc@thread.v2")
-        .send_message("top-secret-content", SendMessageOptions::new())
+        .send_message("top-secret-content", SendChatMessageOptions::default())
         .await
         .unwrap();
     assert_eq!(id, "m1");

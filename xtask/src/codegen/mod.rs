@@ -146,9 +146,15 @@ pub(crate) fn generate(
     let mut chat = Model::new(&CHAT);
     chat.collect(&mut loader, &primary, false)?;
     chat.collect(&mut loader, &preview, true)?;
-    let chat_ops = ops::collect(&mut loader, &mut chat, &[(&primary, false), (&preview, true)])?;
+    let chat_ops = ops::collect(
+        &mut loader,
+        &mut chat,
+        &[(&primary, false), (&preview, true)],
+    )?;
 
-    let identity = identity_dir.join(IDENTITY).join("CommunicationIdentity.json");
+    let identity = identity_dir
+        .join(IDENTITY)
+        .join("CommunicationIdentity.json");
     let mut id_model = Model::new(&IDENTITY_SERVICE);
     id_model.collect(&mut loader, &identity, false)?;
     let id_ops = ops::collect(&mut loader, &mut id_model, &[(&identity, false)])?;
@@ -159,7 +165,10 @@ pub(crate) fn generate(
             format!("{OUT}/operations.rs"),
             rustfmt(&ops::emit(&CHAT, &chat, &chat_ops))?,
         ),
-        (format!("{OUT}/identity_models.rs"), rustfmt(&id_model.emit())?),
+        (
+            format!("{OUT}/identity_models.rs"),
+            rustfmt(&id_model.emit())?,
+        ),
         (
             format!("{OUT}/identity_operations.rs"),
             rustfmt(&ops::emit(&IDENTITY_SERVICE, &id_model, &id_ops))?,

@@ -608,4 +608,3 @@ fn emit_union(
     }
     out.push_str("_ => Ok(Self::UnknownValue(map)),\n} }\n}\n");
 }
-

@@ -245,7 +245,12 @@ fn operation(
         .get("produces")
         .or_else(|| root.get("produces"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_else(|| vec!["application/json".to_string()]);
     Ok(Operation {
         id: id.to_string(),
@@ -550,9 +555,7 @@ fn emit_operation(out: &mut String, model: &Model, op: &Operation) {
     let mut prelude = String::new();
     match &op.body {
         Some(Body::Flattened {
-            model: m,
-            required,
-            ..
+            model: m, required, ..
         }) => {
             let mut fields = Vec::new();
             for f in body_fields(model, m) {
@@ -665,7 +668,11 @@ fn emit_operation(out: &mut String, model: &Model, op: &Operation) {
         Some(Body::Flattened { .. }) => {
             out.push_str("if let Some(body) = &self.body { r.json(body)?; }\n");
         }
-        Some(Body::Whole { rust, ty: Ty::Bytes, .. }) => {
+        Some(Body::Whole {
+            rust,
+            ty: Ty::Bytes,
+            ..
+        }) => {
             let _ = writeln!(out, "r.bytes(self.{rust}.clone());");
         }
         Some(Body::Whole { rust, .. }) => {

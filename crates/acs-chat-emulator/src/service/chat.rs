@@ -6,11 +6,11 @@
 
 use acs_chat_protocol::models::{
     AddChatParticipantsRequest, ChatMessageReadReceiptsCollection, ChatParticipantsCollection,
-    ChatRetentionPolicy, ChatThreadsItemCollection, CommunicationIdentifierModel,
-    CreateChatThreadRequest, SendChatMessageRequest, SendChatMessageResult, SendReadReceiptRequest,
+    ChatRetentionPolicy, ChatThreadsItemCollection, CreateChatThreadRequest,
+    SendChatMessageRequest, SendChatMessageResult, SendReadReceiptRequest,
     SendTypingNotificationRequest,
 };
-use acs_chat_protocol::{DateTime, encode_path_segment};
+use acs_chat_protocol::{CommunicationIdentifier, DateTime, encode_path_segment};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -381,8 +381,7 @@ pub(super) fn add_participants(s: &Service, ctx: &Ctx<'_>) -> Result<Response<By
 
 /// `POST /chat/threads/{chatThreadId}/participants/:remove`
 pub(super) fn remove_participant(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
-    let who: CommunicationIdentifierModel =
-        parse_json(ctx.body, "participantCommunicationIdentifier")?;
+    let who: CommunicationIdentifier = parse_json(ctx.body, "participantCommunicationIdentifier")?;
     let id = ctx.param("chatThreadId");
     s.as_caller(ctx, |store, caller| {
         store.remove_participant(caller, id, &who, ctx.now)

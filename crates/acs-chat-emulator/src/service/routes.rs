@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use acs_chat_protocol::operation_table as ops;
+use acs_chat_protocol::operations::table as ops;
 use http::Method;
 use percent_encoding::percent_decode_str;
 

@@ -1,7 +1,6 @@
 //! Generated ids: user, thread and token ids from a seed and a counter, message ids and
 //! versions from the clock, and the normalised form of identifiers.
 
-use acs_chat_protocol::models::CommunicationIdentifierModel;
 use acs_chat_protocol::{CommunicationIdentifier, DateTime};
 
 /// Where the generated ids stand: persisted with the state, so that a restarted store goes on
@@ -52,19 +51,14 @@ fn splitmix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The normalised response form of an identifier: `kind`, `rawId` and the kind's member.
-pub(crate) fn identifier_model(raw_id: &str) -> CommunicationIdentifierModel {
-    let id = CommunicationIdentifier::from_raw_id(raw_id);
-    let mut m = id.to_model();
-    m.kind = Some(id.kind());
-    m
+/// The normalised response form of an identifier (written as `kind`, `rawId` and the kind's
+/// member).
+pub(crate) fn identifier_model(raw_id: &str) -> CommunicationIdentifier {
+    CommunicationIdentifier::from_raw_id(raw_id)
 }
 
 /// The raw id and the parsed form of an identifier given in a request; `None` when it has none.
-pub(super) fn normalize(
-    model: &CommunicationIdentifierModel,
-) -> Option<(String, CommunicationIdentifier)> {
-    let id = CommunicationIdentifier::from_model(model);
-    let raw = id.raw_id();
-    (!raw.is_empty()).then_some((raw, id))
+pub(super) fn normalize(id: &CommunicationIdentifier) -> Option<(String, CommunicationIdentifier)> {
+    let raw = id.raw_id().into_owned();
+    (!raw.is_empty()).then(|| (raw.clone(), CommunicationIdentifier::from_raw_id(&raw)))
 }

@@ -3,11 +3,10 @@
 
 use std::collections::HashSet;
 
-use acs_chat_protocol::DateTime;
 use acs_chat_protocol::models::{
     AddChatParticipantsResult, ChatMessageType, ChatParticipant, CommunicationError,
-    CommunicationIdentifierModel, CommunicationIdentifierModelKind,
 };
+use acs_chat_protocol::{CommunicationIdentifier, DateTime};
 
 use super::ids::{identifier_model, normalize};
 use super::{Caller, Change, Listing, Store, StoreError, skip_page};
@@ -31,8 +30,8 @@ impl Store {
             e.target = Some(raw.clone());
             e
         };
-        match id.kind() {
-            CommunicationIdentifierModelKind::CommunicationUser => {
+        match id {
+            CommunicationIdentifier::CommunicationUser(_) => {
                 if !users.contains(&raw) {
                     return Err(invalid("404", "Not found"));
                 }
@@ -155,7 +154,7 @@ impl Store {
         &mut self,
         caller: &Caller,
         thread_id: &str,
-        participant: &CommunicationIdentifierModel,
+        participant: &CommunicationIdentifier,
         now: DateTime,
     ) -> Result<(), StoreError> {
         let Some((raw, _)) = normalize(participant) else {

@@ -36,7 +36,6 @@ pub use crate::generated::identity_models::*;
 pub use crate::generated::identity_operations::*;
 pub use hmac::{
     SIGNED_HEADERS, compute_signature, content_hash, http_date, sign_request, string_to_sign,
-    verify_request,
 };
 pub use keys::{AccessKey, ConnectionString};
 

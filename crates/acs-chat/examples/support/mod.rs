@@ -43,10 +43,10 @@ impl Backend {
             let user = refresh_for.clone();
             async move {
                 let token = identity.get_token(&user, &[TokenScope::Chat], None).await?;
-                Ok::<_, acs_chat::Error>(token.token)
+                Ok::<_, acs_chat::Error>(token.secret().to_owned())
             }
         })
-        .initial_token(created.token.token)
+        .initial_token(created.token.secret())
         .build()?;
         let mut builder =
             ChatClient::builder(self.emulator.endpoint(), credential).application_id("acs-example");

@@ -8,6 +8,19 @@ use super::*;
 use crate::ErrorKind;
 use crate::testing::ManualClock;
 
+/// Runs a credential on a manual clock, as a client built with it would.
+trait On {
+    fn on(self, clock: ManualClock) -> Self;
+}
+
+impl On for CommunicationTokenCredential {
+    fn on(self, clock: ManualClock) -> Self {
+        let runtime: Arc<dyn Runtime> = Arc::new(clock);
+        self.bind_runtime(&runtime).unwrap();
+        self
+    }
+}
+
 pub(crate) fn t0() -> DateTime {
     DateTime::parse("2026-03-01T12:00:00Z").unwrap()
 }
@@ -57,10 +70,11 @@ fn malformed_tokens_are_rejected_at_creation_without_echoing_them() {
 #[tokio::test]
 async fn static_token_is_used_until_it_expires() {
     let token = jwt(t0(), "static");
-    let mut c = CommunicationTokenCredential::new(token.clone()).unwrap();
-    // The static credential reads the system clock; give it a manual one for the test.
+    // A static credential reads its client's clock: a manual one here.
     let clock = ManualClock::new(t0().checked_sub(Duration::from_secs(60)).unwrap());
-    Arc::get_mut(&mut c.inner).unwrap().clock = Arc::new(clock.clone());
+    let c = CommunicationTokenCredential::new(token.clone())
+        .unwrap()
+        .on(clock.clone());
     // one minute left: still handed out (there is nothing to refresh with)
     assert_eq!(c.get_token().await.unwrap().secret(), token);
     clock.advance(Duration::from_secs(60));
@@ -80,9 +94,9 @@ async fn refreshes_on_demand_only_inside_the_two_minute_window() {
         calls.clone(),
     ))
     .initial_token(initial.clone())
-    .clock(clock.clone())
     .build()
-    .unwrap();
+    .unwrap()
+    .on(clock.clone());
 
     assert_eq!(c.get_token().await.unwrap().secret(), initial);
     clock.advance(Duration::from_secs(60)); // exactly 2 minutes left: still fine
@@ -108,9 +122,9 @@ async fn without_an_initial_token_the_first_call_refreshes() {
         Duration::from_secs(3600),
         calls.clone(),
     ))
-    .clock(clock.clone())
     .build()
-    .unwrap();
+    .unwrap()
+    .on(clock.clone());
     c.get_token().await.unwrap();
     c.get_token().await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -137,9 +151,9 @@ async fn a_hundred_concurrent_calls_share_one_refresh() {
     };
     let c = CommunicationTokenCredential::builder(refresher)
         .initial_token(jwt(at(&clock, 60), "expiring"))
-        .clock(clock.clone())
         .build()
-        .unwrap();
+        .unwrap()
+        .on(clock.clone());
     let mut all = futures::future::join_all((0..100).map(|_| {
         let c = c.clone();
         async move { c.get_token().await }
@@ -170,9 +184,9 @@ async fn a_refresher_returning_an_expired_token_is_an_error_not_a_loop() {
         }
     };
     let c = CommunicationTokenCredential::builder(refresher)
-        .clock(clock.clone())
         .build()
-        .unwrap();
+        .unwrap()
+        .on(clock.clone());
     let e = c.get_token().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Credential);
     assert!(e.to_string().contains("already expired"), "{e}");
@@ -188,9 +202,9 @@ async fn refresher_failures_are_credential_errors_with_a_source() {
     let c = CommunicationTokenCredential::builder(|| async {
         Err::<String, _>(std::io::Error::other("backend down"))
     })
-    .clock(clock)
     .build()
-    .unwrap();
+    .unwrap()
+    .on(clock);
     let e = c.get_token().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Credential);
     assert_eq!(
@@ -260,11 +274,9 @@ fn proactive_refresh_runs_ten_minutes_before_expiry_then_at_half_life() {
     ))
     .initial_token(jwt(at(&clock, 30 * 60), "initial"))
     .refresh_proactively(true)
-    .clock(clock.clone())
-    .sleep(clock.clone())
-    .spawn(clock.clone())
     .build()
-    .unwrap();
+    .unwrap()
+    .on(clock.clone());
 
     clock.run_tasks();
     assert_eq!(clock.sleeps(), [Duration::from_secs(20 * 60)]);
@@ -290,12 +302,34 @@ fn proactive_refresh_runs_ten_minutes_before_expiry_then_at_half_life() {
     assert_eq!(clock.pending_tasks(), 0);
 }
 
+#[cfg(feature = "tokio")]
 #[test]
-fn proactive_refresh_needs_a_runtime() {
-    let e =
+fn proactive_refresh_needs_a_runtime_that_can_spawn() {
+    // Tokio's runtime outside of any tokio runtime cannot spawn: binding (building a client)
+    // fails, instead of silently never refreshing.
+    let c =
         CommunicationTokenCredential::builder(|| async { Ok::<_, std::io::Error>(String::new()) })
             .refresh_proactively(true)
             .build()
-            .unwrap_err();
+            .unwrap();
+    let runtime: Arc<dyn Runtime> = Arc::new(crate::TokioRuntime);
+    let e = c.bind_runtime(&runtime).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Credential);
+    let e = crate::ChatClient::builder("https://contoso.communication.azure.com", c)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Credential);
+}
+
+#[test]
+fn a_credential_stays_on_its_first_clients_runtime() {
+    let first = ManualClock::new(t0());
+    let second = ManualClock::new(t0().checked_add(Duration::from_secs(3600)).unwrap());
+    let c = CommunicationTokenCredential::new(jwt(at(&first, 1800), "t"))
+        .unwrap()
+        .on(first.clone());
+    let runtime: Arc<dyn Runtime> = Arc::new(second);
+    c.bind_runtime(&runtime).unwrap();
+    // Still the first clock: at the second's time the token would have expired.
+    assert!(c.cached_token().is_some());
 }

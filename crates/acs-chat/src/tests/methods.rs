@@ -12,8 +12,8 @@ fn user(id: &str) -> CommunicationIdentifier {
 }
 
 /// One future per client method, each reduced to `Result<(), Error>`.
-pub(crate) fn every_call<T: Transport + 'static>(
-    c: &ChatClient<T>,
+pub(crate) fn every_call(
+    c: &ChatClient,
 ) -> Vec<(&'static str, BoxFuture<'static, Result<(), Error>>)> {
     let c = c.clone();
     let t = c.chat_thread_client(THREAD);
@@ -27,11 +27,13 @@ pub(crate) fn every_call<T: Transport + 'static>(
         }};
     }
     vec![
-        call!("create_chat_thread", |c, _t| c
-            .create_chat_thread("topic", CreateChatThreadOptions::new())),
+        call!("create_chat_thread", |c, _t| c.create_chat_thread(
+            "topic",
+            CreateChatThreadOptions::default()
+        )),
         call!("list_chat_threads", |c, _t| async move {
-            c.list_chat_threads(ListOptions::new())
-                .by_page()
+            c.list_chat_threads(Default::default())
+                .into_pages()
                 .next()
                 .await
                 .unwrap()
@@ -40,25 +42,25 @@ pub(crate) fn every_call<T: Transport + 'static>(
         call!("get_properties", |_c, t| t.get_properties()),
         call!("update_topic", |_c, t| t.update_topic("new")),
         call!("send_message", |_c, t| t
-            .send_message("hi", SendMessageOptions::new())),
+            .send_message("hi", SendChatMessageOptions::default())),
         call!("get_message", |_c, t| t.get_message("m1")),
         call!("list_messages", |_c, t| async move {
-            t.list_messages(ListOptions::new())
-                .by_page()
+            t.list_messages(Default::default())
+                .into_pages()
                 .next()
                 .await
                 .unwrap()
         }),
         call!("update_message", |_c, t| t.update_message(
             "m1",
-            UpdateMessageOptions::new().content("x")
+            UpdateChatMessageOptions::default().content("x")
         )),
         call!("delete_message", |_c, t| t.delete_message("m1")),
         call!("add_participants", |_c, t| t
             .add_participants(vec![participant(&user("8:acs:u1"), None)])),
         call!("list_participants", |_c, t| async move {
-            t.list_participants(SkipListOptions::new())
-                .by_page()
+            t.list_participants(Default::default())
+                .into_pages()
                 .next()
                 .await
                 .unwrap()
@@ -67,11 +69,13 @@ pub(crate) fn every_call<T: Transport + 'static>(
             t.remove_participant(&user("8:acs:u1")).await
         }),
         call!("send_typing_notification", |_c, t| t
-            .send_typing_notification(TypingNotificationOptions::new())),
+            .send_typing_notification(
+                SendTypingNotificationOptions::default()
+            )),
         call!("send_read_receipt", |_c, t| t.send_read_receipt("m1")),
         call!("list_read_receipts", |_c, t| async move {
-            t.list_read_receipts(SkipListOptions::new())
-                .by_page()
+            t.list_read_receipts(Default::default())
+                .into_pages()
                 .next()
                 .await
                 .unwrap()
@@ -164,9 +168,11 @@ async fn create_chat_thread_request_and_partial_failures() {
     let created = c
         .create_chat_thread(
             "Standup",
-            CreateChatThreadOptions::new()
-                .participant(participant(&user("8:acs:good"), Some("Good")))
-                .participant(participant(&user("8:acs:bad"), None))
+            CreateChatThreadOptions::default()
+                .participants([
+                    participant(&user("8:acs:good"), Some("Good")),
+                    participant(&user("8:acs:bad"), None),
+                ])
                 .metadata("team", "core")
                 .retention_policy(ChatRetentionPolicy::ThreadCreationDate(
                     ThreadCreationDateRetentionPolicy::new(30),
@@ -210,10 +216,10 @@ async fn create_chat_thread_without_options_sends_a_fresh_repeatability_id() {
     let ok = json!({ "chatThread": thread_props() }).to_string();
     mock.reply(201, &ok).reply(201, &ok);
     let c = client(&mock, &clock());
-    c.create_chat_thread("t", CreateChatThreadOptions::new())
+    c.create_chat_thread("t", CreateChatThreadOptions::default())
         .await
         .unwrap();
-    c.create_chat_thread("t", CreateChatThreadOptions::new())
+    c.create_chat_thread("t", CreateChatThreadOptions::default())
         .await
         .unwrap();
     let reqs = mock.requests();
@@ -232,7 +238,11 @@ async fn list_chat_threads_request() {
     mock.reply(200, r#"{"value":[{"id":"19:t1@thread.v2","topic":"a"}]}"#);
     let c = client(&mock, &clock());
     let items: Vec<_> = c
-        .list_chat_threads(ListOptions::new().page_size(5).start_time(t0()))
+        .list_chat_threads(
+            ListChatThreadsOptions::default()
+                .max_page_size(5)
+                .start_time(t0()),
+        )
         .collect()
         .await;
     assert_eq!(items.len(), 1);
@@ -260,15 +270,15 @@ async fn thread_methods_build_the_right_requests() {
     mock.reply(204, "");
     t.update_topic("New topic").await.unwrap();
     mock.reply(204, "");
-    t.update_properties(UpdateChatThreadOptions::new().metadata("k", "v"))
+    t.update_properties(UpdateChatThreadPropertiesOptions::default().metadata("k", "v"))
         .await
         .unwrap();
     mock.reply(201, r#"{"id":"m9"}"#);
     let id = t
         .send_message(
             "<b>hi</b>",
-            SendMessageOptions::new()
-                .html()
+            SendChatMessageOptions::default()
+                .kind(ChatMessageType::Html)
                 .sender_display_name("Ann")
                 .metadata("a", "b"),
         )
@@ -282,7 +292,7 @@ async fn thread_methods_build_the_right_requests() {
     let m = t.get_message("m9").await.unwrap();
     assert_eq!(m.kind, ChatMessageType::Html);
     mock.reply(204, "");
-    t.update_message("m9", UpdateMessageOptions::new().content("edited"))
+    t.update_message("m9", UpdateChatMessageOptions::default().content("edited"))
         .await
         .unwrap();
     mock.reply(204, "");
@@ -296,32 +306,36 @@ async fn thread_methods_build_the_right_requests() {
     mock.reply(204, "");
     t.remove_participant(&user("8:acs:u2")).await.unwrap();
     mock.reply(200, "");
-    t.send_typing_notification(TypingNotificationOptions::new())
+    t.send_typing_notification(SendTypingNotificationOptions::default())
         .await
         .unwrap();
     mock.reply(200, "");
-    t.send_typing_notification(TypingNotificationOptions::new().sender_display_name("Ann"))
+    t.send_typing_notification(SendTypingNotificationOptions::default().sender_display_name("Ann"))
         .await
         .unwrap();
     mock.reply(200, "");
     t.send_read_receipt("m9").await.unwrap();
     mock.reply(200, r#"{"value":[]}"#);
-    t.list_messages(ListOptions::new().page_size(2))
-        .by_page()
+    t.list_messages(ListChatMessagesOptions::default().max_page_size(2))
+        .into_pages()
         .next()
         .await
         .unwrap()
         .unwrap();
     mock.reply(200, r#"{"value":[]}"#);
-    t.list_participants(SkipListOptions::new().page_size(3).skip(1))
-        .by_page()
-        .next()
-        .await
-        .unwrap()
-        .unwrap();
+    t.list_participants(
+        ListChatParticipantsOptions::default()
+            .max_page_size(3)
+            .skip(1),
+    )
+    .into_pages()
+    .next()
+    .await
+    .unwrap()
+    .unwrap();
     mock.reply(200, r#"{"value":[]}"#);
-    t.list_read_receipts(SkipListOptions::new().skip(4))
-        .by_page()
+    t.list_read_receipts(ListChatReadReceiptsOptions::default().skip(4))
+        .into_pages()
         .next()
         .await
         .unwrap()
@@ -433,10 +447,10 @@ async fn update_properties_is_a_merge_patch() {
     mock.reply(204, "").reply(204, "");
     let c = client(&mock, &clock());
     let t = c.chat_thread_client(THREAD);
-    t.update_properties(UpdateChatThreadOptions::new())
+    t.update_properties(UpdateChatThreadPropertiesOptions::default())
         .await
         .unwrap();
-    t.update_message("m1", UpdateMessageOptions::new().metadata("k", "v"))
+    t.update_message("m1", UpdateChatMessageOptions::default().metadata("k", "v"))
         .await
         .unwrap();
     let reqs = mock.requests();
@@ -468,7 +482,10 @@ async fn add_participants_lists_each_rejected_participant() {
     assert_eq!(rejected[0].identifier, Some(user("8:acs:x")));
     assert_eq!(rejected[0].error.code, "403");
     assert_eq!(
-        rejected[1].identifier.as_ref().map(|i| i.raw_id()),
+        rejected[1]
+            .identifier
+            .as_ref()
+            .map(|i| i.raw_id().into_owned()),
         Some("4:+14255550123".to_owned())
     );
     assert_eq!(rejected[2].identifier, None);
@@ -506,7 +523,10 @@ async fn preview_image_operations() {
         r#"{"id":"img1","attachmentType":"image","name":"a.png"}"#,
     );
     let up = t
-        .upload_image(Bytes::from_static(b"\x89PNG"), Some("a.png"))
+        .upload_image(
+            Bytes::from_static(b"\x89PNG"),
+            UploadChatImageOptions::default().image_filename("a.png"),
+        )
         .await
         .unwrap();
     assert_eq!(up.id, "img1");
@@ -515,7 +535,10 @@ async fn preview_image_operations() {
         .header("content-type", "image/png")
         .body(Bytes::from_static(b"\x89PNG"))
         .unwrap()));
-    let img = t.get_image("img1", ImageViewType::Small).await.unwrap();
+    let img = t
+        .get_image("img1", crate::models::ImageViewType::Small)
+        .await
+        .unwrap();
     assert_eq!(img.content_type.as_deref(), Some("image/png"));
     assert_eq!(&img.data[..], b"\x89PNG");
     mock.reply(204, "");
@@ -536,7 +559,7 @@ async fn preview_image_operations() {
 
     // an upload that may have been stored is not repeated
     mock.reply(503, "");
-    t.upload_image(Bytes::from_static(b"x"), None)
+    t.upload_image(Bytes::from_static(b"x"), Default::default())
         .await
         .unwrap_err();
     assert_eq!(mock.count(), 4);

@@ -11,7 +11,7 @@ use http::{Request, Response};
 use serde_json::{Value, json};
 
 use crate::credential::tests::{jwt, t0};
-pub(crate) use crate::runtime::{Clock, FixedJitter};
+pub(crate) use crate::runtime::Runtime;
 use crate::testing::ManualClock;
 use crate::*;
 
@@ -110,28 +110,38 @@ pub(crate) fn clock() -> ManualClock {
     ManualClock::new(t0())
 }
 
-/// A client over `mock`, with the manual clock and a jitter factor of 1 (the backoff is its
-/// ceiling).
+/// Retry options without jitter: every backoff is its ceiling, so tests can assert it.
+pub(crate) fn retry() -> RetryOptions {
+    RetryOptions::default().jitter(false)
+}
+
+/// A client over `mock`, with the manual clock and no jitter.
 pub(crate) fn client_with(
     mock: &Arc<Mock>,
     clock: &ManualClock,
     f: impl FnOnce(ChatClientBuilder) -> ChatClientBuilder,
-) -> ChatClient<impl Transport + 'static> {
+) -> ChatClient {
     let credential = CommunicationTokenCredential::new(token()).unwrap();
     f(ChatClientBuilder::new(ENDPOINT, credential)
-        .clock(clock.clone())
-        .sleep(clock.clone())
-        .jitter(FixedJitter(1.0)))
+        .runtime(clock.clone())
+        .retry(retry()))
     .transport(mock.transport())
     .build()
     .unwrap()
 }
 
-pub(crate) fn client(
-    mock: &Arc<Mock>,
-    clock: &ManualClock,
-) -> ChatClient<impl Transport + 'static> {
+pub(crate) fn client(mock: &Arc<Mock>, clock: &ManualClock) -> ChatClient {
     client_with(mock, clock, |b| b)
+}
+
+/// A participant with an optional display name.
+pub(crate) fn participant(
+    id: &CommunicationIdentifier,
+    name: Option<&str>,
+) -> models::ChatParticipant {
+    let mut p = models::ChatParticipant::new(id.clone());
+    p.display_name = name.map(str::to_owned);
+    p
 }
 
 pub(crate) fn body_json(request: &Request<Bytes>) -> Value {
@@ -262,14 +272,12 @@ async fn the_client_refreshes_an_expiring_token_before_sending() {
         }
     })
     .initial_token(expiring)
-    .clock(clock.clone())
     .build()
     .unwrap();
     let mock = Mock::new();
     mock.reply(204, "");
     let c = ChatClientBuilder::new(ENDPOINT, credential)
-        .clock(clock.clone())
-        .sleep(clock.clone())
+        .runtime(clock.clone())
         .transport(mock.transport())
         .build()
         .unwrap();
@@ -296,4 +304,59 @@ async fn a_failing_refresher_fails_the_call_before_any_request() {
     assert_eq!(e.kind(), ErrorKind::Credential);
     assert_eq!(e.operation(), Some("Chat_DeleteChatThread"));
     assert_eq!(mock.count(), 0);
+}
+
+#[test]
+fn a_client_over_a_closure_has_the_type_of_one_over_the_default_transport() {
+    let mock = Mock::new();
+    let over_closure: ChatClient = client(&mock, &clock());
+    let mut clients = vec![over_closure];
+    #[cfg(feature = "hyper")]
+    clients.push(
+        ChatClient::builder(
+            ENDPOINT,
+            CommunicationTokenCredential::new(token()).unwrap(),
+        )
+        .runtime(clock())
+        .build()
+        .unwrap(),
+    );
+    assert!(!clients.is_empty());
+}
+
+#[cfg(feature = "hyper")]
+#[test]
+fn a_bad_root_certificate_is_an_invalid_argument_on_every_builder() {
+    let chat = ChatClient::builder(
+        ENDPOINT,
+        CommunicationTokenCredential::new(token()).unwrap(),
+    )
+    .runtime(clock())
+    .add_root_certificate_pem("not a pem")
+    .build()
+    .unwrap_err();
+    let identity = IdentityClient::builder(&format!("endpoint={ENDPOINT}/;accesskey=cHc="))
+        .runtime(clock())
+        .add_root_certificate_pem("not a pem")
+        .build()
+        .unwrap_err();
+    for e in [chat, identity] {
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.to_string().contains("add_root_certificate_pem"), "{e}");
+    }
+}
+
+#[test]
+fn default_transport_settings_with_a_custom_transport_are_refused() {
+    let mock = Mock::new();
+    let e = ChatClient::builder(
+        ENDPOINT,
+        CommunicationTokenCredential::new(token()).unwrap(),
+    )
+    .runtime(clock())
+    .transport(mock.transport())
+    .connect_timeout(Duration::from_secs(1))
+    .build()
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }

@@ -46,7 +46,7 @@ async fn three_pages_follow_the_next_link_verbatim() {
     let c = client(&mock, &clock());
     let t = c.chat_thread_client(THREAD);
     let items: Vec<_> = t
-        .list_messages(ListOptions::new().page_size(2))
+        .list_messages(ListChatMessagesOptions::default().max_page_size(2))
         .collect()
         .await;
     assert_eq!(ids(&items), ["1", "2", "3", "4", "5"]);
@@ -72,7 +72,7 @@ async fn pages_are_fetched_lazily_one_at_a_time() {
     let c = client(&mock, &clock());
     let mut pager = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new());
+        .list_messages(Default::default());
     assert_eq!(mock.count(), 0, "nothing is fetched before the first poll");
     pager.next().await.unwrap().unwrap();
     assert_eq!(mock.count(), 1);
@@ -89,8 +89,8 @@ async fn by_page_yields_whole_pages() {
     let c = client(&mock, &clock());
     let pages: Vec<_> = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new())
-        .by_page()
+        .list_messages(Default::default())
+        .into_pages()
         .collect()
         .await;
     let sizes: Vec<_> = pages
@@ -108,7 +108,7 @@ async fn resume_from_a_page_continuation() {
     mock.reply(200, &page(&["1", "2"], Some(link(2))));
     let c = client(&mock, &clock());
     let t = c.chat_thread_client(THREAD);
-    let mut pages = t.list_messages(ListOptions::new()).by_page();
+    let mut pages = t.list_messages(Default::default()).into_pages();
     pages.next().await.unwrap().unwrap();
     let continuation = pages.continuation().unwrap();
     assert_eq!(continuation.next_link(), Some(link(2).as_str()));
@@ -119,7 +119,7 @@ async fn resume_from_a_page_continuation() {
         .reply(200, &page(&["5"], None));
     let stored = continuation.next_link().unwrap().to_owned();
     let resumed = t
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .resume(Continuation::from_next_link(stored));
     let items: Vec<_> = resumed.collect().await;
     assert_eq!(ids(&items), ["3", "4", "5"]);
@@ -133,7 +133,7 @@ async fn resume_an_item_stream_mid_page_without_repeating_or_skipping() {
         .reply(200, &page(&["3", "4"], Some(link(3))));
     let c = client(&mock, &clock());
     let t = c.chat_thread_client(THREAD);
-    let mut pager = t.list_messages(ListOptions::new());
+    let mut pager = t.list_messages(Default::default());
     let mut seen = Vec::new();
     for _ in 0..3 {
         seen.push(pager.next().await.unwrap().unwrap().id);
@@ -147,7 +147,7 @@ async fn resume_an_item_stream_mid_page_without_repeating_or_skipping() {
     mock.reply(200, &page(&["3", "4"], Some(link(3))))
         .reply(200, &page(&["5"], None));
     let rest: Vec<_> = t
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .resume(c2)
         .collect()
         .await;
@@ -162,7 +162,7 @@ async fn continuation_of_a_fresh_pager_is_the_start_and_none_at_the_end() {
     let c = client(&mock, &clock());
     let mut pager = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new());
+        .list_messages(Default::default());
     assert_eq!(pager.continuation().unwrap().next_link(), None);
     pager.next().await.unwrap().unwrap();
     assert!(pager.next().await.is_none());
@@ -181,8 +181,8 @@ async fn a_foreign_next_link_is_refused_without_sending_the_token() {
         let c = client(&mock, &clock());
         let mut pages = c
             .chat_thread_client(THREAD)
-            .list_messages(ListOptions::new())
-            .by_page();
+            .list_messages(Default::default())
+            .into_pages();
         pages.next().await.unwrap().unwrap();
         let e = pages.next().await.unwrap().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ForeignNextLink, "{foreign}");
@@ -210,7 +210,7 @@ async fn a_server_relative_next_link_is_resolved_against_the_endpoint() {
     let c = client(&mock, &clock());
     let items: Vec<_> = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .collect()
         .await;
     assert_eq!(ids(&items), ["1", "2"]);
@@ -229,7 +229,7 @@ async fn a_failed_page_is_retried_and_an_error_ends_the_stream() {
     let c = client(&mock, &clock());
     let items: Vec<_> = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .collect()
         .await;
     assert_eq!(ids(&items), ["1", "2"]);
@@ -241,7 +241,7 @@ async fn a_failed_page_is_retried_and_an_error_ends_the_stream() {
     let c = client(&mock, &clock());
     let items: Vec<_> = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .collect()
         .await;
     assert_eq!(items.len(), 2);
@@ -259,7 +259,7 @@ async fn a_next_link_back_to_the_same_page_ends_with_a_paging_loop_error() {
     let c = client(&mock, &clock());
     let items: Vec<_> = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .collect()
         .await;
     assert_eq!(ids(&items[..2]), ["1", "2"]);
@@ -282,8 +282,8 @@ async fn two_pages_pointing_at_each_other_end_with_a_paging_loop_error() {
     let c = client(&mock, &clock());
     let pages: Vec<_> = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new())
-        .by_page()
+        .list_messages(Default::default())
+        .into_pages()
         .collect()
         .await;
     assert_eq!(pages.len(), 4);
@@ -300,7 +300,7 @@ async fn fresh_next_links_for_ever_stop_at_the_page_cap() {
     let c = client(&mock, &clock());
     let items: Vec<_> = c
         .chat_thread_client(THREAD)
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .max_pages(5)
         .collect()
         .await;
@@ -309,4 +309,28 @@ async fn fresh_next_links_for_ever_stop_at_the_page_cap() {
     assert_eq!(err.kind(), ErrorKind::PageLimit, "{err}");
     assert!(err.to_string().contains("5 pages"), "{err}");
     assert_eq!(mock.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn into_pages_resumes_at_the_current_page_without_dropping_buffered_items() {
+    let mock = Mock::new();
+    three_pages(&mock);
+    let c = client(&mock, &clock());
+    let mut pager = c
+        .chat_thread_client(THREAD)
+        .list_messages(Default::default());
+    let first = pager.next().await.unwrap().unwrap();
+    assert_eq!(first.id, "1");
+    let pages = pager.into_pages();
+    // Where it stands: the first page, one item consumed.
+    let at = pages.continuation().unwrap();
+    assert_eq!((at.next_link(), at.skip()), (None, 1));
+    let pages: Vec<_> = pages.collect().await;
+    let ids: Vec<Vec<String>> = pages
+        .into_iter()
+        .map(|p| p.unwrap().items.into_iter().map(|m| m.id).collect())
+        .collect();
+    assert_eq!(ids, [vec!["2"], vec!["3", "4"], vec!["5"]]);
+    // The rest of the first page came from the buffer: three requests in all.
+    assert_eq!(mock.requests().len(), 3);
 }

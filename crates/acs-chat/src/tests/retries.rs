@@ -124,7 +124,7 @@ async fn create_thread_retries_with_the_same_repeatability_and_client_request_id
             .to_string(),
         );
     let c = client(&mock, &clock());
-    c.create_chat_thread("t", CreateChatThreadOptions::new())
+    c.create_chat_thread("t", CreateChatThreadOptions::default())
         .await
         .unwrap();
     let reqs = mock.requests();
@@ -197,7 +197,7 @@ async fn retry_after_is_capped_by_max_delay() {
     mock.push(Ok(response(429, "", &[("retry-after", "3600")])))
         .reply(204, "");
     let c = client_with(&mock, &clock, |b| {
-        b.retry(RetryOptions::default().max_delay(Duration::from_secs(5)))
+        b.retry(retry().max_delay(Duration::from_secs(5)))
     });
     c.delete_chat_thread(THREAD).await.unwrap();
     assert_eq!(clock.sleeps(), [Duration::from_secs(5)]);
@@ -210,11 +210,7 @@ async fn the_time_budget_stops_retries() {
     mock.always(|| Ok(response(503, "", &[])));
     // 0.8 + 1.6 = 2.4 s fit in 3 s; the third wait (3.2 s) would not
     let c = client_with(&mock, &clock, |b| {
-        b.retry(
-            RetryOptions::default()
-                .max_retries(10)
-                .max_elapsed(Duration::from_secs(3)),
-        )
+        b.retry(retry().max_retries(10).max_elapsed(Duration::from_secs(3)))
     });
     let e = c.delete_chat_thread(THREAD).await.unwrap_err();
     assert_eq!(mock.count(), 3);
@@ -238,9 +234,8 @@ async fn the_attempt_timeout_applies_to_any_transport() {
         ENDPOINT,
         CommunicationTokenCredential::new(token()).unwrap(),
     )
-    .clock(clock.clone())
-    .sleep(clock.clone())
-    .jitter(FixedJitter(0.0))
+    .runtime(clock.clone())
+    .retry(retry())
     .attempt_timeout(Duration::from_secs(10))
     .transport(never)
     .build()
@@ -252,7 +247,7 @@ async fn the_attempt_timeout_applies_to_any_transport() {
     assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 4);
     // a POST that timed out may have been processed: not retried
     let e = t
-        .send_message("x", SendMessageOptions::new())
+        .send_message("x", SendChatMessageOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout);
@@ -267,9 +262,8 @@ async fn the_budget_also_bounds_a_request_in_flight() {
         ENDPOINT,
         CommunicationTokenCredential::new(token()).unwrap(),
     )
-    .clock(clock.clone())
-    .sleep(clock.clone())
-    .retry(RetryOptions::default().max_elapsed(Duration::from_secs(30)))
+    .runtime(clock.clone())
+    .retry(retry().max_elapsed(Duration::from_secs(30)))
     .transport(never)
     .build()
     .unwrap();
@@ -288,8 +282,7 @@ async fn by_default_a_hanging_request_and_a_throttling_loop_end_within_a_minute(
         ENDPOINT,
         CommunicationTokenCredential::new(token()).unwrap(),
     )
-    .clock(clock.clone())
-    .sleep(clock.clone())
+    .runtime(clock.clone())
     .transport(never)
     .build()
     .unwrap();
@@ -342,14 +335,11 @@ async fn a_token_refresh_counts_against_the_budget() {
         refresh_clock.advance(Duration::from_secs(20));
         std::future::ready(Ok::<_, std::io::Error>(token()))
     })
-    .clock(clock.clone())
-    .sleep(clock.clone())
     .build()
     .unwrap();
     let c = ChatClientBuilder::new(ENDPOINT, credential)
-        .clock(clock.clone())
-        .sleep(clock.clone())
-        .retry(RetryOptions::default().max_elapsed(Duration::from_secs(30)))
+        .runtime(clock.clone())
+        .retry(retry().max_elapsed(Duration::from_secs(30)))
         .transport(never)
         .build()
         .unwrap();
