@@ -1,69 +1,92 @@
-//! Running a parsed command: build the client from the global options, make the call, print.
+//! Running a parsed command: build the client from the command group's options, make the
+//! call, print.
 
-use std::error::Error as _;
-use std::io;
 use std::net::IpAddr;
 
+use acs_chat::models::ChatParticipant;
 use acs_chat::models::{
-    AddChatParticipantsResult, ChatMessageType, CommunicationError, CreateChatThreadResult,
+    AddChatParticipantsResult, ChatMessageType, ChatRetentionPolicy, CommunicationError,
+    CreateChatThreadResult, NoneRetentionPolicy, ThreadCreationDateRetentionPolicy,
 };
 use acs_chat::{
-    ChatClient, CommunicationIdentifier, CommunicationTokenCredential, CreateChatThreadOptions,
-    Endpoint, ErrorKind, IdentityClient, ListOptions, Pager, RejectedParticipant,
-    SendMessageOptions, SkipListOptions, TokenScope, TypingNotificationOptions,
-    UpdateMessageOptions, participant,
+    AccessToken, ChatClient, CommunicationTokenCredential, ConnectionString,
+    CreateChatThreadOptions, Endpoint, ErrorKind, IdentityClient, ListChatMessagesOptions,
+    ListChatParticipantsOptions, ListChatReadReceiptsOptions, ListChatThreadsOptions,
+    RejectedParticipant, RetryOptions, SendChatMessageOptions, SendTypingNotificationOptions,
+    TokenScope, UpdateChatMessageOptions, UpdateChatThreadPropertiesOptions,
 };
-use acs_chat_protocol::identity::ConnectionString;
-use futures::StreamExt as _;
-use serde::Serialize;
 use serde_json::json;
 
-use crate::Failure;
 use crate::cli::{
-    Cli, Command, GlobalArgs, IdentityCommand, MessageCommand, MessageType, ParticipantCommand,
-    ReceiptCommand, ThreadCommand, TypingCommand,
+    ChatArgs, Cli, Command, CommonArgs, IdentityArgs, IdentityCommand, MessageCommand, MessageType,
+    ParticipantCommand, ReceiptCommand, RetentionArgs, ThreadCommand, TokenArgs, TokenCommand,
+    TypingCommand, UserCommand,
 };
-use crate::output::{self, Column, render, sanitize, write_stderr, write_stdout};
+use crate::failure::{Failure, call_failed, describe, note_plain_http};
+use crate::output::{self, Printer, write_stderr};
+use crate::text::{redact_url, sanitize};
 
 pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
-    let g = &cli.global;
     match cli.command {
-        Command::Thread { command } => thread(g, command).await,
-        Command::Message { command } => message(g, command).await,
-        Command::Participant { command } => participants(g, command).await,
+        Command::Thread { service, command } => thread(&service, command).await,
+        Command::Message { service, command } => message(&service, command).await,
+        Command::Participant { service, command } => participants(&service, command).await,
         Command::Typing {
+            service,
             command:
                 TypingCommand::Send {
                     thread,
                     display_name,
                 },
         } => {
-            let mut options = TypingNotificationOptions::new();
+            let mut options = SendTypingNotificationOptions::default();
             if let Some(name) = display_name {
                 options = options.sender_display_name(name);
             }
-            let client = make_chat_client(g)?.chat_thread_client(thread.id);
+            let client = make_chat_client(&service)?.chat_thread_client(thread.id);
             client
                 .send_typing_notification(options)
                 .await
                 .map_err(call_failed)
         }
-        Command::Identity { command } => identity(g, command).await,
-        Command::Emulator(args) => crate::emulator::run(args).await,
+        Command::Identity { service, command } => identity(&service, command).await,
+        Command::Emulator { serve, .. } => crate::emulator::run(serve).await,
+        Command::Completions { .. } => Ok(()),
     }
 }
 
-async fn thread(g: &GlobalArgs, command: ThreadCommand) -> Result<(), Failure> {
+fn metadata_map(
+    pairs: Vec<(String, String)>,
+) -> Option<std::collections::BTreeMap<String, String>> {
+    // A later pair with the same key wins.
+    (!pairs.is_empty()).then(|| pairs.into_iter().collect())
+}
+
+fn retention_policy(r: &RetentionArgs) -> Option<ChatRetentionPolicy> {
+    if r.no_retention_policy {
+        return Some(ChatRetentionPolicy::None(NoneRetentionPolicy::new()));
+    }
+    r.delete_after_days.map(|days| {
+        ChatRetentionPolicy::ThreadCreationDate(ThreadCreationDateRetentionPolicy::new(days))
+    })
+}
+
+async fn thread(g: &ChatArgs, command: ThreadCommand) -> Result<(), Failure> {
     let client = make_chat_client(g)?;
+    let out = Printer::new(&g.common.output);
     match command {
         ThreadCommand::Create {
             topic,
             idempotency_token,
+            metadata,
+            retention,
         } => {
-            let mut options = CreateChatThreadOptions::new();
+            let mut options = CreateChatThreadOptions::default();
             if let Some(id) = idempotency_token {
                 options = options.repeatability_request_id(id);
             }
+            options.metadata = metadata_map(metadata.metadata);
+            options.retention_policy = retention_policy(&retention);
             let created = client
                 .create_chat_thread(topic, options)
                 .await
@@ -71,30 +94,58 @@ async fn thread(g: &GlobalArgs, command: ThreadCommand) -> Result<(), Failure> {
             let mut result = CreateChatThreadResult::default();
             result.chat_thread = Some(created.thread);
             result.invalid_participants = invalid(&created.rejected_participants);
-            print(g, &result, output::THREAD_CREATED)
+            out.one(&result, &output::THREAD_CREATED)
         }
-        ThreadCommand::List { start_time } => {
-            let mut options = list_options(g);
-            if let Some(t) = start_time {
-                options = options.start_time(t);
-            }
-            let threads = collect(client.list_chat_threads(options), g.max_items).await?;
-            print(g, &threads, output::THREADS)
+        ThreadCommand::Show { thread } => {
+            let properties = client
+                .chat_thread_client(thread.id)
+                .get_properties()
+                .await
+                .map_err(call_failed)?;
+            out.one(&properties, &output::THREAD)
         }
-        ThreadCommand::Delete { thread } => client
-            .delete_chat_thread(&thread.id)
+        ThreadCommand::List { start_time, list } => {
+            let mut options = ListChatThreadsOptions::default();
+            options.max_page_size = list.page_size;
+            options.start_time = start_time;
+            out.list(
+                client.list_chat_threads(options),
+                &output::THREADS,
+                list.max_items,
+            )
             .await
-            .map_err(call_failed),
+        }
+        ThreadCommand::Update {
+            thread,
+            topic,
+            metadata,
+            retention,
+        } => {
+            let mut options = UpdateChatThreadPropertiesOptions::default();
+            options.topic = topic;
+            options.metadata = metadata_map(metadata);
+            options.retention_policy = retention_policy(&retention);
+            client
+                .chat_thread_client(thread.id)
+                .update_properties(options)
+                .await
+                .map_err(call_failed)
+        }
         ThreadCommand::UpdateTopic { thread, topic } => client
             .chat_thread_client(thread.id)
             .update_topic(topic)
             .await
             .map_err(call_failed),
+        ThreadCommand::Delete { thread } => client
+            .delete_chat_thread(&thread.id)
+            .await
+            .map_err(call_failed),
     }
 }
 
-async fn message(g: &GlobalArgs, command: MessageCommand) -> Result<(), Failure> {
+async fn message(g: &ChatArgs, command: MessageCommand) -> Result<(), Failure> {
     let client = make_chat_client(g)?;
+    let out = Printer::new(&g.common.output);
     match command {
         MessageCommand::Send {
             thread,
@@ -103,7 +154,7 @@ async fn message(g: &GlobalArgs, command: MessageCommand) -> Result<(), Failure>
             message_type,
             metadata,
         } => {
-            let mut options = SendMessageOptions::new();
+            let mut options = SendChatMessageOptions::default();
             if let Some(name) = display_name {
                 options = options.sender_display_name(name);
             }
@@ -113,25 +164,24 @@ async fn message(g: &GlobalArgs, command: MessageCommand) -> Result<(), Failure>
                     MessageType::Html => ChatMessageType::Html,
                 });
             }
-            if !metadata.is_empty() {
-                // A later pair with the same key wins.
-                options.metadata = Some(metadata.into_iter().collect());
-            }
+            options.metadata = metadata_map(metadata.metadata);
             let id = client
                 .chat_thread_client(thread.id)
                 .send_message(content, options)
                 .await
                 .map_err(call_failed)?;
-            print(g, &json!({ "id": id }), output::MESSAGE_ID)
+            out.one(&json!({ "id": id }), &output::MESSAGE_ID)
         }
-        MessageCommand::List { thread, start_time } => {
-            let mut options = list_options(g);
-            if let Some(t) = start_time {
-                options = options.start_time(t);
-            }
+        MessageCommand::List {
+            thread,
+            start_time,
+            list,
+        } => {
+            let mut options = ListChatMessagesOptions::default();
+            options.max_page_size = list.page_size;
+            options.start_time = start_time;
             let pager = client.chat_thread_client(thread.id).list_messages(options);
-            let messages = collect(pager, g.max_items).await?;
-            print(g, &messages, output::MESSAGES)
+            out.list(pager, &output::MESSAGES, list.max_items).await
         }
         MessageCommand::Get { thread, message_id } => {
             let message = client
@@ -139,17 +189,23 @@ async fn message(g: &GlobalArgs, command: MessageCommand) -> Result<(), Failure>
                 .get_message(&message_id)
                 .await
                 .map_err(call_failed)?;
-            print(g, &message, output::MESSAGES)
+            out.one(&message, &output::MESSAGES)
         }
         MessageCommand::Update {
             thread,
             message_id,
             content,
-        } => client
-            .chat_thread_client(thread.id)
-            .update_message(&message_id, UpdateMessageOptions::new().content(content))
-            .await
-            .map_err(call_failed),
+            metadata,
+        } => {
+            let mut options = UpdateChatMessageOptions::default();
+            options.content = content;
+            options.metadata = metadata_map(metadata);
+            client
+                .chat_thread_client(thread.id)
+                .update_message(&message_id, options)
+                .await
+                .map_err(call_failed)
+        }
         MessageCommand::Delete { thread, message_id } => client
             .chat_thread_client(thread.id)
             .delete_message(&message_id)
@@ -163,28 +219,34 @@ async fn message(g: &GlobalArgs, command: MessageCommand) -> Result<(), Failure>
             .await
             .map_err(call_failed),
         MessageCommand::Receipt {
-            command: ReceiptCommand::List { thread, skip },
+            command: ReceiptCommand::List { thread, skip, list },
         } => {
+            let mut options = ListChatReadReceiptsOptions::default();
+            options.max_page_size = list.page_size;
+            options.skip = skip;
             let pager = client
                 .chat_thread_client(thread.id)
-                .list_read_receipts(skip_options(g, skip));
-            let receipts = collect(pager, g.max_items).await?;
-            print(g, &receipts, output::RECEIPTS)
+                .list_read_receipts(options);
+            out.list(pager, &output::RECEIPTS, list.max_items).await
         }
     }
 }
 
-async fn participants(g: &GlobalArgs, command: ParticipantCommand) -> Result<(), Failure> {
+async fn participants(g: &ChatArgs, command: ParticipantCommand) -> Result<(), Failure> {
     let client = make_chat_client(g)?;
+    let out = Printer::new(&g.common.output);
     match command {
         ParticipantCommand::Add {
             thread,
             user,
             display_name,
             start_time,
+            metadata,
         } => {
-            let mut p = participant(&user, display_name.as_deref());
+            let mut p = ChatParticipant::new(user.clone());
+            p.display_name = display_name;
             p.share_history_time = start_time;
+            p.metadata = metadata_map(metadata.metadata);
             let added = client
                 .chat_thread_client(thread.id)
                 .add_participants(vec![p])
@@ -192,23 +254,25 @@ async fn participants(g: &GlobalArgs, command: ParticipantCommand) -> Result<(),
                 .map_err(call_failed)?;
             let mut result = AddChatParticipantsResult::default();
             result.invalid_participants = invalid(&added.rejected_participants);
-            print(g, &result, output::INVALID_PARTICIPANTS)?;
+            out.one(&result, &output::INVALID_PARTICIPANTS)?;
             match added.rejected_participants.first() {
                 None => Ok(()),
-                Some(rejected) => Err(Failure::Runtime(sanitize(&format!(
+                Some(rejected) => Err(Failure::Runtime(format!(
                     "{} was not added: {}: {}",
                     user.raw_id(),
                     rejected.error.code,
                     rejected.error.message
-                )))),
+                ))),
             }
         }
-        ParticipantCommand::List { thread, skip } => {
+        ParticipantCommand::List { thread, skip, list } => {
+            let mut options = ListChatParticipantsOptions::default();
+            options.max_page_size = list.page_size;
+            options.skip = skip;
             let pager = client
                 .chat_thread_client(thread.id)
-                .list_participants(skip_options(g, skip));
-            let participants = collect(pager, g.max_items).await?;
-            print(g, &participants, output::PARTICIPANTS)
+                .list_participants(options);
+            out.list(pager, &output::PARTICIPANTS, list.max_items).await
         }
         ParticipantCommand::Remove { thread, user } => client
             .chat_thread_client(thread.id)
@@ -218,12 +282,80 @@ async fn participants(g: &GlobalArgs, command: ParticipantCommand) -> Result<(),
     }
 }
 
-async fn identity(g: &GlobalArgs, command: IdentityCommand) -> Result<(), Failure> {
+async fn identity(g: &IdentityArgs, command: IdentityCommand) -> Result<(), Failure> {
     let client = identity_client(g)?;
+    let out = Printer::new(&g.common.output);
     match command {
+        IdentityCommand::User {
+            command: UserCommand::Create,
+        } => {
+            let user = client.create_user().await.map_err(call_failed)?;
+            out.one(&json!({ "identity": { "id": user.id } }), &output::USER)
+        }
+        IdentityCommand::User {
+            command: UserCommand::Delete { userid },
+        } => client.delete_user(&userid).await.map_err(call_failed),
+        IdentityCommand::Token(TokenArgs {
+            command:
+                Some(TokenCommand::Issue {
+                    scope,
+                    userid,
+                    expires_in,
+                }),
+            ..
+        }) => {
+            let scopes = token_scopes(scope);
+            let expires_in = validity(expires_in)?;
+            // As `az communication identity token issue`: one shape with or without --userid.
+            let (user_id, token) = match userid {
+                Some(id) => {
+                    let token = client
+                        .get_token(&id, &scopes, expires_in)
+                        .await
+                        .map_err(call_failed)?;
+                    (id, token)
+                }
+                None => {
+                    let created = client
+                        .create_user_and_token(&scopes, expires_in)
+                        .await
+                        .map_err(call_failed)?;
+                    (created.user.id, created.token)
+                }
+            };
+            let result = json!({
+                "user_id": user_id,
+                "token": token.secret(),
+                "expires_on": token.expires_on(),
+            });
+            out.one(&result, &output::ISSUED_TOKEN)
+        }
+        IdentityCommand::Token(TokenArgs {
+            command: Some(TokenCommand::Revoke { userid }),
+            ..
+        }) => client.revoke_tokens(&userid).await.map_err(call_failed),
+        // The old forms: `identity token --user ID [--scopes …]`, `identity create [--scopes …]`.
+        IdentityCommand::Token(TokenArgs {
+            command: None,
+            user,
+            scopes,
+        }) => {
+            let Some(user) = user else {
+                return Err(Failure::Usage(
+                    "identity token: say `issue` or `revoke` (e.g. `acs-chat identity token \
+                     issue --scope chat`)"
+                        .into(),
+                ));
+            };
+            let token = client
+                .get_token(&user, &token_scopes(scopes), None)
+                .await
+                .map_err(call_failed)?;
+            out.one(&token_json(&token), &output::TOKEN)
+        }
         IdentityCommand::Create { scopes } if scopes.is_empty() => {
             let user = client.create_user().await.map_err(call_failed)?;
-            print(g, &json!({ "identity": { "id": user.id } }), output::USER)
+            out.one(&json!({ "identity": { "id": user.id } }), &output::USER)
         }
         IdentityCommand::Create { scopes } => {
             let created = client
@@ -232,22 +364,9 @@ async fn identity(g: &GlobalArgs, command: IdentityCommand) -> Result<(), Failur
                 .map_err(call_failed)?;
             let result = json!({
                 "identity": { "id": created.user.id },
-                "accessToken": created.token,
+                "accessToken": token_json(&created.token),
             });
-            print(g, &result, output::USER)
-        }
-        IdentityCommand::Token { user, scopes } => {
-            let CommunicationIdentifier::CommunicationUser(user) = user else {
-                return Err(Failure::Usage(format!(
-                    "--user: tokens are issued for ACS users (8:acs:…), not `{}`",
-                    sanitize(&user.raw_id())
-                )));
-            };
-            let token = client
-                .get_token(&user.id, &token_scopes(scopes), None)
-                .await
-                .map_err(call_failed)?;
-            print(g, &token, output::TOKEN)
+            out.one(&result, &output::USER)
         }
     }
 }
@@ -255,77 +374,68 @@ async fn identity(g: &GlobalArgs, command: IdentityCommand) -> Result<(), Failur
 fn token_scopes(scopes: Vec<String>) -> Vec<TokenScope> {
     scopes
         .into_iter()
-        .map(|s| match s.trim() {
-            "chat" => TokenScope::Chat,
-            "chat.join" => TokenScope::ChatJoin,
-            "chat.join.limited" => TokenScope::ChatJoinLimited,
-            "voip" => TokenScope::Voip,
-            "voip.join" => TokenScope::VoipJoin,
-            other => TokenScope::Other(other.to_owned()),
-        })
+        .map(|s| TokenScope::from(s.trim()))
         .collect()
 }
 
-fn list_options(g: &GlobalArgs) -> ListOptions {
-    let mut options = ListOptions::new();
-    if let Some(n) = g.page_size {
-        options = options.page_size(n);
-    }
-    options
+/// `--expires-in` minutes as the client takes them.
+fn validity(minutes: Option<i32>) -> Result<Option<std::time::Duration>, Failure> {
+    minutes
+        .map(|m| {
+            u64::try_from(m)
+                .map(|m| std::time::Duration::from_secs(m * 60))
+                .map_err(|_| {
+                    Failure::Usage(format!("--expires-in: {m} is not a number of minutes"))
+                })
+        })
+        .transpose()
 }
 
-fn skip_options(g: &GlobalArgs, skip: Option<i32>) -> SkipListOptions {
-    let mut options = SkipListOptions::new();
-    if let Some(n) = g.page_size {
-        options = options.page_size(n);
-    }
-    if let Some(n) = skip {
-        options = options.skip(n);
-    }
-    options
-}
-
-/// Follows every page (each fetched only when needed), up to `max` items.
-async fn collect<T>(mut pager: Pager<T>, max: Option<usize>) -> Result<Vec<T>, Failure> {
-    let mut items = Vec::new();
-    while max.is_none_or(|max| items.len() < max) {
-        match pager.next().await {
-            None => break,
-            Some(item) => items.push(item.map_err(call_failed)?),
-        }
-    }
-    Ok(items)
+/// A token as the Identity API writes it.
+fn token_json(token: &AccessToken) -> serde_json::Value {
+    json!({ "token": token.secret(), "expiresOn": token.expires_on() })
 }
 
 fn invalid(rejected: &[RejectedParticipant]) -> Option<Vec<CommunicationError>> {
     (!rejected.is_empty()).then(|| rejected.iter().map(|r| r.error.clone()).collect())
 }
 
-fn print<T: Serialize>(g: &GlobalArgs, value: &T, columns: &[Column]) -> Result<(), Failure> {
-    let text = render(value, g.output, columns)
-        .map_err(|e| Failure::Runtime(format!("cannot format the result: {e}")))?;
-    match write_stdout(&text) {
-        // The reader went away (`| head`): nothing left to tell.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure::Runtime(format!("cannot write the output: {e}"))),
-        Ok(()) => Ok(()),
+/// `message` with every copy of the user's `url` redacted (user info, query values): errors
+/// that quote a malformed URL must not repeat a password or a signature.
+fn hide_url(message: &str, url: &str) -> String {
+    if url.is_empty() {
+        return message.to_owned();
     }
+    message.replace(url, &redact_url(url))
+}
+
+/// The text of the `endpoint=` in a connection string, to hide it in errors.
+fn endpoint_in(connection_string: &str) -> &str {
+    connection_string
+        .split(';')
+        .find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("endpoint").then(|| v.trim())
+        })
+        .unwrap_or("")
 }
 
 /// The chat client from `--endpoint` (or the connection string's endpoint) and
 /// `--access-token`.
-fn make_chat_client(g: &GlobalArgs) -> Result<ChatClient, Failure> {
-    let endpoint = match (&g.endpoint, &g.connection_string) {
+fn make_chat_client(g: &ChatArgs) -> Result<ChatClient, Failure> {
+    let c = &g.common;
+    let endpoint = match (&g.endpoint(), &g.connection_string()) {
         (Some(url), _) => {
-            let endpoint =
-                Endpoint::parse(url).map_err(|e| Failure::Usage(format!("--endpoint: {e}")))?;
-            check_endpoint(g, &endpoint, "--endpoint")?;
-            url.clone()
+            let endpoint = Endpoint::parse(url).map_err(|e| {
+                Failure::Usage(format!("--endpoint: {}", hide_url(&e.to_string(), url)))
+            })?;
+            check_endpoint(c, &endpoint, "--endpoint")?;
+            endpoint
         }
         (None, Some(cs)) => {
             let cs = parse_connection_string(cs)?;
-            check_endpoint(g, cs.endpoint(), "--connection-string")?;
-            cs.endpoint().to_string()
+            check_endpoint(c, cs.endpoint(), "--connection-string")?;
+            cs.endpoint().clone()
         }
         (None, None) => {
             return Err(Failure::Usage(
@@ -333,25 +443,28 @@ fn make_chat_client(g: &GlobalArgs) -> Result<ChatClient, Failure> {
             ));
         }
     };
-    let Some(token) = &g.access_token else {
+    let Some(token) = &g.access_token() else {
         return Err(Failure::Usage(
             "no access token: pass --access-token <TOKEN> or set \
-             AZURE_COMMUNICATION_ACCESS_TOKEN (`acs-chat identity token --user <RAW_ID>` issues one)"
+             AZURE_COMMUNICATION_ACCESS_TOKEN (`acs-chat identity token issue --scope chat` \
+             issues one)"
                 .into(),
         ));
     };
     // The credential's errors never contain the token.
     let credential = CommunicationTokenCredential::new(token.trim())
         .map_err(|e| Failure::Usage(format!("--access-token: {}", describe(&e))))?;
-    let mut builder = ChatClient::builder(endpoint, credential).allow_insecure_http(g.allow_http);
-    if let Some(version) = &g.api_version {
+    let mut builder = ChatClient::builder(endpoint.to_string(), credential)
+        .allow_insecure_http(c.allow_http)
+        .retry(retry_options(c));
+    if let Some(version) = &c.api_version {
         builder = builder.api_version(version.clone());
     }
-    if let Some(pem) = ca_cert(g)? {
+    if let Some(pem) = ca_cert(c)? {
         builder = builder.add_root_certificate_pem(pem);
     }
-    let client = builder.build().map_err(|e| build_failed(g, &e))?;
-    if g.verbose {
+    let client = builder.build().map_err(|e| build_failed(c, &e))?;
+    if c.verbose {
         write_stderr(&format!(
             "acs-chat: endpoint {}, api-version {}",
             client.endpoint(),
@@ -362,8 +475,9 @@ fn make_chat_client(g: &GlobalArgs) -> Result<ChatClient, Failure> {
 }
 
 /// The identity client from `--connection-string`.
-fn identity_client(g: &GlobalArgs) -> Result<IdentityClient, Failure> {
-    let Some(text) = &g.connection_string else {
+fn identity_client(g: &IdentityArgs) -> Result<IdentityClient, Failure> {
+    let c = &g.common;
+    let Some(text) = &g.connection_string() else {
         return Err(Failure::Usage(
             "identity commands need the resource's connection string: pass \
              --connection-string or set AZURE_COMMUNICATION_CONNECTION_STRING"
@@ -371,39 +485,63 @@ fn identity_client(g: &GlobalArgs) -> Result<IdentityClient, Failure> {
         ));
     };
     let cs = parse_connection_string(text)?;
-    check_endpoint(g, cs.endpoint(), "--connection-string")?;
-    let mut builder = IdentityClient::builder(text).allow_insecure_http(g.allow_http);
-    if let Some(version) = &g.api_version {
+    check_endpoint(c, cs.endpoint(), "--connection-string")?;
+    let mut builder = acs_chat::IdentityClientBuilder::from_connection_string(cs)
+        .allow_insecure_http(c.allow_http)
+        .retry(retry_options(c));
+    if let Some(version) = &c.api_version {
         builder = builder.api_version(version.clone());
     }
-    if let Some(pem) = ca_cert(g)? {
+    if let Some(pem) = ca_cert(c)? {
         builder = builder.add_root_certificate_pem(pem);
     }
-    builder.build().map_err(|e| build_failed(g, &e))
+    builder.build().map_err(|e| build_failed(c, &e))
+}
+
+/// The client's retry rules, with `--timeout` as the budget of each call.
+fn retry_options(c: &CommonArgs) -> RetryOptions {
+    let options = RetryOptions::default();
+    match c.timeout {
+        Some(budget) => options.max_elapsed(budget),
+        None => options,
+    }
 }
 
 /// A client that cannot be built from the options: a usage error. The endpoint was checked
 /// before, so a transport error here is about the `--ca-cert` file.
-fn build_failed(g: &GlobalArgs, e: &acs_chat::Error) -> Failure {
-    match (&g.ca_cert, e.kind()) {
+fn build_failed(c: &CommonArgs, e: &acs_chat::Error) -> Failure {
+    // The client names the setting it refused: the CLI names its own flag instead.
+    let about_ca = e.to_string().starts_with("add_root_certificate_pem: ");
+    match (&c.ca_cert(), e.kind()) {
         (Some(path), ErrorKind::Transport) => {
             Failure::Usage(format!("--ca-cert {}: {}", path.display(), describe(e)))
+        }
+        (Some(path), ErrorKind::InvalidArgument) if about_ca => {
+            let why = describe(e);
+            let why = why.trim_start_matches("add_root_certificate_pem: ");
+            Failure::Usage(format!("--ca-cert {}: {why}", path.display()))
         }
         _ => Failure::Usage(describe(e)),
     }
 }
 
 fn parse_connection_string(text: &str) -> Result<ConnectionString, Failure> {
-    // The protocol's errors never contain the access key.
-    ConnectionString::parse(text).map_err(|e| Failure::Usage(format!("--connection-string: {e}")))
+    // The protocol's errors never contain the access key; the endpoint is hidden here.
+    ConnectionString::parse(text).map_err(|e| {
+        Failure::Usage(format!(
+            "--connection-string: {}",
+            hide_url(&e.to_string(), endpoint_in(text))
+        ))
+    })
 }
 
 /// Plain http only with `--allow-http` and only to a loopback address.
-fn check_endpoint(g: &GlobalArgs, endpoint: &Endpoint, flag: &str) -> Result<(), Failure> {
+fn check_endpoint(c: &CommonArgs, endpoint: &Endpoint, flag: &str) -> Result<(), Failure> {
+    note_plain_http(!endpoint.is_https());
     if endpoint.is_https() {
         return Ok(());
     }
-    if !g.allow_http {
+    if !c.allow_http {
         return Err(Failure::Usage(format!(
             "{flag}: {endpoint} uses plain http, which would send credentials in clear text \
              (pass --allow-http for an emulator on a loopback address)"
@@ -417,80 +555,18 @@ fn check_endpoint(g: &GlobalArgs, endpoint: &Endpoint, flag: &str) -> Result<(),
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if !loopback {
         return Err(Failure::Usage(format!(
-            "{flag}: --allow-http is for emulators on a loopback address, and {host} is not one"
+            "{flag}: --allow-http is for emulators on a loopback address, and {} is not one",
+            sanitize(host)
         )));
     }
     Ok(())
 }
 
-fn ca_cert(g: &GlobalArgs) -> Result<Option<Vec<u8>>, Failure> {
-    g.ca_cert
-        .as_ref()
+fn ca_cert(c: &CommonArgs) -> Result<Option<Vec<u8>>, Failure> {
+    c.ca_cert()
         .map(|path| {
-            std::fs::read(path)
+            std::fs::read(&path)
                 .map_err(|e| Failure::Usage(format!("--ca-cert {}: {e}", path.display())))
         })
         .transpose()
-}
-
-/// A failed call: exit 1, or 2 when the client refused an argument.
-fn call_failed(e: acs_chat::Error) -> Failure {
-    let message = describe(&e);
-    if e.kind() == ErrorKind::InvalidArgument {
-        Failure::Usage(message)
-    } else {
-        Failure::Runtime(message)
-    }
-}
-
-/// `<status> <code>: <message> (request id <id>)` for the service's errors; otherwise what
-/// failed and why, down the source chain. Never contains a token (no error of the client or
-/// the protocol does).
-fn describe(e: &acs_chat::Error) -> String {
-    let mut text = String::new();
-    if let (ErrorKind::Service, Some(status)) = (e.kind(), e.status()) {
-        text.push_str(status.as_str());
-        if let Some(code) = e.code() {
-            text.push(' ');
-            text.push_str(code);
-        }
-        if let Some(message) = e.message() {
-            text.push_str(": ");
-            text.push_str(message);
-        }
-        let mut notes = Vec::new();
-        if let Some(id) = e.request_id() {
-            notes.push(format!("request id {id}"));
-        }
-        if e.attempts() > 1 {
-            notes.push(format!("after {} attempts", e.attempts()));
-        }
-        if !notes.is_empty() {
-            text.push_str(&format!(" ({})", notes.join(", ")));
-        }
-    } else if let Some(t) = e.transport_error() {
-        // `<operation>: <kind>: <context> (after N attempts): <root cause>`; the layers in
-        // between (hyper's "client error (Connect)", ...) only repeat the kind.
-        text.push_str(&e.to_string());
-        let mut root = t.source();
-        while let Some(next) = root.and_then(|s| s.source()) {
-            root = Some(next);
-        }
-        if let Some(root) = root {
-            text.push_str(": ");
-            text.push_str(&root.to_string());
-        }
-    } else {
-        text.push_str(&e.to_string());
-        let mut source = e.source();
-        while let Some(s) = source {
-            let s_text = s.to_string();
-            if !text.contains(&s_text) {
-                text.push_str(": ");
-                text.push_str(&s_text);
-            }
-            source = s.source();
-        }
-    }
-    sanitize(&text)
 }

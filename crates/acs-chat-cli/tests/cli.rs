@@ -136,19 +136,30 @@ fn silent_ok(cmd: &mut Command) {
     cmd.assert().success().stdout("").stderr("");
 }
 
-/// Runs `cmd`, expects `code`, nothing on stdout, one `error: ` line on stderr; returns it.
+/// Runs `cmd`, expects `code`, nothing on stdout, and on stderr one `error: ` line, after
+/// the `waiting … before retry …` lines of the retries if any; returns the error line.
 fn fails(cmd: &mut Command, code: i32) -> String {
-    let out = cmd
-        .assert()
-        .code(code)
-        .stdout("")
-        .get_output()
-        .stderr
-        .clone();
-    let stderr = String::from_utf8(out).unwrap();
-    assert!(stderr.starts_with("error: "), "{stderr}");
+    let out = cmd.assert().code(code).stdout("").get_output().clone();
+    error_line(&out.stderr)
+}
+
+/// The `error: ` line that ends `stderr`, after retry notices only.
+fn error_line(stderr: &[u8]) -> String {
+    let stderr = String::from_utf8(stderr.to_vec()).unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
+    // The first line that starts with `error: ` (a retry notice may quote an error too).
+    let start = if stderr.starts_with("error: ") {
+        0
+    } else {
+        stderr
+            .find("\nerror: ")
+            .map(|i| i + 1)
+            .unwrap_or_else(|| panic!("no error: {stderr}"))
+    };
+    for line in stderr[..start].lines() {
+        assert!(line.starts_with("waiting "), "{stderr}");
+    }
+    stderr[start..].to_owned()
 }
 
 fn ids(list: &Value) -> Vec<&str> {
@@ -660,14 +671,28 @@ fn an_expired_token_is_refused_before_sending_and_exits_1() {
 }
 
 #[test]
-fn retries_come_from_the_client() {
+fn retries_come_from_the_client_and_each_wait_is_told_on_stderr() {
     let env = Env::start();
     let (_, token) = env.user();
     let thread = env.thread(&token, "Flaky");
     env.emulator.faults().fail_next_with_retry_after(1, 503, 0);
-    let list = json_ok(env.as_user(&token).args(["thread", "list"]));
+    let out = env
+        .as_user(&token)
+        .args(["thread", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ids(&list), vec![thread.as_str()]);
     assert_eq!(env.emulator.faults().pending(), 0);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("waiting 0.0 s before retry 1 of 3 ("),
+        "{stderr}"
+    );
+    assert!(stderr.contains("503"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]
@@ -677,8 +702,21 @@ fn a_service_error_that_outlasts_the_retries_exits_1() {
     env.emulator
         .faults()
         .fail_next_with_retry_after(100, 503, 0);
-    let stderr = fails(env.as_user(&token).args(["thread", "list"]), 1);
+    let out = env
+        .as_user(&token)
+        .args(["thread", "list"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .get_output()
+        .clone();
+    let stderr = error_line(&out.stderr);
     let attempts = 100 - env.emulator.faults().pending();
+    let waits = String::from_utf8(out.stderr)
+        .unwrap()
+        .matches("waiting ")
+        .count();
+    assert_eq!(waits + 1, attempts);
     assert!(attempts > 1, "not retried");
     assert_eq!(
         stderr,
@@ -728,7 +766,7 @@ fn usage_errors_exit_2_with_what_to_fix() {
     // Bad time.
     usage_error(
         &mut chat(&["thread", "list", "--start-time", "yesterday"]),
-        &["--start-time", "RFC 3339"],
+        &["--start-time", "2022-07-14T10:21"],
     );
     // Bad raw ids.
     for bad in ["", "alice", "8:acs: spaced"] {
@@ -921,8 +959,15 @@ fn identity_create_and_token_with_a_connection_string() {
 /// A plain-HTTP loopback server that answers every request with `head` (status line and
 /// headers, without the length) and `body`.
 fn serve_forever(head: &'static str, body: &'static str) -> String {
+    serve(move |_, _| (head.to_owned(), body.to_owned()))
+}
+
+/// A plain-HTTP loopback server: `answer(request target, base URL)` gives the head (status
+/// line and headers, without the length) and the body of each response. Returns the base URL.
+fn serve(answer: impl Fn(&str, &str) -> (String, String) + Send + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    let url = base.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
@@ -934,6 +979,9 @@ fn serve_forever(head: &'static str, body: &'static str) -> String {
                     Ok(n) => request.extend_from_slice(&buf[..n]),
                 }
             }
+            let request = String::from_utf8_lossy(&request);
+            let target = request.split(' ').nth(1).unwrap_or("");
+            let (head, body) = answer(target, &base);
             let response = format!(
                 "{head}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
                  connection: close\r\n\r\n{body}",
@@ -942,7 +990,7 @@ fn serve_forever(head: &'static str, body: &'static str) -> String {
             let _ = stream.write_all(response.as_bytes());
         }
     });
-    format!("http://{addr}/")
+    url
 }
 
 /// `acs-chat --endpoint <url> --allow-http --access-token <a foreign token> <args>`.
@@ -965,9 +1013,21 @@ fn a_next_link_to_another_host_is_refused_with_exit_1() {
         "HTTP/1.1 200 OK",
         r#"{"value":[{"id":"19:a@thread.v2","topic":"t"}],"nextLink":"https://attacker.example/chat/threads?page=2"}"#,
     );
-    let stderr = fails(&mut over_plain_http(&endpoint, &["thread", "list"]), 1);
+    let out = over_plain_http(&endpoint, &["thread", "list"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = error_line(&out.stderr);
     assert!(stderr.contains("nextLink"), "{stderr}");
     assert!(!stderr.contains(FOREIGN_TOKEN), "{stderr}");
+    // The first page was printed as it came; the array is left open.
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("[\n  {\n    \"id\": \"19:a@thread.v2\""),
+        "{stdout}"
+    );
+    assert!(serde_json::from_str::<Value>(&stdout).is_err(), "{stdout}");
 }
 
 #[test]
@@ -1031,6 +1091,29 @@ fn an_untrusted_certificate_exits_1() {
     );
     assert!(stderr.contains("TLS"), "{stderr}");
     assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    // What to do about it.
+    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    assert!(stderr.contains("ACS_CHAT_CA_CERT"), "{stderr}");
+}
+
+#[test]
+fn plain_http_to_an_https_server_says_it_speaks_https() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let http = env.emulator.endpoint().replace("https://", "http://");
+    let stderr = fails(
+        env.bare().args([
+            "--endpoint",
+            &http,
+            "--allow-http",
+            "--access-token",
+            &token,
+            "thread",
+            "list",
+        ]),
+        1,
+    );
+    assert!(stderr.contains("speaks HTTPS"), "{stderr}");
 }
 
 #[cfg(unix)]
@@ -1122,4 +1205,600 @@ impl Drop for ChildGuard {
             let _ = self.0.wait();
         }
     }
+}
+
+#[test]
+fn a_long_cell_cannot_flood_a_table() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let thread = env.thread(&token, "Flood");
+    // As long as the service allows (28 KB of content).
+    let long = "x".repeat(20_000);
+    for _ in 0..3 {
+        json_ok(
+            env.as_user(&token)
+                .args(["message", "send", "-t", &thread, "--content", &long]),
+        );
+    }
+    let out = env
+        .as_user(&token)
+        .args(["-o", "table", "message", "list", "-t", &thread])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 6, "{}", text.len());
+    for line in text.lines() {
+        // 7 columns of at most 100 characters, 2 spaces apart.
+        assert!(line.chars().count() <= 7 * 100 + 12, "{}", line.len());
+    }
+    assert!(
+        text.contains(&format!("{}…", "x".repeat(99))),
+        "cut with an ellipsis"
+    );
+}
+
+#[test]
+fn lists_print_each_page_as_it_arrives() {
+    // Page 1 is served, page 2 fails: the items of page 1 are already out.
+    let endpoint = serve(|target, base| {
+        if target.contains("page=2") {
+            (
+                "HTTP/1.1 404 Not Found".to_owned(),
+                r#"{"error":{"code":"NotFound","message":"gone"}}"#.to_owned(),
+            )
+        } else {
+            let body = format!(
+                r#"{{"value":[{{"id":"19:a@thread.v2","topic":"one"}},{{"id":"19:b@thread.v2","topic":"two"}}],"nextLink":"{base}chat/threads?page=2"}}"#
+            );
+            ("HTTP/1.1 200 OK".to_owned(), body)
+        }
+    });
+    for (format, first) in [
+        ("json", "[\n  {\n    \"id\": \"19:a@thread.v2\","),
+        ("table", "Id "),
+        ("tsv", "19:a@thread.v2\tone"),
+        ("yaml", "- id: 19:a@thread.v2\n  topic: one\n"),
+    ] {
+        let out = over_plain_http(&endpoint, &["thread", "list", "-o", format])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(stdout.starts_with(first), "{format}: {stdout}");
+        assert!(stdout.contains("19:b@thread.v2"), "{format}: {stdout}");
+        assert!(error_line(&out.stderr).starts_with("error: 404 NotFound: gone"));
+    }
+}
+
+#[test]
+fn query_reads_a_list_whole_up_to_a_bound() {
+    let items: Vec<String> = (0..10_001)
+        .map(|i| format!(r#"{{"id":"19:{i}@thread.v2","topic":"t"}}"#))
+        .collect();
+    let body = format!(r#"{{"value":[{}]}}"#, items.join(","));
+    let endpoint = serve(move |_, _| ("HTTP/1.1 200 OK".to_owned(), body.clone()));
+    let stderr = fails(
+        &mut over_plain_http(&endpoint, &["thread", "list", "--query", "[].id"]),
+        1,
+    );
+    assert!(stderr.contains("--max-items"), "{stderr}");
+    let out = over_plain_http(
+        &endpoint,
+        &[
+            "thread",
+            "list",
+            "--query",
+            "[].id",
+            "--max-items",
+            "3",
+            "-o",
+            "tsv",
+        ],
+    )
+    .assert()
+    .success()
+    .get_output()
+    .stdout
+    .clone();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "19:0@thread.v2\n19:1@thread.v2\n19:2@thread.v2\n"
+    );
+}
+
+#[test]
+fn bidi_and_c1_controls_are_escaped_in_tables_and_tsv() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let thread = env.thread(&token, "Spoof");
+    let name = "evil\u{202e}gpj.exe\u{9b}2J";
+    json_ok(env.as_user(&token).args([
+        "message",
+        "send",
+        "-t",
+        &thread,
+        "--content",
+        "x",
+        "--display-name",
+        name,
+    ]));
+    for format in ["table", "tsv"] {
+        let out = env
+            .as_user(&token)
+            .args(["-o", format, "message", "list", "-t", &thread])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("evil\\u{202e}gpj.exe\\u{9b}2J"),
+            "{format}: {text}"
+        );
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\u{9b}'),
+            "{format}"
+        );
+    }
+    // A pipe gets the exact JSON.
+    let list = json_ok(env.as_user(&token).args(["message", "list", "-t", &thread]));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["senderDisplayName"] == name)
+    );
+}
+
+#[test]
+fn timeout_bounds_a_call_with_its_retries() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    // Retry-After 30 s would pass a 5 s budget: the client gives up at once.
+    env.emulator
+        .faults()
+        .fail_next_with_retry_after(100, 503, 30);
+    let stderr = fails(
+        env.as_user(&token)
+            .args(["--timeout", "5", "thread", "list"]),
+        1,
+    );
+    assert!(
+        stderr.starts_with("error: 503 ServiceUnavailable"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--timeout"), "{stderr}");
+    assert_eq!(env.emulator.faults().pending(), 99);
+    usage_error(
+        env.as_user(&token)
+            .args(["--timeout", "0", "thread", "list"]),
+        &["--timeout"],
+    );
+}
+
+#[test]
+fn rust_log_is_honoured() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let out = env
+        .as_user(&token)
+        .env("RUST_LOG", "acs_chat=debug")
+        .args(["thread", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("sending request"), "{stderr}");
+    assert!(!stderr.contains(&token), "{stderr}");
+    usage_error(
+        env.as_user(&token)
+            .env("RUST_LOG", "acs_chat=loud")
+            .args(["thread", "list"]),
+        &["RUST_LOG"],
+    );
+}
+
+#[test]
+fn secrets_in_urls_are_never_echoed() {
+    let secret_url = "https://user:hunter2@contoso.example/?sig=s3cr3t&se=2030";
+    let check = |stderr: &str| {
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(!stderr.contains("s3cr3t"), "{stderr}");
+        assert!(stderr.contains("***"), "{stderr}");
+    };
+    // Our usage errors, the protocol's, and clap's own (which quote the value).
+    for args in [
+        &[
+            "--endpoint",
+            secret_url,
+            "--access-token",
+            FOREIGN_TOKEN,
+            "thread",
+            "list",
+        ][..],
+        &["thread", "list", secret_url],
+        &["thread", "list", "--timeout", secret_url],
+        &["thread", "list", "--start-time", secret_url],
+    ] {
+        check(&fails(acs_chat().args(args), 2));
+    }
+    let cs = format!("endpoint={secret_url};accesskey=c2VjcmV0");
+    check(&fails(
+        acs_chat().args(["--connection-string", &cs, "identity", "user", "create"]),
+        2,
+    ));
+    // The emulator's banner would show the host: it must be a plain host.
+    let stderr = fails(
+        acs_chat().args([
+            "emulator",
+            "--host",
+            "user:hunter2@localhost",
+            "--port",
+            "0",
+        ]),
+        2,
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn a_huge_service_message_is_cut() {
+    let message = "m".repeat(2_000_000);
+    let body = format!(r#"{{"error":{{"code":"BadRequest","message":"{message}"}}}}"#);
+    let endpoint = serve(move |_, _| ("HTTP/1.1 400 Bad Request".to_owned(), body.clone()));
+    let stderr = fails(&mut over_plain_http(&endpoint, &["thread", "list"]), 1);
+    assert!(stderr.len() < 8_000, "{}", stderr.len());
+    assert!(stderr.contains("(2000000 bytes in all)"), "{stderr}");
+}
+
+#[test]
+fn the_emulator_refuses_a_bad_access_key_as_a_usage_error() {
+    let stderr = fails(
+        acs_chat().args(["emulator", "--port", "0", "--access-key", "not base64!"]),
+        2,
+    );
+    assert!(stderr.contains("--access-key"), "{stderr}");
+}
+
+#[test]
+fn options_show_only_where_they_apply() {
+    let help = |args: &[&str]| {
+        let out = acs_chat()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let emulator = help(&["emulator", "--help"]);
+    for option in ["--access-token", "--endpoint", "--output", "--query"] {
+        assert!(!emulator.contains(option), "{option}: {emulator}");
+    }
+    let identity = help(&["identity", "token", "issue", "--help"]);
+    assert!(!identity.contains("--access-token"), "{identity}");
+    assert!(identity.contains("--connection-string"), "{identity}");
+    let list = help(&["message", "list", "--help"]);
+    for option in ["--access-token", "--max-items", "--query", "--timeout"] {
+        assert!(list.contains(option), "{option}: {list}");
+    }
+    assert!(!help(&["message", "send", "--help"]).contains("--max-items <N>"));
+    // An option of another command is refused; one from the environment is not required.
+    fails(acs_chat().args(["--endpoint", "https://x/", "emulator"]), 2);
+    let stderr = fails(
+        acs_chat()
+            .env("AZURE_COMMUNICATION_ACCESS_TOKEN", FOREIGN_TOKEN)
+            .args(["message", "list"]),
+        2,
+    );
+    assert!(
+        stderr.contains("Usage: acs-chat message list --thread <ID>"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--access-token"), "{stderr}");
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = acs_chat()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stderr("")
+            .get_output()
+            .stdout
+            .clone();
+        let script = String::from_utf8(out).unwrap();
+        assert!(script.contains("acs-chat"), "{shell}");
+        assert!(script.contains("participant"), "{shell}");
+    }
+    fails(acs_chat().args(["completions", "cmd.exe"]), 2);
+}
+
+#[test]
+fn a_participant_refused_is_shown_in_the_table() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let thread = env.thread(&token, "Team");
+    let out = env
+        .as_user(&token)
+        .args(["-o", "table", "participant", "add", "-t", &thread])
+        .args(["--user", "4:+14255550123"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("Target "), "{text}");
+    assert!(
+        text.lines().nth(2).unwrap().starts_with("4:+14255550123 "),
+        "{text}"
+    );
+}
+
+#[test]
+fn identity_commands_as_az_names_them() {
+    let env = Env::start();
+    let id = |cmd: &mut Command| json_ok(cmd);
+
+    let created = id(env
+        .with_connection_string()
+        .args(["identity", "user", "create"]));
+    let user = created["identity"]["id"].as_str().unwrap().to_owned();
+    assert!(user.starts_with("8:acs:"), "{created}");
+
+    // For a user, with several scopes, space- or comma-separated, and a lifetime.
+    let issued = id(env.with_connection_string().args([
+        "identity",
+        "token",
+        "issue",
+        "--scope",
+        "chat",
+        "voip",
+        "--userid",
+        &user,
+        "--expires-in",
+        "60",
+    ]));
+    assert_eq!(issued["user_id"], user.as_str());
+    let token = issued["token"].as_str().unwrap().to_owned();
+    assert!(issued["expires_on"].is_string(), "{issued}");
+    json_ok(env.as_user(&token).args(["thread", "list"]));
+
+    // Without --userid: a new user and its token.
+    let fresh = id(env.with_connection_string().args([
+        "identity",
+        "token",
+        "issue",
+        "--scope",
+        "chat,voip",
+    ]));
+    let other = fresh["user_id"].as_str().unwrap();
+    assert!(other.starts_with("8:acs:") && other != user, "{fresh}");
+
+    // Revoke: the token stops working; delete: the user is gone.
+    silent_ok(
+        env.with_connection_string()
+            .args(["identity", "token", "revoke", "--userid", &user]),
+    );
+    let stderr = fails(env.as_user(&token).args(["thread", "list"]), 1);
+    assert!(stderr.starts_with("error: 401"), "{stderr}");
+    silent_ok(
+        env.with_connection_string()
+            .args(["identity", "user", "delete", "--userid", &user]),
+    );
+    let stderr = fails(
+        env.with_connection_string().args([
+            "identity", "token", "issue", "--scope", "chat", "--userid", &user,
+        ]),
+        1,
+    );
+    assert!(stderr.starts_with("error: 404"), "{stderr}");
+
+    usage_error(
+        env.with_connection_string().args([
+            "identity",
+            "token",
+            "issue",
+            "--scope",
+            "chat",
+            "--expires-in",
+            "5",
+        ]),
+        &["--expires-in"],
+    );
+    usage_error(
+        env.with_connection_string()
+            .args(["identity", "token", "issue"]),
+        &["--scope"],
+    );
+    usage_error(
+        env.with_connection_string().args(["identity", "token"]),
+        &["issue"],
+    );
+}
+
+#[test]
+fn thread_show_update_and_metadata() {
+    let env = Env::start();
+    let (user, token) = env.user();
+    let created = json_ok(env.as_user(&token).args([
+        "thread",
+        "create",
+        "--topic",
+        "Props",
+        "--metadata",
+        "team=blue",
+        "--delete-after-days",
+        "30",
+    ]));
+    let thread = created["chatThread"]["id"].as_str().unwrap().to_owned();
+    let shown = json_ok(env.as_user(&token).args(["thread", "show", "-t", &thread]));
+    assert_eq!(shown["topic"], "Props");
+    assert_eq!(shown["metadata"]["team"], "blue");
+    assert_eq!(shown["retentionPolicy"]["kind"], "threadCreationDate");
+    assert_eq!(shown["retentionPolicy"]["deleteThreadAfterDays"], 30);
+    assert_eq!(
+        shown["createdByCommunicationIdentifier"]["rawId"],
+        user.as_str()
+    );
+
+    silent_ok(env.as_user(&token).args([
+        "thread",
+        "update",
+        "-t",
+        &thread,
+        "--metadata",
+        "team=red",
+        "stage=2",
+        "--no-retention-policy",
+    ]));
+    let shown = json_ok(env.as_user(&token).args(["thread", "show", "-t", &thread]));
+    assert_eq!(shown["topic"], "Props", "not given, not changed");
+    assert_eq!(
+        shown["metadata"],
+        serde_json::json!({"team": "red", "stage": "2"})
+    );
+    assert_eq!(shown["retentionPolicy"]["kind"], "none");
+    silent_ok(
+        env.as_user(&token)
+            .args(["thread", "update", "-t", &thread, "--topic", "New"]),
+    );
+    let topic = json_ok(
+        env.as_user(&token)
+            .args(["thread", "show", "-t", &thread, "--query", "topic"]),
+    );
+    assert_eq!(topic, "New");
+    usage_error(
+        env.as_user(&token)
+            .args(["thread", "update", "-t", &thread]),
+        &[],
+    );
+
+    // Participant and message metadata.
+    let (bob, _) = env.user();
+    json_ok(env.as_user(&token).args([
+        "participant",
+        "add",
+        "-t",
+        &thread,
+        "--user",
+        &bob,
+        "--metadata",
+        "role=guest",
+    ]));
+    let role = json_ok(env.as_user(&token).args([
+        "participant",
+        "list",
+        "-t",
+        &thread,
+        "--query",
+        &format!("[?communicationIdentifier.rawId=='{bob}'].metadata.role | [0]"),
+    ]));
+    assert_eq!(role, "guest");
+    let id = env.send(&token, &thread, "hello");
+    silent_ok(env.as_user(&token).args([
+        "message",
+        "update",
+        "-t",
+        &thread,
+        "--message-id",
+        &id,
+        "--metadata",
+        "pinned=yes",
+    ]));
+    let got =
+        json_ok(
+            env.as_user(&token)
+                .args(["message", "get", "-t", &thread, "--message-id", &id]),
+        );
+    assert_eq!(got["metadata"]["pinned"], "yes");
+    assert_eq!(got["content"]["message"], "hello");
+}
+
+#[test]
+fn output_formats_and_query() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let thread = env.thread(&token, "Formats");
+    let run = |args: &[&str]| {
+        let out = env
+            .as_user(&token)
+            .args(args)
+            .assert()
+            .success()
+            .stderr("")
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(run(&["-o", "none", "thread", "list"]), "");
+    assert_eq!(
+        run(&["-o", "jsonc", "thread", "list", "--query", "[].topic"]),
+        "[\n  \"Formats\"\n]\n"
+    );
+    assert_eq!(
+        run(&["-o", "tsv", "thread", "list", "--query", "[].[id, topic]"]),
+        format!("{thread}\tFormats\n")
+    );
+    let yaml = run(&["-o", "yaml", "thread", "show", "-t", &thread]);
+    assert!(yaml.contains("topic: Formats\n"), "{yaml}");
+    let yaml = run(&["-o", "yamlc", "thread", "list"]);
+    assert!(yaml.starts_with(&format!("- id: {thread}\n")), "{yaml}");
+    // tsv without a query: every value of each item, in key order, no header.
+    let tsv = run(&["-o", "tsv", "thread", "list"]);
+    assert_eq!(tsv.lines().count(), 1, "{tsv}");
+    assert!(tsv.starts_with(&format!("{thread}\t")), "{tsv}");
+    let table = run(&[
+        "-o",
+        "table",
+        "thread",
+        "list",
+        "--query",
+        "[].{topic: topic}",
+    ]);
+    assert_eq!(table, "Topic\n-------\nFormats\n");
+    usage_error(
+        env.as_user(&token)
+            .args(["thread", "list", "--query", "[?"]),
+        &["--query"],
+    );
+}
+
+#[test]
+fn start_time_takes_what_az_shows() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let thread = env.thread(&token, "Times");
+    for time in [
+        "2022-07-14T10:21",
+        "2022-07-14",
+        "2022-07-14 10:21:05",
+        "2022-07-14T10:21:00+02:00",
+    ] {
+        let list = json_ok(
+            env.as_user(&token)
+                .args(["thread", "list", "--start-time", time]),
+        );
+        assert_eq!(ids(&list), vec![thread.as_str()], "{time}");
+    }
+    let list = json_ok(env.as_user(&token).args([
+        "message",
+        "list",
+        "-t",
+        &thread,
+        "--start-time",
+        "2999-01-01",
+    ]));
+    assert_eq!(list, Value::Array(vec![]));
 }
