@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::{DEFAULT_PORT, DEV_ACCESS_KEY, Emulator};
 
@@ -37,7 +37,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         value_name = "PATH",
-        help = "Where to write the generated CA certificate [default: <temp dir>/acs-chat-emulator/ca-<port>.pem]"
+        help = "Also write the generated CA certificate here [default: the kept CA file, <data dir>/ca.pem or <user data dir>/acs-chat-emulator/ca.pem]"
     )]
     pub ca_out: Option<PathBuf>,
     /// What to log on stderr: a level (error, warn, info, debug, trace, off) or per target
@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// warnings; `debug` logs every request].
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Keep the state (and the CA) in SQLite in this directory, across restarts
+    /// [default: in memory; the CA is kept in the user's data directory].
+    #[arg(long, value_name = "DIR", env = "ACS_EMULATOR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The log filter of the foreground emulator when neither `--log-level` nor `RUST_LOG` says
@@ -113,33 +117,47 @@ pub async fn serve_foreground(args: ServeArgs, trust_hint: &str) -> Result<(), S
         .http(args.http)
         .throttle(args.throttle);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-        let read = |path: &std::path::Path, flag: &str| {
+        let read = |path: &Path, flag: &str| {
             std::fs::read_to_string(path)
                 .map_err(|e| ServeError::Usage(format!("{flag} {}: {e}", path.display())))
         };
         builder = builder.tls_pem(read(cert, "--cert")?, read(key, "--key")?);
     }
+    if let Some(dir) = &args.data_dir {
+        builder = builder.data_dir(dir);
+    } else if let Some(dir) = crate::tls::default_ca_dir() {
+        builder = builder.ca_dir(dir);
+    }
     let emulator = builder
         .start()
         .await
         .map_err(|e| ServeError::Runtime(format!("the emulator did not start: {e}")))?;
+    let state = match &args.data_dir {
+        Some(dir) => format!("{} (SQLite)", dir.display()),
+        None => "in memory".to_owned(),
+    };
     let mut banner = format!(
-        "ACS Chat emulator listening\nendpoint:          {}\nconnection string: {}\n",
+        "ACS Chat emulator listening\nendpoint:          {}\nconnection string: {}\nstate:             {state}\n",
         emulator.endpoint(),
         emulator.connection_string()
     );
     if let Some(pem) = emulator.ca_certificate_pem() {
-        let path = args.ca_out.unwrap_or_else(|| {
-            std::env::temp_dir()
-                .join("acs-chat-emulator")
-                .join(format!("ca-{}.pem", emulator.local_addr().port()))
-        });
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| ServeError::Runtime(format!("{}: {e}", dir.display())))?;
-        }
-        std::fs::write(&path, pem)
-            .map_err(|e| ServeError::Runtime(format!("{}: {e}", path.display())))?;
+        // The kept CA file itself, unless asked for a copy elsewhere (or none could be kept).
+        let kept = emulator.ca_certificate_path().map(Path::to_path_buf);
+        let path = match (args.ca_out, kept) {
+            (Some(out), _) => {
+                write_file(&out, &pem)?;
+                out
+            }
+            (None, Some(kept)) => kept,
+            (None, None) => {
+                let path = std::env::temp_dir()
+                    .join("acs-chat-emulator")
+                    .join(format!("ca-{}.pem", emulator.local_addr().port()));
+                write_file(&path, &pem)?;
+                path
+            }
+        };
         banner.push_str(&format!(
             "CA certificate:    {} ({trust_hint})\n",
             path.display()
@@ -158,6 +176,16 @@ pub async fn serve_foreground(args: ServeArgs, trust_hint: &str) -> Result<(), S
     say("shutting down\n");
     emulator.shutdown().await;
     Ok(())
+}
+
+/// Writes `contents` to `path`, making its directory.
+fn write_file(path: &Path, contents: &str) -> Result<(), ServeError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ServeError::Runtime(format!("{}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, contents)
+        .map_err(|e| ServeError::Runtime(format!("{}: {e}", path.display())))
 }
 
 /// Writes to stdout, ignoring errors (a closed pipe must not stop the emulator).

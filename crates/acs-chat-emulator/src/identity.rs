@@ -75,6 +75,16 @@ impl TokenSigner {
         }
     }
 
+    /// A signer with this key (a key kept from an earlier run).
+    pub(crate) fn from_key(key: Vec<u8>) -> Self {
+        Self { key }
+    }
+
+    /// The signing key, to keep it across restarts.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
     fn signature(&self, signing_input: &str) -> String {
         let mut mac = mac(&self.key);
         mac.update(signing_input.as_bytes());

@@ -46,8 +46,9 @@
 //! `http::Request<Bytes>` to `http::Response<Bytes>` over it (no sockets), and
 //! [`RunningEmulator`] serves it with hyper over TLS (tokio-rustls, ring).
 //!
-//! Out of scope: image operations of 2024-03-15-preview, Teams interop, events/notifications,
-//! persistence.
+//! State is in memory, or in SQLite with [`EmulatorBuilder::data_dir`] ([`persist`]).
+//!
+//! Out of scope: image operations of 2024-03-15-preview, Teams interop, events/notifications.
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -57,6 +58,7 @@ mod foreground;
 pub mod hmac_auth;
 pub mod identity;
 mod limits;
+pub mod persist;
 mod server;
 pub mod service;
 pub mod store;

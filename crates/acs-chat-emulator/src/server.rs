@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -22,11 +23,12 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::conn::{ChunkedBody, Watchdog};
 use crate::faults::{Fault, FaultInjector, describe};
-use crate::identity::{AccessKey, DEV_ACCESS_KEY};
+use crate::identity::{AccessKey, DEV_ACCESS_KEY, TokenSigner};
 use crate::limits::{ConnectionLimits, ServiceLimits};
+use crate::persist::{Db, PersistError};
 use crate::service::{Service, body_too_large, error_response};
 use crate::store::{Store, StoreError};
-use crate::tls;
+use crate::tls::{self, LocalCa};
 
 /// Request bodies larger than this are refused with 413, by default
 /// ([`ConnectionLimits::max_body_bytes`]).
@@ -82,6 +84,8 @@ pub struct EmulatorBuilder {
     seed: Option<u128>,
     limits: ConnectionLimits,
     service_limits: ServiceLimits,
+    data_dir: Option<PathBuf>,
+    ca_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -108,6 +112,8 @@ impl Default for EmulatorBuilder {
             seed: None,
             limits: ConnectionLimits::default(),
             service_limits: ServiceLimits::default(),
+            data_dir: None,
+            ca_dir: None,
         }
     }
 }
@@ -168,6 +174,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Keeps the state (users, token revocations and the token signing key, threads,
+    /// messages, participants, read receipts) in SQLite in `dir`, and the generated CA there
+    /// too: a restart on the same directory serves the same state with the same ids, and the
+    /// tokens and certificates it issued still work. Default: in memory only.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Keeps the generated CA in `dir` (`ca.pem`, `ca-key.pem`) and reuses it at the next
+    /// start, so that clients that trusted it keep working. Default: the data directory if
+    /// there is one, else a new CA for each emulator ([`tls::default_ca_dir`] is where the
+    /// binary keeps it).
+    pub fn ca_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.ca_dir = Some(dir.into());
+        self
+    }
+
     /// Fixes the seed of generated ids (default: random).
     pub fn seed(mut self, seed: u128) -> Self {
         self.seed = Some(seed);
@@ -184,29 +208,62 @@ impl EmulatorBuilder {
     fn make_service(&self, authority: String) -> Result<Service, EmulatorError> {
         let key = AccessKey::from_base64(&self.access_key)
             .map_err(|_| EmulatorError::new("--access-key: the access key is not base64"))?;
-        let seed = self.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128());
-        let resource_id = uuid::Builder::from_random_bytes(seed.rotate_left(64).to_be_bytes())
-            .into_uuid()
-            .to_string();
-        let mut store = Store::new(resource_id, seed);
+        let new_store = || {
+            let seed = self.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128());
+            let resource_id = uuid::Builder::from_random_bytes(seed.rotate_left(64).to_be_bytes())
+                .into_uuid()
+                .to_string();
+            Store::new(resource_id, seed)
+        };
+        let (mut store, db) = match &self.data_dir {
+            None => (new_store(), None),
+            Some(dir) => {
+                let persisted = |e: PersistError| EmulatorError::new(format!("--data-dir: {e}"));
+                let mut db = Db::open(dir).map_err(persisted)?;
+                match db.load().map_err(persisted)? {
+                    Some(loaded) => (
+                        loaded.store,
+                        Some((db, TokenSigner::from_key(loaded.signing_key))),
+                    ),
+                    None => {
+                        let store = new_store();
+                        let signer = TokenSigner::new(&key);
+                        db.init(&store, signer.key()).map_err(persisted)?;
+                        (store, Some((db, signer)))
+                    }
+                }
+            }
+        };
         store.set_throttle(self.throttle);
         store.set_limits(self.service_limits.clone());
         let mut service = Service::new(store, key, !self.http, authority);
         service.set_max_body_bytes(self.limits.max_body_bytes);
+        if let Some((db, signer)) = db {
+            service.set_database(db, signer);
+        }
         Ok(service)
     }
 
     /// Binds, and serves in a background task of the current Tokio runtime.
     pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
         let key_text = self.access_key.trim().to_owned();
+        let mut ca_path = None;
         let (acceptor, ca_pem) = if self.http {
             (None, None)
         } else {
             let (chain, key_pem, ca) = match self.tls_pem.clone() {
                 Some((chain, key_pem)) => (chain, key_pem, None),
                 None => {
-                    let generated = tls::generate()
-                        .map_err(|e| EmulatorError::new(format!("certificate: {e}")))?;
+                    let certificate =
+                        |e: tls::TlsError| EmulatorError::new(format!("certificate: {e}"));
+                    let ca = match self.ca_dir.as_ref().or(self.data_dir.as_ref()) {
+                        Some(dir) => {
+                            ca_path = Some(LocalCa::cert_path(dir));
+                            LocalCa::load_or_create(dir).map_err(certificate)?
+                        }
+                        None => LocalCa::generate().map_err(certificate)?,
+                    };
+                    let generated = ca.server_certificate().map_err(certificate)?;
                     (
                         generated.chain_pem,
                         generated.key_pem,
@@ -253,6 +310,7 @@ impl EmulatorBuilder {
             service,
             faults,
             ca_pem,
+            ca_path,
             shutdown: Some(shutdown_tx),
             task: Some(task),
         })
@@ -268,6 +326,7 @@ pub struct RunningEmulator {
     service: Arc<Service>,
     faults: FaultInjector,
     ca_pem: Option<String>,
+    ca_path: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -305,6 +364,12 @@ impl RunningEmulator {
     /// The CA certificate (PEM) to trust, when the emulator generated its certificate.
     pub fn ca_certificate_pem(&self) -> Option<String> {
         self.ca_pem.clone()
+    }
+
+    /// The file of the CA certificate, when the emulator keeps its generated CA in a directory
+    /// ([`EmulatorBuilder::ca_dir`], [`EmulatorBuilder::data_dir`]).
+    pub fn ca_certificate_path(&self) -> Option<&Path> {
+        self.ca_path.as_deref()
     }
 
     /// Creates a user in-process; returns its raw id (`8:acs:…`).

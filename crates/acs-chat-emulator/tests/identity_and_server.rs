@@ -300,9 +300,11 @@ async fn the_binary_prints_its_endpoint_and_stops_on_sigterm() {
 
     let ca_path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("emulator-ca-{}.pem", std::process::id()));
+    let data_home = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
         .args(["--port", "0", "--ca-out"])
         .arg(&ca_path)
+        .env("XDG_DATA_HOME", data_home.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -339,6 +341,9 @@ async fn the_binary_prints_its_endpoint_and_stops_on_sigterm() {
         format!("endpoint={endpoint};accesskey={DEV_ACCESS_KEY}")
     );
     let pem = std::fs::read(&ca_path).unwrap();
+    // The CA is kept in the user's data directory; --ca-out is a copy.
+    let kept = data_home.path().join("acs-chat-emulator").join("ca.pem");
+    assert_eq!(std::fs::read(kept).unwrap(), pem);
     let transport = HyperTransport::builder()
         .add_root_certificate_pem(&pem)
         .unwrap()

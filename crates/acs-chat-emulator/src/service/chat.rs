@@ -67,8 +67,8 @@ impl Service {
         let claims = self
             .verified_claims(token)
             .ok_or_else(|| StoreError::unauthorized("The access token is not valid."))?;
-        let caller = self
-            .with_store(|store| store.authenticate(&claims.token_id, &claims.user_id, ctx.now))?;
+        let caller =
+            self.transact(|store| store.authenticate(&claims.token_id, &claims.user_id, ctx.now))?;
         if !caller
             .scopes
             .iter()
@@ -93,7 +93,7 @@ impl Service {
             .caller
             .as_ref()
             .ok_or_else(|| StoreError::unauthorized("The request is not authenticated."))?;
-        self.with_store(|store| f(store, caller))
+        self.transact(|store| f(store, caller))
     }
 }
 

@@ -1,8 +1,8 @@
 //! HTTP: `http::Request<Bytes>` in, `http::Response<Bytes>` out, over a [`Store`].
 //!
 //! [`Service::handle`] is synchronous and takes `now`, so it is tested without sockets or a
-//! clock. Routes come from the generated operation table ([`routes`]); each operation has one
-//! handler ([`chat`], [`identity`]); JSON in and out is in [`json`]. The server
+//! clock. Routes come from the generated operation table (`routes`); each operation has one
+//! handler (`chat`, `identity`); JSON in and out is in `json`. The server
 //! ([`crate::RunningEmulator`]) adds the body limit, fault injection and logging around it.
 
 mod chat;
@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use acs_chat_protocol::DateTime;
@@ -26,6 +26,7 @@ use percent_encoding::percent_decode_str;
 use crate::hmac_auth::{MAX_CLOCK_SKEW, verify_request};
 use crate::identity::{AccessKey, TokenClaims, TokenSigner};
 use crate::limits::ServiceLimits;
+use crate::persist::{Db, PersistError};
 use crate::store::{Caller, Store, StoreError};
 pub use json::error_response;
 use routes::Api;
@@ -85,7 +86,7 @@ type Handler = fn(&Service, &Ctx<'_>) -> Result<Response<Bytes>>;
 /// The emulated service: a [`Store`] behind the wire protocol.
 #[derive(Debug)]
 pub struct Service {
-    store: Mutex<Store>,
+    state: Mutex<State>,
     key: AccessKey,
     signer: TokenSigner,
     https: bool,
@@ -99,6 +100,39 @@ pub struct Service {
     /// result `verify` would give again; revocation and expiry are checked by the store on
     /// every request.
     verified_tokens: Mutex<HashMap<String, TokenClaims>>,
+}
+
+/// The store, and the database under it when the emulator has a data directory.
+#[derive(Debug)]
+struct State {
+    store: Store,
+    db: Option<Db>,
+}
+
+impl State {
+    /// Writes the store's recorded changes to the database; on failure, reloads the store
+    /// from it (so memory never holds what the database does not).
+    fn commit(&mut self) -> Result<(), PersistError> {
+        let changes = self.store.take_changes();
+        let Some(db) = &mut self.db else {
+            return Ok(());
+        };
+        let written = db.write(&self.store, &changes);
+        if written.is_err() {
+            self.reload()?;
+        }
+        written
+    }
+
+    /// The store as the database holds it (same configuration); nothing without a database.
+    fn reload(&mut self) -> Result<(), PersistError> {
+        if let Some(loaded) = self.db.as_ref().map(Db::load).transpose()?.flatten() {
+            let mut store = loaded.store;
+            store.configure_like(&self.store);
+            self.store = store;
+        }
+        Ok(())
+    }
 }
 
 /// What a handler needs of a request.
@@ -198,7 +232,7 @@ impl Service {
         Self {
             limits: store.limits().clone(),
             signer: TokenSigner::new(&key),
-            store: Mutex::new(store),
+            state: Mutex::new(State { store, db: None }),
             key,
             https,
             default_authority: default_authority.into(),
@@ -213,27 +247,59 @@ impl Service {
         self.max_body_bytes = limit;
     }
 
-    /// Runs `f` on the store (for in-process setup and inspection).
+    /// Keeps the state in `db` from now on (it was loaded from there), and signs tokens with
+    /// `signer` (whose key is kept there).
+    pub(crate) fn set_database(&mut self, db: Db, signer: TokenSigner) {
+        self.state
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .db = Some(db);
+        self.signer = signer;
+    }
+
+    /// Runs `f` on the store (for in-process setup and inspection). With a data directory,
+    /// what `f` changed is written before this returns; if that fails, the failure is logged
+    /// and the state goes back to what the database holds.
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        let mut store = self.lock_store();
-        let result = f(&mut store);
-        store.take_changes();
+        let mut state = self.lock_state();
+        let result = f(&mut state.store);
+        if let Err(e) = state.commit() {
+            tracing::error!(error = %e, "the change could not be saved; it is undone");
+        }
         result
     }
 
-    /// The store, locked. A panic while it was locked (a bug: [`Self::handle`] turns it into a
+    /// Runs `f` on the store and writes what it changed (also when it fails: a thread whose
+    /// retention ran out is deleted on the way) before returning: a 500 when that fails,
+    /// with the state back to what the database holds.
+    fn transact<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+        let mut state = self.lock_state();
+        let result = f(&mut state.store);
+        state.commit().map_err(|e| {
+            tracing::error!(error = %e, "the change could not be saved; it is undone");
+            StoreError::new(
+                500,
+                "InternalServerError",
+                "The emulator could not save the change.",
+            )
+        })?;
+        result
+    }
+
+    /// The state, locked. A panic while it was locked (a bug: [`Self::handle`] turns it into a
     /// 500) leaves the lock poisoned; the next caller takes it over instead of failing too,
-    /// after dropping the changes the interrupted call had recorded.
-    fn lock_store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|poisoned| {
-            self.store.clear_poison();
-            let mut store = poisoned.into_inner();
-            let lost = store.take_changes();
-            tracing::warn!(
-                changes = lost.len(),
-                "a request panicked while holding the store; continuing with its state"
-            );
-            store
+    /// after undoing the interrupted call (reloading the database, or, in memory, dropping
+    /// the changes it had recorded).
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| {
+            self.state.clear_poison();
+            let mut state = poisoned.into_inner();
+            tracing::warn!("a request panicked while holding the store; its changes are undone");
+            state.store.take_changes();
+            if let Err(e) = state.reload() {
+                tracing::error!(error = %e, "the database could not be read back");
+            }
+            state
         })
     }
 

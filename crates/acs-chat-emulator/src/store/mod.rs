@@ -49,6 +49,7 @@ pub use errors::StoreError;
 
 use crate::limits::ServiceLimits;
 pub(crate) use ids::Ids;
+pub(crate) use messages::StoredMessage;
 pub(crate) use threads::Thread;
 pub(crate) use users::TokenRecord;
 
@@ -287,6 +288,12 @@ impl Store {
     /// Turns the per-thread message rate limits on or off.
     pub fn set_throttle(&mut self, on: bool) {
         self.throttle = on;
+    }
+
+    /// Takes the configuration (throttling, limits) of `other`, for a store loaded from disk.
+    pub(crate) fn configure_like(&mut self, other: &Store) {
+        self.throttle = other.throttle;
+        self.limits = other.limits.clone();
     }
 
     fn record(&mut self, change: Change) {

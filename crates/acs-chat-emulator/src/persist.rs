@@ -1,0 +1,489 @@
+//! Persistence: the store's state in SQLite, under the store.
+//!
+//! The store stays a pure state machine; after each of its calls the service hands the
+//! recorded [`Change`]s to `Db::write`, which writes the rows they name in one transaction
+//! before the response is sent. So an acknowledged mutation is on disk: the database is in WAL
+//! mode with `synchronous=NORMAL`, which makes a commit durable once SQLite has written it to
+//! the WAL file, so it survives the emulator being killed (`kill -9`); only an operating-system
+//! crash or a power cut can lose the last commits. That is the right trade for a development
+//! emulator: `FULL` would add an fsync to every request for a case a test machine does not
+//! care about. On start, `Db::load` reads everything back.
+//!
+//! Tables (inspect them with `sqlite3 <data dir>/emulator.sqlite3 .tables`): `meta` (resource
+//! id, id counters, the token signing key), `users`, `tokens` (a revoked token's row is
+//! deleted), `threads`, `deleted_threads`, `participants`, `messages`, `read_receipts`,
+//! `repeatability`. Models are stored as the JSON the service sends. The schema version is
+//! `PRAGMA user_version`; a newer one than this build knows is refused. An events outbox fits
+//! as one more table written in the same transaction as the rows of a change.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use acs_chat_protocol::DateTime;
+use acs_chat_protocol::models::{
+    ChatMessage, ChatMessageReadReceipt, ChatParticipant, ChatThreadProperties,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::store::{Change, Ids, Store, StoredMessage, Thread, TokenRecord};
+
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The database file in the data directory.
+pub const DATABASE_FILE: &str = "emulator.sqlite3";
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE users (id TEXT PRIMARY KEY);
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    expires_on TEXT NOT NULL,
+    scopes TEXT NOT NULL
+);
+CREATE INDEX tokens_by_user ON tokens (user_id);
+CREATE TABLE threads (
+    id TEXT PRIMARY KEY,
+    properties TEXT NOT NULL,
+    last_message_received_on TEXT NOT NULL,
+    next_seq INTEGER NOT NULL
+);
+CREATE TABLE deleted_threads (id TEXT PRIMARY KEY);
+CREATE TABLE participants (
+    thread_id TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    participant TEXT NOT NULL,
+    PRIMARY KEY (thread_id, user_id)
+);
+CREATE TABLE messages (
+    thread_id TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    sender TEXT,
+    message TEXT NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+);
+CREATE TABLE read_receipts (
+    thread_id TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    receipt TEXT NOT NULL,
+    PRIMARY KEY (thread_id, user_id)
+);
+CREATE TABLE repeatability (
+    user_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (user_id, request_id)
+);
+";
+
+/// A persistence failure: the database could not be opened, read or written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistError(String);
+
+impl fmt::Display for PersistError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PersistError {}
+
+impl From<rusqlite::Error> for PersistError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(format!("database: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for PersistError {
+    fn from(e: serde_json::Error) -> Self {
+        Self(format!("database: a stored value is not valid JSON: {e}"))
+    }
+}
+
+fn corrupt(what: &str) -> PersistError {
+    PersistError(format!("database: {what} is not valid"))
+}
+
+fn time(text: &str) -> Result<DateTime, PersistError> {
+    DateTime::parse(text).map_err(|_| corrupt("a stored time"))
+}
+
+/// What a database holds beyond the store: the token signing key.
+pub(crate) struct Loaded {
+    pub(crate) store: Store,
+    pub(crate) signing_key: Vec<u8>,
+}
+
+/// The emulator's SQLite database.
+pub(crate) struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish()
+    }
+}
+
+impl Db {
+    /// Opens (or creates) `dir/emulator.sqlite3`; refuses a schema newer than this build's.
+    pub(crate) fn open(dir: &Path) -> Result<Self, PersistError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| PersistError(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(DATABASE_FILE);
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        match version {
+            0 => {
+                conn.execute_batch(SCHEMA)?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            SCHEMA_VERSION => {}
+            newer => {
+                return Err(PersistError(format!(
+                    "{}: schema version {newer} is newer than this emulator's ({SCHEMA_VERSION}); use a newer acs-chat-emulator or another data directory",
+                    path.display()
+                )));
+            }
+        }
+        Ok(Self { conn, path })
+    }
+
+    /// Everything the database holds, or `None` when it is new.
+    pub(crate) fn load(&self) -> Result<Option<Loaded>, PersistError> {
+        let meta = |key: &str| -> Result<Option<String>, PersistError> {
+            Ok(self
+                .conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?)
+        };
+        let Some(resource_id) = meta("resource_id")? else {
+            return Ok(None);
+        };
+        let number = |key: &str| -> Result<u128, PersistError> {
+            meta(key)?
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| corrupt(key))
+        };
+        let mut store = Store::new(resource_id, number("seed")?);
+        store.ids = Ids {
+            seed: number("seed")?,
+            counter: u64::try_from(number("id_counter")?).map_err(|_| corrupt("id_counter"))?,
+            last_time_id: u64::try_from(number("last_time_id")?)
+                .map_err(|_| corrupt("last_time_id"))?,
+        };
+        let signing_key = meta("token_signing_key")?
+            .and_then(|k| STANDARD.decode(k).ok())
+            .ok_or_else(|| corrupt("token_signing_key"))?;
+        let c = &self.conn;
+        let mut rows = c.prepare("SELECT id FROM users")?;
+        for id in rows.query_map([], |r| r.get::<_, String>(0))? {
+            store.users.insert(id?);
+        }
+        let mut rows = c.prepare("SELECT id, user_id, expires_on, scopes FROM tokens")?;
+        let tokens = rows.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        for token in tokens {
+            let (id, user_id, expires_on, scopes) = token?;
+            let record = TokenRecord {
+                user_id,
+                expires_on: time(&expires_on)?,
+                scopes: serde_json::from_str(&scopes)?,
+            };
+            store.tokens.insert(id, record);
+        }
+        let mut rows = c.prepare("SELECT id FROM deleted_threads")?;
+        for id in rows.query_map([], |r| r.get::<_, String>(0))? {
+            store.deleted_threads.insert(id?);
+        }
+        let mut rows =
+            c.prepare("SELECT id, properties, last_message_received_on, next_seq FROM threads")?;
+        let threads = rows.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        for thread in threads {
+            let (id, props, last, next_seq) = thread?;
+            let props: ChatThreadProperties = serde_json::from_str(&props)?;
+            let mut thread = Thread::new(props);
+            thread.last_message_received_on = time(&last)?;
+            thread.next_seq = u64::try_from(next_seq).map_err(|_| corrupt("next_seq"))?;
+            store.threads.insert(id, thread);
+        }
+        let mut rows = c.prepare(
+            "SELECT thread_id, user_id, participant FROM participants ORDER BY thread_id, position",
+        )?;
+        let participants = rows.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in participants {
+            let (thread_id, user_id, participant) = row?;
+            let participant: ChatParticipant = serde_json::from_str(&participant)?;
+            if let Some(thread) = store.threads.get_mut(&thread_id) {
+                thread.participants.push((user_id, participant));
+            }
+        }
+        let mut rows = c.prepare(
+            "SELECT thread_id, seq, sender, message FROM messages ORDER BY thread_id, seq",
+        )?;
+        let messages = rows.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        for row in messages {
+            let (thread_id, seq, sender, message) = row?;
+            let message: ChatMessage = serde_json::from_str(&message)?;
+            let seq = u64::try_from(seq).map_err(|_| corrupt("a message's seq"))?;
+            if let Some(thread) = store.threads.get_mut(&thread_id) {
+                thread
+                    .messages
+                    .push(StoredMessage::new(seq, sender, message));
+            }
+        }
+        let mut rows = c.prepare(
+            "SELECT thread_id, user_id, receipt FROM read_receipts ORDER BY thread_id, position",
+        )?;
+        let receipts = rows.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in receipts {
+            let (thread_id, user_id, receipt) = row?;
+            let receipt: ChatMessageReadReceipt = serde_json::from_str(&receipt)?;
+            if let Some(thread) = store.threads.get_mut(&thread_id) {
+                thread.receipts.push((user_id, receipt));
+            }
+        }
+        let mut rows =
+            c.prepare("SELECT user_id, request_id, request, result FROM repeatability")?;
+        let firsts = rows.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        for row in firsts {
+            let (user_id, request_id, request, result) = row?;
+            store.repeatability.insert(
+                (user_id, request_id),
+                (
+                    serde_json::from_str(&request)?,
+                    serde_json::from_str(&result)?,
+                ),
+            );
+        }
+        Ok(Some(Loaded { store, signing_key }))
+    }
+
+    /// Records a new store (its resource id, seed and counters) and the token signing key.
+    pub(crate) fn init(&mut self, store: &Store, signing_key: &[u8]) -> Result<(), PersistError> {
+        let tx = self.conn.transaction()?;
+        let put = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)";
+        tx.execute(put, params!["resource_id", store.resource_id])?;
+        tx.execute(put, params!["seed", store.ids.seed.to_string()])?;
+        tx.execute(
+            put,
+            params!["token_signing_key", STANDARD.encode(signing_key)],
+        )?;
+        write_counters(&tx, store)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Writes what `changes` changed (reading the new state from `store`) in one transaction.
+    pub(crate) fn write(&mut self, store: &Store, changes: &[Change]) -> Result<(), PersistError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for change in changes {
+            write_change(&tx, store, change)?;
+        }
+        write_counters(&tx, store)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn write_counters(tx: &Transaction<'_>, store: &Store) -> Result<(), PersistError> {
+    let put = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)";
+    tx.execute(put, params!["id_counter", store.ids.counter.to_string()])?;
+    tx.execute(
+        put,
+        params!["last_time_id", store.ids.last_time_id.to_string()],
+    )?;
+    Ok(())
+}
+
+fn write_thread(tx: &Transaction<'_>, thread: &Thread) -> Result<(), PersistError> {
+    tx.execute(
+        "INSERT INTO threads (id, properties, last_message_received_on, next_seq)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET properties = ?2, last_message_received_on = ?3, next_seq = ?4",
+        params![
+            thread.props.id,
+            serde_json::to_string(&thread.props)?,
+            thread.last_message_received_on.to_string(),
+            i64::try_from(thread.next_seq).unwrap_or(i64::MAX),
+        ],
+    )?;
+    Ok(())
+}
+
+fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<(), PersistError> {
+    match change {
+        Change::UserCreated { user_id } => {
+            tx.execute("INSERT OR IGNORE INTO users (id) VALUES (?1)", [user_id])?;
+        }
+        Change::UserDeleted { user_id } => {
+            tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+            tx.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
+        }
+        Change::TokensRevoked { user_id } => {
+            tx.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
+        }
+        Change::TokenIssued { token_id } => {
+            if let Some(t) = store.tokens.get(token_id) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO tokens (id, user_id, expires_on, scopes) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        token_id,
+                        t.user_id,
+                        t.expires_on.to_string(),
+                        serde_json::to_string(&t.scopes)?
+                    ],
+                )?;
+            }
+        }
+        Change::ThreadCreated { thread_id } | Change::ThreadUpdated { thread_id } => {
+            if let Some(thread) = store.threads.get(thread_id) {
+                write_thread(tx, thread)?;
+            }
+        }
+        Change::ThreadDeleted { thread_id } => {
+            tx.execute("DELETE FROM threads WHERE id = ?1", [thread_id])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO deleted_threads (id) VALUES (?1)",
+                [thread_id],
+            )?;
+        }
+        Change::MessageAdded {
+            thread_id,
+            message_id,
+        }
+        | Change::MessageUpdated {
+            thread_id,
+            message_id,
+        } => {
+            let Some(thread) = store.threads.get(thread_id) else {
+                return Ok(());
+            };
+            write_thread(tx, thread)?;
+            if let Some(m) = thread
+                .messages
+                .iter()
+                .find(|m| m.message().id == *message_id)
+            {
+                tx.execute(
+                    "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        thread_id,
+                        i64::try_from(m.seq).unwrap_or(i64::MAX),
+                        message_id,
+                        m.sender,
+                        serde_json::to_string(m.message())?
+                    ],
+                )?;
+            }
+        }
+        Change::ParticipantsAdded {
+            thread_id,
+            user_ids,
+        } => {
+            let Some(thread) = store.threads.get(thread_id) else {
+                return Ok(());
+            };
+            for (user_id, participant) in &thread.participants {
+                if user_ids.contains(user_id) {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO participants (thread_id, user_id, position, participant)
+                         VALUES (?1, ?2, (SELECT COALESCE(MAX(position), -1) + 1 FROM participants WHERE thread_id = ?1), ?3)",
+                        params![thread_id, user_id, serde_json::to_string(participant)?],
+                    )?;
+                }
+            }
+        }
+        Change::ParticipantRemoved { thread_id, user_id } => {
+            tx.execute(
+                "DELETE FROM participants WHERE thread_id = ?1 AND user_id = ?2",
+                [thread_id, user_id],
+            )?;
+        }
+        Change::ReadReceiptSent { thread_id, user_id } => {
+            let receipt = store
+                .threads
+                .get(thread_id)
+                .and_then(|t| t.receipts.iter().find(|(who, _)| who == user_id));
+            if let Some((_, receipt)) = receipt {
+                tx.execute(
+                    "INSERT INTO read_receipts (thread_id, user_id, position, receipt)
+                     VALUES (?1, ?2, (SELECT COALESCE(MAX(position), -1) + 1 FROM read_receipts WHERE thread_id = ?1), ?3)
+                     ON CONFLICT (thread_id, user_id) DO UPDATE SET receipt = ?3",
+                    params![thread_id, user_id, serde_json::to_string(receipt)?],
+                )?;
+            }
+        }
+        Change::RepeatabilityRecorded {
+            user_id,
+            request_id,
+        } => {
+            let key = (user_id.clone(), request_id.clone());
+            if let Some((request, result)) = store.repeatability.get(&key) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO repeatability (user_id, request_id, request, result) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        user_id,
+                        request_id,
+                        serde_json::to_string(request)?,
+                        serde_json::to_string(result)?
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
