@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use acs_chat::{
     ChatClient, ChatClientBuilder, ChatThreadClient, CommunicationTokenCredential,
-    CreateChatThreadOptions, ListOptions, SendMessageOptions,
+    CreateChatThreadOptions, ListChatMessagesOptions, SendChatMessageOptions,
 };
 use acs_chat_emulator::{Emulator, RunningEmulator};
 use acs_chat_transport::{HyperTransport, Transport as _};
@@ -239,7 +239,7 @@ fn drive_memory(op: Op, calls: u64) -> Result<(), BoxError> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let driver = client_driver_any(memory_thread()?, op);
+        let driver = client_driver(memory_thread()?, op);
         let started = std::time::Instant::now();
         for _ in 0..calls {
             driver().await?;
@@ -338,7 +338,7 @@ fn thread_client(
     token: &str,
     ca_pem: &str,
     protocol: Protocol,
-) -> Result<ChatThreadClient<HyperTransport>, BoxError> {
+) -> Result<ChatThreadClient, BoxError> {
     Ok(
         ChatClientBuilder::new(endpoint, CommunicationTokenCredential::new(token)?)
             .transport(transport(ca_pem, protocol)?)
@@ -374,29 +374,23 @@ impl Op {
 }
 
 /// acs-chat doing `op` on `thread`: `send_message`, or the first page of `list_messages`.
-fn client_driver(thread: ChatThreadClient<HyperTransport>, op: Op) -> Driver {
-    client_driver_any(thread, op)
-}
-
-/// [`client_driver`] over any transport.
-fn client_driver_any<T: acs_chat_transport::Transport + 'static>(
-    thread: ChatThreadClient<T>,
-    op: Op,
-) -> Driver {
+fn client_driver(thread: ChatThreadClient, op: Op) -> Driver {
     Arc::new(move || {
         let thread = thread.clone();
         Box::pin(async move {
             match op {
                 Op::SendMessage => {
                     let id = thread
-                        .send_message(SENT_CONTENT, SendMessageOptions::new())
+                        .send_message(SENT_CONTENT, SendChatMessageOptions::default())
                         .await?;
                     std::hint::black_box(id);
                 }
                 Op::ListMessages => {
                     let page = thread
-                        .list_messages(ListOptions::new().page_size(LIST_PAGE_SIZE as i32))
-                        .by_page()
+                        .list_messages(
+                            ListChatMessagesOptions::default().max_page_size(LIST_PAGE_SIZE as i32),
+                        )
+                        .into_pages()
                         .next()
                         .await
                         .ok_or("no page")??;
@@ -601,7 +595,7 @@ async fn overhead(
          client only reads the response \
          bytes; acs-chat also generates the request id, builds, authorizes and parses \
          (send-message: `{{\"id\":…}}`; list-messages: a page of {LIST_PAGE_SIZE} messages, {:.1} KB, \
-         into typed models, through the pager's `by_page()`). Two more variants split the \
+         into typed models, through the pager's `into_pages()`). Two more variants split the \
          difference: *raw+decode* is the raw client plus `serde_json` decoding each body into \
          plain structs of the same shape (section 1's baseline types: what any client must \
          spend to read the answer), and *transport* sends the raw requests through \
@@ -657,7 +651,7 @@ async fn cpu_breakdown(plan: &Plan) -> Result<String, BoxError> {
     };
     let mut rows = String::new();
     for op in Op::ALL {
-        let whole = client_driver_any(thread.clone(), op);
+        let whole = client_driver(thread.clone(), op);
         let body = match op {
             Op::SendMessage => (send_body.clone(), http::StatusCode::CREATED),
             Op::ListMessages => (list_body.clone(), http::StatusCode::OK),
@@ -666,14 +660,11 @@ async fn cpu_breakdown(plan: &Plan) -> Result<String, BoxError> {
             let mut response = http::Response::new(body.0.clone());
             *response.status_mut() = body.1;
             let parsed: Result<(), BoxError> = match op {
-                Op::SendMessage => SendChatMessage::new(
-                    THREAD,
-                    acs_chat_protocol::models::SendChatMessageRequest::new(SENT_CONTENT),
-                )
-                .parse_response(response)
-                .map(|r| drop(std::hint::black_box(r)))
-                .map_err(Into::into),
-                Op::ListMessages => ListChatMessages::new(THREAD)
+                Op::SendMessage => SendChatMessage::new(THREAD, SENT_CONTENT, Default::default())
+                    .parse_response(response)
+                    .map(|r| drop(std::hint::black_box(r)))
+                    .map_err(Into::into),
+                Op::ListMessages => ListChatMessages::new(THREAD, Default::default())
                     .parse_response(response)
                     .map(|r| drop(std::hint::black_box(r)))
                     .map_err(Into::into),
@@ -712,8 +703,7 @@ async fn cpu_breakdown(plan: &Plan) -> Result<String, BoxError> {
 
 /// acs-chat over an in-memory transport that answers with the canned bytes (201 and the
 /// send-message body for POST, 200 and the 20-message page otherwise).
-fn memory_thread()
--> Result<ChatThreadClient<impl acs_chat_transport::Transport + Clone + 'static>, BoxError> {
+fn memory_thread() -> Result<ChatThreadClient, BoxError> {
     let list_body = Bytes::from(fixtures::last_page(LIST_PAGE_SIZE));
     let send_body = Bytes::from_static(fixtures::SEND_RESPONSE.as_bytes());
     let memory = move |request: Request<Bytes>| {
@@ -836,9 +826,7 @@ async fn paging_section(server: &CannedServer, plan: &Plan) -> Result<String, Bo
 }
 
 /// Starts an emulator and a acs-chat for a user of it.
-async fn start_emulator(
-    protocol: Protocol,
-) -> Result<(RunningEmulator, ChatClient<HyperTransport>), BoxError> {
+async fn start_emulator(protocol: Protocol) -> Result<(RunningEmulator, ChatClient), BoxError> {
     let emulator = Emulator::builder().port(0).start().await?;
     let ca = emulator
         .ca_certificate_pem()
@@ -855,14 +843,11 @@ async fn start_emulator(
 
 /// A new thread on the emulator for `op`: empty to send to, or with [`LIST_PAGE_SIZE`]
 /// messages to list.
-async fn emulator_thread(
-    client: &ChatClient<HyperTransport>,
-    op: Op,
-) -> Result<ChatThreadClient<HyperTransport>, BoxError> {
+async fn emulator_thread(client: &ChatClient, op: Op) -> Result<ChatThreadClient, BoxError> {
     let id = client
         .create_chat_thread(
             format!("acs-chat-bench: {}", op.name()),
-            CreateChatThreadOptions::new(),
+            CreateChatThreadOptions::default(),
         )
         .await?
         .thread
@@ -873,7 +858,7 @@ async fn emulator_thread(
             thread
                 .send_message(
                     format!("Message number {i}: let's meet at noon to go over the open issues."),
-                    SendMessageOptions::new()
+                    SendChatMessageOptions::default()
                         .sender_display_name("Alex Smith")
                         .metadata("client", "web"),
                 )

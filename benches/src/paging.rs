@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use acs_chat::models::ChatMessage;
-use acs_chat::{ChatClient, CommunicationTokenCredential, ListOptions};
+use acs_chat::{ChatClient, CommunicationTokenCredential, ListChatMessagesOptions};
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use crate::BoxError;
@@ -54,11 +54,13 @@ pub(crate) fn child(variant: Variant, endpoint: &str, pages: usize) -> Result<()
             .add_root_certificate_pem(ca.into_bytes())
             .build()?;
         let thread = client.chat_thread_client(paging_thread(pages));
-        let pager = thread.list_messages(ListOptions::new().page_size(PAGING_PAGE_SIZE as i32));
+        let pager = thread.list_messages(
+            ListChatMessagesOptions::default().max_page_size(PAGING_PAGE_SIZE as i32),
+        );
         let started = Instant::now();
         let (items, peak) = match variant {
             Variant::FirstPage => {
-                let page = pager.by_page().next().await.ok_or("no page")??;
+                let page = pager.into_pages().next().await.ok_or("no page")??;
                 (page.items.len(), peak_rss_kb())
             }
             Variant::Count => {

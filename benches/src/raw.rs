@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use acs_chat::{ChatClientBuilder, CommunicationTokenCredential};
-use acs_chat_protocol::models::SendChatMessageRequest;
-use acs_chat_protocol::operations::{ListChatMessages, SendChatMessage};
-use acs_chat_protocol::{ApiVersion, Endpoint, Operation, RequestContext, authorize};
+use acs_chat_protocol::operations::{ListChatMessages, ListChatMessagesOptions, SendChatMessage};
+use acs_chat_protocol::{AccessToken, ApiVersion, Endpoint, Operation, RequestContext, authorize};
 use acs_chat_transport::TransportError;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, USER_AGENT};
@@ -24,7 +23,7 @@ use rustls_pki_types::pem::PemObject;
 
 use crate::common::{PlainPage, PlainSendResult};
 use crate::fixtures::{LIST_PAGE_SIZE, SEND_RESPONSE, SENT_CONTENT, THREAD, TOKEN, last_page};
-use crate::{BoxError, Op, Protocol, client_driver_any};
+use crate::{BoxError, Op, Protocol, client_driver};
 
 /// The bare client.
 pub(crate) type RawClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -131,7 +130,7 @@ impl Template {
         let headers = request.headers_mut();
         headers.insert(CLIENT_REQUEST_ID, ids[0].clone());
         headers.insert(USER_AGENT, HeaderValue::try_from(user_agent())?);
-        authorize(&mut request, &endpoint, TOKEN)?;
+        authorize(&mut request, &endpoint, &AccessToken::from_jwt(TOKEN)?)?;
         let (parts, body) = request.into_parts();
         Ok(Self {
             method: parts.method,
@@ -146,13 +145,14 @@ impl Template {
 
     /// The send-message request of the benchmarks.
     pub(crate) fn send_message(endpoint: &str) -> Result<Self, BoxError> {
-        let op = SendChatMessage::new(THREAD, SendChatMessageRequest::new(SENT_CONTENT));
+        let op = SendChatMessage::new(THREAD, SENT_CONTENT, Default::default());
         Self::new(&op, endpoint, StatusCode::CREATED)
     }
 
     /// The list-messages request of the benchmarks (first page, `maxPageSize` 20).
     pub(crate) fn list_messages(endpoint: &str) -> Result<Self, BoxError> {
-        let op = ListChatMessages::new(THREAD).max_page_size(LIST_PAGE_SIZE as i32);
+        let options = ListChatMessagesOptions::default().max_page_size(LIST_PAGE_SIZE as i32);
+        let op = ListChatMessages::new(THREAD, options);
         Self::new(&op, endpoint, StatusCode::OK)
     }
 
@@ -262,7 +262,7 @@ pub(crate) async fn verify(endpoint: &str) -> Result<Vec<String>, BoxError> {
     // Exactly the calls the client variant makes.
     let thread = client.chat_thread_client(THREAD);
     for op in Op::ALL {
-        client_driver_any(thread.clone(), op)().await?;
+        client_driver(thread.clone(), op)().await?;
     }
     let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     let [send, list] = <[Request<Bytes>; 2]>::try_from(seen)

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use acs_chat::models::ChatParticipant;
 use acs_chat::{ChatClient, CommunicationIdentifier, CommunicationTokenCredential, RetryOptions};
 use acs_chat_emulator::{Emulator, RunningEmulator};
 
@@ -71,5 +72,14 @@ impl World {
             raw_id,
             token,
         }
+    }
+}
+
+/// A participant with an optional display name.
+pub fn participant(id: &CommunicationIdentifier, name: Option<&str>) -> ChatParticipant {
+    let participant = ChatParticipant::new(id.clone());
+    match name {
+        Some(name) => participant.with_display_name(name),
+        None => participant,
     }
 }

@@ -3,11 +3,11 @@
 
 use acs_chat::models::{ChatMessageType, ChatRetentionPolicy, ThreadCreationDateRetentionPolicy};
 use acs_chat::{
-    CommunicationIdentifier, Continuation, CreateChatThreadOptions, ErrorKind, ListOptions,
-    RetryOptions, SendMessageOptions, SkipListOptions, TypingNotificationOptions,
-    UpdateChatThreadOptions, UpdateMessageOptions, participant,
+    CommunicationIdentifier, Continuation, CreateChatThreadOptions, ErrorKind,
+    ListChatMessagesOptions, ListChatParticipantsOptions, RetryOptions, SendChatMessageOptions,
+    SendTypingNotificationOptions, UpdateChatMessageOptions, UpdateChatThreadPropertiesOptions,
 };
-use acs_chat_integration_tests::World;
+use acs_chat_integration_tests::{World, participant};
 use futures::{StreamExt, TryStreamExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,8 +21,8 @@ async fn every_operation_end_to_end() {
         .client
         .create_chat_thread(
             "Design review",
-            CreateChatThreadOptions::new()
-                .participant(participant(&alice.id, Some("Alice")))
+            CreateChatThreadOptions::default()
+                .participants([participant(&alice.id, Some("Alice"))])
                 .metadata("project", "acs")
                 .retention_policy(ChatRetentionPolicy::ThreadCreationDate(
                     ThreadCreationDateRetentionPolicy::new(30),
@@ -43,14 +43,11 @@ async fn every_operation_end_to_end() {
         props.retention_policy,
         Some(ChatRetentionPolicy::ThreadCreationDate(ref p)) if p.delete_thread_after_days == 30
     ));
-    assert_eq!(
-        CommunicationIdentifier::from_model(&props.created_by_communication_identifier),
-        alice.id
-    );
+    assert_eq!(props.created_by_communication_identifier.clone(), alice.id);
 
     // update topic and properties (merge-patch keeps the metadata)
     t.update_topic("Design review (v2)").await.unwrap();
-    t.update_properties(UpdateChatThreadOptions::new().metadata("stage", "2"))
+    t.update_properties(UpdateChatThreadPropertiesOptions::default().metadata("stage", "2"))
         .await
         .unwrap();
     let props = t.get_properties().await.unwrap();
@@ -74,18 +71,18 @@ async fn every_operation_end_to_end() {
             .identifier
             .as_ref()
             .map(|i| i.raw_id()),
-        Some("8:acs:nobody_nowhere".to_string())
+        Some("8:acs:nobody_nowhere".into())
     );
 
     // list participants with page size and skip
     let all: Vec<_> = t
-        .list_participants(SkipListOptions::new().page_size(1))
+        .list_participants(ListChatParticipantsOptions::default().max_page_size(1))
         .try_collect()
         .await
         .unwrap();
     assert_eq!(all.len(), 2);
     let skipped: Vec<_> = t
-        .list_participants(SkipListOptions::new().skip(1))
+        .list_participants(ListChatParticipantsOptions::default().skip(1))
         .try_collect()
         .await
         .unwrap();
@@ -95,7 +92,7 @@ async fn every_operation_end_to_end() {
     let first = t
         .send_message(
             "hello",
-            SendMessageOptions::new()
+            SendChatMessageOptions::default()
                 .sender_display_name("Alice")
                 .metadata("k", "v"),
         )
@@ -103,7 +100,10 @@ async fn every_operation_end_to_end() {
         .unwrap();
     let bt = bob.client.chat_thread_client(&thread_id);
     let second = bt
-        .send_message("<p>hi</p>", SendMessageOptions::new().html())
+        .send_message(
+            "<p>hi</p>",
+            SendChatMessageOptions::default().kind(ChatMessageType::Html),
+        )
         .await
         .unwrap();
     let m = t.get_message(&first).await.unwrap();
@@ -118,15 +118,21 @@ async fn every_operation_end_to_end() {
         t.get_message(&second).await.unwrap().kind,
         ChatMessageType::Html
     );
-    t.update_message(&first, UpdateMessageOptions::new().content("hello, edited"))
-        .await
-        .unwrap();
+    t.update_message(
+        &first,
+        UpdateChatMessageOptions::default().content("hello, edited"),
+    )
+    .await
+    .unwrap();
     let m = t.get_message(&first).await.unwrap();
     assert_eq!(m.content.unwrap().message.as_deref(), Some("hello, edited"));
     assert!(m.edited_on.is_some());
     // only the sender may edit or delete
     let e = bt
-        .update_message(&first, UpdateMessageOptions::new().content("hijack"))
+        .update_message(
+            &first,
+            UpdateChatMessageOptions::default().content("hijack"),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(403));
@@ -134,28 +140,27 @@ async fn every_operation_end_to_end() {
     assert!(t.get_message(&second).await.unwrap().deleted_on.is_some());
 
     // typing and read receipts
-    bt.send_typing_notification(TypingNotificationOptions::new().sender_display_name("Bob"))
-        .await
-        .unwrap();
-    t.send_typing_notification(TypingNotificationOptions::new())
+    bt.send_typing_notification(
+        SendTypingNotificationOptions::default().sender_display_name("Bob"),
+    )
+    .await
+    .unwrap();
+    t.send_typing_notification(SendTypingNotificationOptions::default())
         .await
         .unwrap();
     bt.send_read_receipt(&first).await.unwrap();
     let receipts: Vec<_> = t
-        .list_read_receipts(SkipListOptions::new())
+        .list_read_receipts(Default::default())
         .try_collect()
         .await
         .unwrap();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0].chat_message_id, first);
-    assert_eq!(
-        CommunicationIdentifier::from_model(&receipts[0].sender_communication_identifier),
-        bob.id
-    );
+    assert_eq!(receipts[0].sender_communication_identifier.clone(), bob.id);
 
     // system messages: topic updated, participant added
     let messages: Vec<_> = t
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .try_collect()
         .await
         .unwrap();
@@ -173,7 +178,7 @@ async fn every_operation_end_to_end() {
     // list threads: the thread, with lastMessageReceivedOn
     let threads: Vec<_> = bob
         .client
-        .list_chat_threads(ListOptions::new())
+        .list_chat_threads(Default::default())
         .try_collect()
         .await
         .unwrap();
@@ -188,7 +193,7 @@ async fn every_operation_end_to_end() {
     let e = bt.get_properties().await.unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(403));
     assert!(
-        t.list_messages(ListOptions::new())
+        t.list_messages(Default::default())
             .try_collect::<Vec<_>>()
             .await
             .unwrap()
@@ -211,7 +216,7 @@ async fn documented_error_paths() {
     let outsider = world.user();
     let thread = alice
         .client
-        .create_chat_thread("errors", CreateChatThreadOptions::new())
+        .create_chat_thread("errors", CreateChatThreadOptions::default())
         .await
         .unwrap()
         .thread
@@ -235,7 +240,7 @@ async fn documented_error_paths() {
     let e = outsider
         .client
         .chat_thread_client(&thread)
-        .send_message("let me in", SendMessageOptions::new())
+        .send_message("let me in", SendChatMessageOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(403));
@@ -254,7 +259,7 @@ async fn documented_error_paths() {
     let e = alice
         .client
         .chat_thread_client(&thread)
-        .send_message("x".repeat(29 * 1024), SendMessageOptions::new())
+        .send_message("x".repeat(29 * 1024), SendChatMessageOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(413), "{e}");
@@ -263,7 +268,9 @@ async fn documented_error_paths() {
     let e = alice
         .client
         .chat_thread_client(&thread)
-        .update_properties(UpdateChatThreadOptions::new().metadata("big", "y".repeat(2000)))
+        .update_properties(
+            UpdateChatThreadPropertiesOptions::default().metadata("big", "y".repeat(2000)),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(400), "{e}");
@@ -276,7 +283,7 @@ async fn throttling_returns_429_with_retry_after() {
     let alice = world.user();
     let no_retries = world.client(&alice.token, RetryOptions::none());
     let thread = no_retries
-        .create_chat_thread("busy", CreateChatThreadOptions::new())
+        .create_chat_thread("busy", CreateChatThreadOptions::default())
         .await
         .unwrap()
         .thread
@@ -285,7 +292,7 @@ async fn throttling_returns_429_with_retry_after() {
     let mut throttled = None;
     for i in 0..12 {
         match t
-            .send_message(format!("m{i}"), SendMessageOptions::new())
+            .send_message(format!("m{i}"), SendChatMessageOptions::default())
             .await
         {
             Ok(_) => {}
@@ -309,21 +316,21 @@ async fn paging_across_many_pages_and_resuming() {
     let alice = world.user();
     let thread = alice
         .client
-        .create_chat_thread("long", CreateChatThreadOptions::new())
+        .create_chat_thread("long", CreateChatThreadOptions::default())
         .await
         .unwrap()
         .thread
         .id;
     let t = alice.client.chat_thread_client(&thread);
     for i in 0..45 {
-        t.send_message(format!("message {i}"), SendMessageOptions::new())
+        t.send_message(format!("message {i}"), SendChatMessageOptions::default())
             .await
             .unwrap();
     }
     // whole pages of 7
     let pages: Vec<_> = t
-        .list_messages(ListOptions::new().page_size(7))
-        .by_page()
+        .list_messages(ListChatMessagesOptions::default().max_page_size(7))
+        .into_pages()
         .try_collect()
         .await
         .unwrap();
@@ -344,7 +351,7 @@ async fn paging_across_many_pages_and_resuming() {
     assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
 
     // stop after 10 items, resume from the continuation, get the rest exactly once
-    let mut pager = t.list_messages(ListOptions::new().page_size(7));
+    let mut pager = t.list_messages(ListChatMessagesOptions::default().max_page_size(7));
     let mut first_part = Vec::new();
     for _ in 0..10 {
         first_part.push(pager.next().await.unwrap().unwrap().sequence_id);
@@ -352,7 +359,7 @@ async fn paging_across_many_pages_and_resuming() {
     let continuation: Continuation = pager.continuation().expect("more to come");
     drop(pager);
     let rest: Vec<_> = t
-        .list_messages(ListOptions::new().page_size(7))
+        .list_messages(ListChatMessagesOptions::default().max_page_size(7))
         .resume(continuation)
         .map_ok(|m| m.sequence_id)
         .try_collect()
@@ -370,7 +377,7 @@ async fn create_with_the_same_repeatability_id_is_idempotent() {
     let world = World::start().await;
     let alice = world.user();
     let options = || {
-        CreateChatThreadOptions::new()
+        CreateChatThreadOptions::default()
             .repeatability_request_id("8d3c1a6e-5f7b-4f39-9c1e-3e2d4b5a6c7d")
     };
     let a = alice
@@ -386,7 +393,7 @@ async fn create_with_the_same_repeatability_id_is_idempotent() {
     assert_eq!(a.thread.id, b.thread.id);
     let threads: Vec<_> = alice
         .client
-        .list_chat_threads(ListOptions::new())
+        .list_chat_threads(Default::default())
         .try_collect()
         .await
         .unwrap();
@@ -394,7 +401,7 @@ async fn create_with_the_same_repeatability_id_is_idempotent() {
     // a different id creates another thread
     let c = alice
         .client
-        .create_chat_thread("once", CreateChatThreadOptions::new())
+        .create_chat_thread("once", CreateChatThreadOptions::default())
         .await
         .unwrap();
     assert_ne!(c.thread.id, a.thread.id);
@@ -407,7 +414,7 @@ async fn retries_recover_from_injected_faults() {
     let alice = world.user();
     let thread = alice
         .client
-        .create_chat_thread("faults", CreateChatThreadOptions::new())
+        .create_chat_thread("faults", CreateChatThreadOptions::default())
         .await
         .unwrap()
         .thread
@@ -422,7 +429,7 @@ async fn retries_recover_from_injected_faults() {
     // a 503 on send-message (a POST that may have been processed) is not retried
     world.emulator.faults().fail_next(1, 503);
     let e = t
-        .send_message("maybe once", SendMessageOptions::new())
+        .send_message("maybe once", SendChatMessageOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(503));
@@ -432,11 +439,11 @@ async fn retries_recover_from_injected_faults() {
         .emulator
         .faults()
         .fail_next_with_retry_after(1, 429, 0);
-    t.send_message("after throttling", SendMessageOptions::new())
+    t.send_message("after throttling", SendChatMessageOptions::default())
         .await
         .unwrap();
     let texts: Vec<_> = t
-        .list_messages(ListOptions::new())
+        .list_messages(Default::default())
         .try_collect::<Vec<_>>()
         .await
         .unwrap()

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use acs_chat::models::ChatMessageType;
-use acs_chat::{CreateChatThreadOptions, ListOptions, SendMessageOptions, participant};
-use acs_chat_integration_tests::World;
+use acs_chat::{CreateChatThreadOptions, ListChatMessagesOptions, SendChatMessageOptions};
+use acs_chat_integration_tests::{World, participant};
 use futures::TryStreamExt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -44,10 +44,8 @@ fn interleaved_sends_and_deletes_keep_listing_consistent() {
         .run(&steps(), |steps| {
             rt.block_on(async {
                 let owner = &users[0];
-                let mut options = CreateChatThreadOptions::new();
-                for u in &users[1..] {
-                    options = options.participant(participant(&u.id, None));
-                }
+                let options = CreateChatThreadOptions::default()
+                    .participants(users[1..].iter().map(|u| participant(&u.id, None)));
                 let thread = owner
                     .client
                     .create_chat_thread("prop", options)
@@ -64,7 +62,7 @@ fn interleaved_sends_and_deletes_keep_listing_consistent() {
                             let id = users[user]
                                 .client
                                 .chat_thread_client(&thread)
-                                .send_message(format!("{i}"), SendMessageOptions::new())
+                                .send_message(format!("{i}"), SendChatMessageOptions::default())
                                 .await
                                 .unwrap();
                             sent[user].push(id);
@@ -86,7 +84,7 @@ fn interleaved_sends_and_deletes_keep_listing_consistent() {
                 let listed: Vec<_> = owner
                     .client
                     .chat_thread_client(&thread)
-                    .list_messages(ListOptions::new().page_size(4))
+                    .list_messages(ListChatMessagesOptions::default().max_page_size(4))
                     .try_collect()
                     .await
                     .unwrap();

@@ -2,8 +2,9 @@
 //!
 //! - `acs-chat-protocol` is sans-IO: its normal dependency tree has no tokio, hyper, mio, socket2 or
 //!   rustls.
-//! - `acs-chat` without default features compiles no hyper, hyper-util, hyper-rustls or rustls
-//!   (the bring-your-own-transport path).
+//! - `acs-chat` without default features compiles no async runtime and no HTTP stack: no tokio,
+//!   mio, hyper, hyper-util, hyper-rustls or rustls (bring your own transport and runtime; the
+//!   Azure SDK guidelines' "never depend unconditionally on one async runtime").
 
 use std::process::Command;
 
@@ -16,7 +17,14 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     )?;
     check(
         &["-p", "acs-chat", "--no-default-features", "-e", "normal"],
-        &["hyper", "hyper-util", "hyper-rustls", "rustls"],
+        &[
+            "tokio",
+            "mio",
+            "hyper",
+            "hyper-util",
+            "hyper-rustls",
+            "rustls",
+        ],
     )?;
     Ok(())
 }

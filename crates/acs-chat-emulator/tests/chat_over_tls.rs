@@ -6,30 +6,31 @@ use std::time::Duration;
 
 use acs_chat_emulator::Emulator;
 use acs_chat_protocol::models::{
-    AddChatParticipantsRequest, ChatMessageType, ChatParticipant, CreateChatThreadRequest,
-    SendChatMessageRequest, SendReadReceiptRequest, SendTypingNotificationRequest,
-    UpdateChatMessageRequest, UpdateChatThreadRequest,
+    ChatMessageType, ChatParticipant, CreateChatThreadRequest, SendChatMessageRequest,
+    SendTypingNotificationRequest, UpdateChatMessageRequest, UpdateChatThreadRequest,
 };
-use acs_chat_protocol::operations::{
-    AddChatParticipants, CreateChatThread, DeleteChatMessage, DeleteChatThread, GetChatMessage,
-    GetChatThreadProperties, ListChatMessages, ListChatParticipants, ListChatReadReceipts,
-    ListChatThreads, RemoveChatParticipant, SendChatMessage, SendChatReadReceipt,
-    SendTypingNotification, UpdateChatMessage, UpdateChatThreadProperties,
-};
+use acs_chat_protocol::operations::*;
 use acs_chat_protocol::{CommunicationIdentifier, Operation, encode_path_segment};
 use bytes::Bytes;
 use http::{Method, Request};
 use support::{Harness, code, status};
 
 fn participant(user_id: &str) -> ChatParticipant {
-    ChatParticipant::new(CommunicationIdentifier::communication_user(user_id).to_model())
+    ChatParticipant::new(CommunicationIdentifier::communication_user(user_id))
 }
 
 async fn new_thread(h: &Harness, token: &str, others: &[&str]) -> String {
     let mut request = CreateChatThreadRequest::new("lunch");
     request.participants = Some(others.iter().map(|id| participant(id)).collect());
     let result = h
-        .call(&CreateChatThread::new(request), token)
+        .call(
+            &{
+                let mut op = CreateChatThread::new("", Default::default());
+                op.body = request;
+                op
+            },
+            token,
+        )
         .await
         .unwrap();
     assert_eq!(result.invalid_participants, None);
@@ -37,7 +38,7 @@ async fn new_thread(h: &Harness, token: &str, others: &[&str]) -> String {
 }
 
 async fn send_text(h: &Harness, token: &str, thread: &str, text: &str) -> String {
-    let op = SendChatMessage::new(thread, SendChatMessageRequest::new(text));
+    let op = SendChatMessage::new(thread, text, Default::default());
     h.call(&op, token).await.unwrap().id
 }
 
@@ -51,7 +52,11 @@ async fn every_operation_happy_path() {
     // Create (201 + Location), get, update, list threads.
     let mut request = CreateChatThreadRequest::new("lunch");
     request.participants = Some(vec![participant(&alice), participant(&bob)]);
-    let create = CreateChatThread::new(request);
+    let create = {
+        let mut op = CreateChatThread::new("", Default::default());
+        op.body = request;
+        op
+    };
     let response = h.raw(&create, &alice_token).await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -68,8 +73,8 @@ async fn every_operation_happy_path() {
         ))
     );
     assert_eq!(
-        thread.created_by_communication_identifier.raw_id.as_deref(),
-        Some(alice.as_str())
+        thread.created_by_communication_identifier.raw_id(),
+        alice.as_str()
     );
     let id = thread.id.clone();
     let props = h
@@ -79,10 +84,20 @@ async fn every_operation_happy_path() {
     assert_eq!(props.topic, "lunch");
     let mut update = UpdateChatThreadRequest::new();
     update.topic = Some("dinner".into());
-    h.call(&UpdateChatThreadProperties::new(&id, update), &bob_token)
+    h.call(
+        &{
+            let mut op = UpdateChatThreadProperties::new(&id, Default::default());
+            op.body = update;
+            op
+        },
+        &bob_token,
+    )
+    .await
+    .unwrap();
+    let threads = h
+        .call(&ListChatThreads::new(Default::default()), &bob_token)
         .await
         .unwrap();
-    let threads = h.call(&ListChatThreads::new(), &bob_token).await.unwrap();
     assert_eq!(threads.items.len(), 1);
     assert_eq!(threads.items[0].topic, "dinner");
     assert!(threads.items[0].last_message_received_on.is_some());
@@ -91,7 +106,11 @@ async fn every_operation_happy_path() {
     let mut send = SendChatMessageRequest::new("<b>hi</b>");
     send.kind = Some(ChatMessageType::Html);
     send.sender_display_name = Some("Alice".into());
-    let op = SendChatMessage::new(&id, send);
+    let op = {
+        let mut op = SendChatMessage::new(&id, "", Default::default());
+        op.body = send;
+        op
+    };
     let response = h.raw(&op, &alice_token).await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -107,23 +126,23 @@ async fn every_operation_happy_path() {
     assert_eq!(message.kind, ChatMessageType::Html);
     assert_eq!(message.sender_display_name.as_deref(), Some("Alice"));
     assert_eq!(
-        message
-            .sender_communication_identifier
-            .unwrap()
-            .raw_id
-            .as_deref(),
-        Some(alice.as_str())
+        message.sender_communication_identifier,
+        Some(CommunicationIdentifier::communication_user(&alice))
     );
     let mut edit = UpdateChatMessageRequest::new();
     edit.content = Some("<b>hello</b>".into());
     h.call(
-        &UpdateChatMessage::new(&id, &message_id, edit),
+        &{
+            let mut op = UpdateChatMessage::new(&id, &message_id, Default::default());
+            op.body = edit;
+            op
+        },
         &alice_token,
     )
     .await
     .unwrap();
     let page = h
-        .call(&ListChatMessages::new(&id), &bob_token)
+        .call(&ListChatMessages::new(&id, Default::default()), &bob_token)
         .await
         .unwrap();
     let kinds: Vec<ChatMessageType> = page.items.iter().map(|m| m.kind.clone()).collect();
@@ -138,10 +157,7 @@ async fn every_operation_happy_path() {
     assert!(page.items[0].edited_on.is_some());
 
     // Participants: add, list (paged by skip), remove.
-    let add = AddChatParticipants::new(
-        &id,
-        AddChatParticipantsRequest::new(vec![participant(&carol)]),
-    );
+    let add = AddChatParticipants::new(&id, vec![participant(&carol)]);
     let response = h.raw(&add, &alice_token).await;
     assert_eq!(response.status(), 201);
     assert_eq!(
@@ -150,7 +166,10 @@ async fn every_operation_happy_path() {
     );
     let first = h
         .call(
-            &ListChatParticipants::new(&id).max_page_size(2),
+            &ListChatParticipants::new(
+                &id,
+                ListChatParticipantsOptions::default().max_page_size(2),
+            ),
             &carol_token,
         )
         .await
@@ -165,32 +184,39 @@ async fn every_operation_happy_path() {
     assert_eq!(second.next_link, None);
 
     // Read receipts and typing.
-    h.call(
-        &SendChatReadReceipt::new(&id, SendReadReceiptRequest::new(&message_id)),
-        &bob_token,
-    )
-    .await
-    .unwrap();
+    h.call(&SendChatReadReceipt::new(&id, &message_id), &bob_token)
+        .await
+        .unwrap();
     let receipts = h
-        .call(&ListChatReadReceipts::new(&id), &alice_token)
+        .call(
+            &ListChatReadReceipts::new(&id, Default::default()),
+            &alice_token,
+        )
         .await
         .unwrap();
     assert_eq!(receipts.items.len(), 1);
     assert_eq!(receipts.items[0].chat_message_id, message_id);
-    h.call(&SendTypingNotification::new(&id), &bob_token)
-        .await
-        .unwrap();
+    h.call(
+        &SendTypingNotification::new(&id, Default::default()),
+        &bob_token,
+    )
+    .await
+    .unwrap();
     let mut typing = SendTypingNotificationRequest::new();
     typing.sender_display_name = Some("Bob".into());
     h.call(
-        &SendTypingNotification::new(&id).request(typing),
+        &{
+            let mut op = SendTypingNotification::new(&id, Default::default());
+            op.body = Some(typing);
+            op
+        },
         &bob_token,
     )
     .await
     .unwrap();
 
     // Remove a participant: they lose access.
-    let carol_id = CommunicationIdentifier::communication_user(&carol).to_model();
+    let carol_id = CommunicationIdentifier::communication_user(&carol);
     h.call(&RemoveChatParticipant::new(&id, carol_id), &alice_token)
         .await
         .unwrap();
@@ -219,13 +245,13 @@ async fn every_operation_happy_path() {
             .unwrap_err();
         assert_eq!(status(&e), 404);
         let e = h
-            .call(&ListChatMessages::new(&id), token)
+            .call(&ListChatMessages::new(&id, Default::default()), token)
             .await
             .unwrap_err();
         assert_eq!(status(&e), 404);
     }
     assert!(
-        h.call(&ListChatThreads::new(), &alice_token)
+        h.call(&ListChatThreads::new(Default::default()), &alice_token)
             .await
             .unwrap()
             .items
@@ -279,13 +305,16 @@ async fn non_participants_get_403_and_senders_alone_edit() {
     let (_, eve_token) = h.user();
     let thread = new_thread(&h, &alice_token, &[&bob]).await;
     let e = h
-        .call(&ListChatMessages::new(&thread), &eve_token)
+        .call(
+            &ListChatMessages::new(&thread, Default::default()),
+            &eve_token,
+        )
         .await
         .unwrap_err();
     assert_eq!((status(&e), code(&e).as_str()), (403, "Forbidden"));
     let e = h
         .call(
-            &SendChatMessage::new(&thread, SendChatMessageRequest::new("x")),
+            &SendChatMessage::new(&thread, "x", Default::default()),
             &eve_token,
         )
         .await
@@ -297,7 +326,11 @@ async fn non_participants_get_403_and_senders_alone_edit() {
     edit.content = Some("bob was here".into());
     let e = h
         .call(
-            &UpdateChatMessage::new(&thread, &message, edit.clone()),
+            &{
+                let mut op = UpdateChatMessage::new(&thread, &message, Default::default());
+                op.body = edit.clone();
+                op
+            },
             &bob_token,
         )
         .await
@@ -309,7 +342,11 @@ async fn non_participants_get_403_and_senders_alone_edit() {
         .unwrap_err();
     assert_eq!(status(&e), 403);
     h.call(
-        &UpdateChatMessage::new(&thread, &message, edit),
+        &{
+            let mut op = UpdateChatMessage::new(&thread, &message, Default::default());
+            op.body = edit;
+            op
+        },
         &alice_token,
     )
     .await
@@ -400,7 +437,7 @@ async fn throttling_returns_429_with_retry_after() {
     for i in 0..10 {
         send_text(&h, &token, &thread, &format!("m{i}")).await;
     }
-    let op = SendChatMessage::new(&thread, SendChatMessageRequest::new("one too many"));
+    let op = SendChatMessage::new(&thread, "one too many", Default::default());
     let response = h.raw(&op, &token).await;
     assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"]
@@ -412,7 +449,7 @@ async fn throttling_returns_429_with_retry_after() {
     let e = op.parse_response(response).unwrap_err();
     assert_eq!(code(&e), "TooManyRequests");
     // Reads are not limited.
-    h.call(&ListChatMessages::new(&thread), &token)
+    h.call(&ListChatMessages::new(&thread, Default::default()), &token)
         .await
         .unwrap();
 }
@@ -421,8 +458,11 @@ async fn throttling_returns_429_with_retry_after() {
 async fn repeatability_request_id_creates_one_thread() {
     let h = Harness::start().await;
     let (_, token) = h.user();
-    let op = CreateChatThread::new(CreateChatThreadRequest::new("once"))
-        .repeatability_request_id("4c8d3cd6-1e4c-4d2c-9a9d-6b1f7f2a9e10");
+    let op = CreateChatThread::new(
+        "once",
+        CreateChatThreadOptions::default()
+            .repeatability_request_id("4c8d3cd6-1e4c-4d2c-9a9d-6b1f7f2a9e10"),
+    );
     let first = h.call(&op, &token).await.unwrap();
     let second = h.call(&op, &token).await.unwrap();
     assert_eq!(
@@ -430,18 +470,18 @@ async fn repeatability_request_id_creates_one_thread() {
         second.chat_thread.unwrap().id
     );
     assert_eq!(
-        h.call(&ListChatThreads::new(), &token)
+        h.call(&ListChatThreads::new(Default::default()), &token)
             .await
             .unwrap()
             .items
             .len(),
         1
     );
-    let without = CreateChatThread::new(CreateChatThreadRequest::new("once"));
+    let without = CreateChatThread::new("once", Default::default());
     h.call(&without, &token).await.unwrap();
     h.call(&without, &token).await.unwrap();
     assert_eq!(
-        h.call(&ListChatThreads::new(), &token)
+        h.call(&ListChatThreads::new(Default::default()), &token)
             .await
             .unwrap()
             .items
@@ -460,7 +500,13 @@ async fn paging_follows_next_links_verbatim() {
         sent.push(send_text(&h, &token, &thread, &format!("m{i}")).await);
     }
     let mut page = h
-        .call(&ListChatMessages::new(&thread).max_page_size(10), &token)
+        .call(
+            &ListChatMessages::new(
+                &thread,
+                ListChatMessagesOptions::default().max_page_size(10),
+            ),
+            &token,
+        )
         .await
         .unwrap();
     let mut ids = Vec::new();
@@ -492,13 +538,25 @@ async fn paging_follows_next_links_verbatim() {
 
     // 200 is the largest page; over it is a 400 that names the bounds. Threads page too.
     let big = h
-        .call(&ListChatMessages::new(&thread).max_page_size(200), &token)
+        .call(
+            &ListChatMessages::new(
+                &thread,
+                ListChatMessagesOptions::default().max_page_size(200),
+            ),
+            &token,
+        )
         .await
         .unwrap();
     assert_eq!(big.items.len(), 96);
     for size in [0, 201, 1000] {
         let error = h
-            .call(&ListChatMessages::new(&thread).max_page_size(size), &token)
+            .call(
+                &ListChatMessages::new(
+                    &thread,
+                    ListChatMessagesOptions::default().max_page_size(size),
+                ),
+                &token,
+            )
             .await
             .unwrap_err();
         assert_eq!(
@@ -517,7 +575,10 @@ async fn paging_follows_next_links_verbatim() {
         new_thread(&h, &token, &[]).await;
     }
     let mut page = h
-        .call(&ListChatThreads::new().max_page_size(2), &token)
+        .call(
+            &ListChatThreads::new(ListChatThreadsOptions::default().max_page_size(2)),
+            &token,
+        )
         .await
         .unwrap();
     let mut seen = page.items.len();
@@ -547,10 +608,7 @@ async fn share_history_time_hides_earlier_messages() {
     let later = created.checked_add(Duration::from_millis(1)).unwrap();
     let mut with_limit = participant(&bob);
     with_limit.share_history_time = Some(later);
-    let add = AddChatParticipants::new(
-        &thread,
-        AddChatParticipantsRequest::new(vec![with_limit, participant(&carol)]),
-    );
+    let add = AddChatParticipants::new(&thread, vec![with_limit, participant(&carol)]);
     h.call(&add, &alice_token).await.unwrap();
     let e = h
         .call(&GetChatMessage::new(&thread, &before), &bob_token)
@@ -558,7 +616,10 @@ async fn share_history_time_hides_earlier_messages() {
         .unwrap_err();
     assert_eq!(status(&e), 404);
     let bob_sees = h
-        .call(&ListChatMessages::new(&thread), &bob_token)
+        .call(
+            &ListChatMessages::new(&thread, Default::default()),
+            &bob_token,
+        )
         .await
         .unwrap();
     assert!(bob_sees.items.iter().all(|m| m.id != before));
@@ -569,14 +630,20 @@ async fn share_history_time_hides_earlier_messages() {
             .any(|m| m.kind == ChatMessageType::ParticipantAdded)
     );
     let carol_sees = h
-        .call(&ListChatMessages::new(&thread), &carol_token)
+        .call(
+            &ListChatMessages::new(&thread, Default::default()),
+            &carol_token,
+        )
         .await
         .unwrap();
     assert!(carol_sees.items.iter().any(|m| m.id == before));
     // startTime filters too.
     let recent = h
         .call(
-            &ListChatMessages::new(&thread).start_time(later),
+            &ListChatMessages::new(
+                &thread,
+                ListChatMessagesOptions::default().start_time(later),
+            ),
             &carol_token,
         )
         .await
@@ -592,17 +659,20 @@ async fn invalid_participants_are_reported_and_others_added() {
     let thread = new_thread(&h, &token, &[]).await;
     let add = AddChatParticipants::new(
         &thread,
-        AddChatParticipantsRequest::new(vec![
+        vec![
             participant("8:acs:00000000-0000-0000-0000-000000000000_nobody"),
             participant(&bob),
-        ]),
+        ],
     );
     let result = h.call(&add, &token).await.unwrap();
     let invalid = result.invalid_participants.unwrap();
     assert_eq!(invalid.len(), 1);
     assert_eq!(invalid[0].code, "404");
     let all = h
-        .call(&ListChatParticipants::new(&thread), &token)
+        .call(
+            &ListChatParticipants::new(&thread, Default::default()),
+            &token,
+        )
         .await
         .unwrap();
     assert_eq!(all.items.len(), 2);

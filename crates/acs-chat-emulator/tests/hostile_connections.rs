@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use acs_chat_emulator::{ConnectionLimits, Emulator};
-use acs_chat_protocol::models::{CreateChatThreadRequest, SendChatMessageRequest};
-use acs_chat_protocol::operations::{CreateChatThread, ListChatMessages, SendChatMessage};
+use acs_chat_protocol::operations::{
+    CreateChatThread, ListChatMessages, ListChatMessagesOptions, SendChatMessage,
+};
 use support::Harness;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -67,17 +68,14 @@ async fn a_normal_client_is_served_among_hundreds_of_hostile_connections() {
     let addr: SocketAddr = h.emulator.local_addr();
     let (_, token) = h.user();
     let thread = h
-        .call(
-            &CreateChatThread::new(CreateChatThreadRequest::new("big")),
-            &token,
-        )
+        .call(&CreateChatThread::new("big", Default::default()), &token)
         .await
         .unwrap()
         .chat_thread
         .unwrap()
         .id;
     for _ in 0..20 {
-        let op = SendChatMessage::new(&thread, SendChatMessageRequest::new("x".repeat(20_000)));
+        let op = SendChatMessage::new(&thread, "x".repeat(20_000), Default::default());
         h.call(&op, &token).await.unwrap();
     }
     let listing = format!(
@@ -108,10 +106,13 @@ async fn a_normal_client_is_served_among_hundreds_of_hostile_connections() {
     }
 
     // A normal client, meanwhile.
-    let op = SendChatMessage::new(&thread, SendChatMessageRequest::new("still here"));
+    let op = SendChatMessage::new(&thread, "still here", Default::default());
     h.call(&op, &token).await.unwrap();
     let page = h
-        .call(&ListChatMessages::new(&thread).max_page_size(1), &token)
+        .call(
+            &ListChatMessages::new(&thread, ListChatMessagesOptions::default().max_page_size(1)),
+            &token,
+        )
         .await
         .unwrap();
     assert_eq!(

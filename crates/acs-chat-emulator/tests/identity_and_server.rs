@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 use acs_chat_emulator::identity::AccessKey;
 use acs_chat_emulator::{DEV_ACCESS_KEY, Emulator, tls};
 use acs_chat_protocol::identity::{
-    CreateUser, DeleteUser, IDENTITY_API_VERSION, IssueAccessToken, RevokeAccessTokens,
+    CommunicationIdentityTokenScope, CreateUser, CreateUserOptions, DeleteUser,
+    IDENTITY_API_VERSION, IssueAccessToken, IssueAccessTokenOptions, RevokeAccessTokens,
     sign_request,
 };
 use acs_chat_protocol::operations::ListChatThreads;
@@ -71,7 +72,11 @@ async fn identity_over_tls() {
 
     let created = identity(
         &h,
-        &CreateUser::with_token(vec!["chat".into()], Some(60)),
+        &CreateUser::new(
+            CreateUserOptions::default()
+                .create_token_with_scopes([CommunicationIdentityTokenScope::Chat])
+                .expires_in_minutes(60),
+        ),
         &key,
     )
     .await
@@ -81,7 +86,9 @@ async fn identity_over_tls() {
     let token = created.access_token.unwrap();
     let parsed = AccessToken::from_jwt(token.token.clone()).unwrap();
     assert_eq!(parsed.expires_on(), token.expires_on);
-    h.call(&ListChatThreads::new(), &token.token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token.token)
+        .await
+        .unwrap();
 
     // The wire form of expiresOn, like the real service.
     let create = "/identities?api-version=2023-10-01";
@@ -100,32 +107,53 @@ async fn identity_over_tls() {
     // Issue another token, then revoke them all.
     let second = identity(
         &h,
-        &IssueAccessToken::new(&user, vec!["chat".into()]).expires_in_minutes(1440),
+        &IssueAccessToken::new(
+            &user,
+            vec![CommunicationIdentityTokenScope::Chat],
+            IssueAccessTokenOptions::default().expires_in_minutes(1440),
+        ),
         &key,
     )
     .await
     .unwrap();
-    h.call(&ListChatThreads::new(), &second.token)
+    h.call(&ListChatThreads::new(Default::default()), &second.token)
         .await
         .unwrap();
     identity(&h, &RevokeAccessTokens::new(&user), &key)
         .await
         .unwrap();
     for t in [&token.token, &second.token] {
-        let e = h.call(&ListChatThreads::new(), t).await.unwrap_err();
+        let e = h
+            .call(&ListChatThreads::new(Default::default()), t)
+            .await
+            .unwrap_err();
         assert_eq!(status(&e), 401);
     }
     identity(&h, &DeleteUser::new(&user), &key).await.unwrap();
-    let e = identity(&h, &IssueAccessToken::new(&user, vec!["chat".into()]), &key)
-        .await
-        .unwrap_err();
+    let e = identity(
+        &h,
+        &IssueAccessToken::new(
+            &user,
+            vec![CommunicationIdentityTokenScope::Chat],
+            Default::default(),
+        ),
+        &key,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(status(&e), 404);
     // Without a token, and with an out-of-range lifetime.
-    let plain = identity(&h, &CreateUser::new(), &key).await.unwrap();
+    let plain = identity(&h, &CreateUser::new(Default::default()), &key)
+        .await
+        .unwrap();
     assert!(plain.access_token.is_none());
     let e = identity(
         &h,
-        &CreateUser::with_token(vec!["chat".into()], Some(59)),
+        &CreateUser::new(
+            CreateUserOptions::default()
+                .create_token_with_scopes([CommunicationIdentityTokenScope::Chat])
+                .expires_in_minutes(59),
+        ),
         &key,
     )
     .await
@@ -185,25 +213,35 @@ async fn injected_faults() {
     let faults = h.emulator.faults();
     faults.fail_next(1, 503);
     faults.fail_next_with_retry_after(1, 429, 2);
-    let r = h.raw(&ListChatThreads::new(), &token).await;
+    let r = h
+        .raw(&ListChatThreads::new(Default::default()), &token)
+        .await;
     assert_eq!(r.status(), 503);
     assert_eq!(json(&r)["error"]["code"], "ServiceUnavailable");
-    let r = h.raw(&ListChatThreads::new(), &token).await;
+    let r = h
+        .raw(&ListChatThreads::new(Default::default()), &token)
+        .await;
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "2");
     assert_eq!(faults.pending(), 0);
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
 
     faults.drop_next(1);
-    let request = h.request(&ListChatThreads::new(), &token);
+    let request = h.request(&ListChatThreads::new(Default::default()), &token);
     assert!(h.send(request).await.is_err(), "the connection is dropped");
     faults.delay_next(1, Duration::from_millis(50));
     let started = std::time::Instant::now();
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(50));
     faults.fail_next(3, 500);
     faults.clear();
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -219,12 +257,16 @@ async fn http1_and_http2_clients() {
             .unwrap()
     };
     let h = Harness::over(emulator, transport(HyperTransport::builder().http1_only()));
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
     let h = Harness::over(
         h.emulator,
         transport(HyperTransport::builder().http2_only()),
     );
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -233,7 +275,9 @@ async fn plain_http_mode() {
     assert!(h.emulator.endpoint().starts_with("http://127.0.0.1:"));
     assert_eq!(h.emulator.ca_certificate_pem(), None);
     let (_, token) = h.user();
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -252,7 +296,9 @@ async fn a_given_certificate_is_served() {
         .unwrap();
     let h = Harness::over(emulator, transport);
     let (_, token) = h.user();
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
     // Bad PEM is a start error, not a panic.
     let e = Emulator::builder()
         .tls_pem("nope", "nope")
@@ -279,7 +325,7 @@ async fn a_client_that_does_not_trust_the_ca_fails() {
         .unwrap();
     let h = Harness::over(emulator, transport);
     let (_, token) = h.user();
-    let request = h.request(&ListChatThreads::new(), &token);
+    let request = h.request(&ListChatThreads::new(Default::default()), &token);
     assert!(h.send(request).await.is_err());
 }
 
@@ -374,13 +420,19 @@ async fn an_injected_panic_is_a_500_and_the_emulator_goes_on() {
     let h = Harness::start().await;
     let (_, token) = h.user();
     let thread = acs_chat_protocol::operations::CreateChatThread::new(
-        acs_chat_protocol::models::CreateChatThreadRequest::new("before the panic"),
+        "before the panic",
+        Default::default(),
     );
     h.call(&thread, &token).await.unwrap();
     h.emulator.faults().panic_next(1);
-    let r = h.raw(&ListChatThreads::new(), &token).await;
+    let r = h
+        .raw(&ListChatThreads::new(Default::default()), &token)
+        .await;
     assert_eq!(r.status(), 500);
-    let page = h.call(&ListChatThreads::new(), &token).await.unwrap();
+    let page = h
+        .call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].topic, "before the panic");
 }

@@ -36,10 +36,14 @@ async fn logs_requests_without_secrets() {
 
     let h = Harness::start().await;
     let (_, token) = h.user();
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
-    let _ = h.call(&ListChatThreads::new(), "bogus-token").await;
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
+    let _ = h
+        .call(&ListChatThreads::new(Default::default()), "bogus-token")
+        .await;
     let ctx = RequestContext::new(h.ctx.endpoint().clone(), IDENTITY_API_VERSION);
-    let op = CreateUser::new();
+    let op = CreateUser::new(Default::default());
     let mut request = op.build_request(&ctx).unwrap();
     let now = DateTime::from_system_time(std::time::SystemTime::now()).unwrap();
     sign_request(
@@ -84,7 +88,9 @@ async fn logs_requests_without_secrets() {
 async fn the_library_installs_no_global_subscriber() {
     let h = Harness::start().await;
     let (_, token) = h.user();
-    h.call(&ListChatThreads::new(), &token).await.unwrap();
+    h.call(&ListChatThreads::new(Default::default()), &token)
+        .await
+        .unwrap();
     h.emulator.shutdown().await;
     // A global subscriber would be the default of a new thread.
     let global = std::thread::spawn(|| {

@@ -9,18 +9,18 @@ use std::sync::{Arc, Mutex};
 use acs_chat_emulator::identity::AccessKey;
 use acs_chat_emulator::{DEV_ACCESS_KEY, Emulator};
 use acs_chat_protocol::identity::{
-    CreateUser, IDENTITY_API_VERSION, RevokeAccessTokens, sign_request,
+    CommunicationIdentityTokenScope, CreateUser, CreateUserOptions, IDENTITY_API_VERSION,
+    RevokeAccessTokens, sign_request,
 };
-use acs_chat_protocol::models::{
-    AddChatParticipantsRequest, ChatParticipant, CreateChatThreadRequest, SendChatMessageRequest,
-    SendReadReceiptRequest,
-};
+use acs_chat_protocol::models::ChatParticipant;
 use acs_chat_protocol::operations::{
     AddChatParticipants, CreateChatThread, DeleteChatThread, ListChatMessages,
-    ListChatParticipants, ListChatReadReceipts, ListChatThreads, SendChatMessage,
-    SendChatReadReceipt,
+    ListChatMessagesOptions, ListChatParticipants, ListChatReadReceipts, ListChatThreads,
+    SendChatMessage, SendChatReadReceipt,
 };
-use acs_chat_protocol::{CommunicationIdentifier, DateTime, Endpoint, Operation, RequestContext};
+use acs_chat_protocol::{
+    AccessToken, CommunicationIdentifier, DateTime, Endpoint, Operation, RequestContext,
+};
 use acs_chat_transport::{HyperTransport, Transport};
 use support::{Harness, status};
 
@@ -30,7 +30,13 @@ async fn persistent(dir: &std::path::Path) -> Harness {
 
 async fn all_messages(h: &Harness, token: &str, thread: &str) -> Vec<(String, String, String)> {
     let mut page = h
-        .call(&ListChatMessages::new(thread).max_page_size(200), token)
+        .call(
+            &ListChatMessages::new(
+                thread,
+                ListChatMessagesOptions::default().max_page_size(200),
+            ),
+            token,
+        )
         .await
         .unwrap();
     let mut all = Vec::new();
@@ -64,7 +70,7 @@ async fn a_restart_on_the_same_directory_serves_the_same_state() {
     let (bob, bob_token) = h.user();
     let thread = h
         .call(
-            &CreateChatThread::new(CreateChatThreadRequest::new("kept")),
+            &CreateChatThread::new("kept", Default::default()),
             &alice_token,
         )
         .await
@@ -74,7 +80,7 @@ async fn a_restart_on_the_same_directory_serves_the_same_state() {
         .id;
     let doomed = h
         .call(
-            &CreateChatThread::new(CreateChatThreadRequest::new("deleted")),
+            &CreateChatThread::new("deleted", Default::default()),
             &alice_token,
         )
         .await
@@ -85,29 +91,28 @@ async fn a_restart_on_the_same_directory_serves_the_same_state() {
     h.call(&DeleteChatThread::new(&doomed), &alice_token)
         .await
         .unwrap();
-    let participant =
-        ChatParticipant::new(CommunicationIdentifier::communication_user(&bob).to_model());
+    let participant = ChatParticipant::new(CommunicationIdentifier::communication_user(&bob));
     h.call(
-        &AddChatParticipants::new(&thread, AddChatParticipantsRequest::new(vec![participant])),
+        &AddChatParticipants::new(&thread, vec![participant]),
         &alice_token,
     )
     .await
     .unwrap();
     let mut sent = Vec::new();
     for i in 0..5 {
-        let op = SendChatMessage::new(&thread, SendChatMessageRequest::new(format!("m{i}")));
+        let op = SendChatMessage::new(&thread, format!("m{i}"), Default::default());
         sent.push(h.call(&op, &bob_token).await.unwrap().id);
     }
-    h.call(
-        &SendChatReadReceipt::new(&thread, SendReadReceiptRequest::new(&sent[2])),
-        &alice_token,
-    )
-    .await
-    .unwrap();
+    h.call(&SendChatReadReceipt::new(&thread, &sent[2]), &alice_token)
+        .await
+        .unwrap();
     let key = AccessKey::from_base64(DEV_ACCESS_KEY).unwrap();
     let messages_before = all_messages(&h, &alice_token, &thread).await;
     let participants_before = h
-        .call(&ListChatParticipants::new(&thread), &alice_token)
+        .call(
+            &ListChatParticipants::new(&thread, Default::default()),
+            &alice_token,
+        )
         .await
         .unwrap()
         .items;
@@ -128,7 +133,10 @@ async fn a_restart_on_the_same_directory_serves_the_same_state() {
     let h = persistent(dir.path()).await;
     assert_eq!(h.emulator.ca_certificate_pem().unwrap(), ca, "the same CA");
     // Tokens issued before the restart still work; revoked ones do not.
-    let threads = h.call(&ListChatThreads::new(), &alice_token).await.unwrap();
+    let threads = h
+        .call(&ListChatThreads::new(Default::default()), &alice_token)
+        .await
+        .unwrap();
     assert_eq!(threads.items.len(), 1);
     assert_eq!(threads.items[0].id, thread);
     assert_eq!(
@@ -136,29 +144,38 @@ async fn a_restart_on_the_same_directory_serves_the_same_state() {
         messages_before
     );
     assert_eq!(
-        h.call(&ListChatParticipants::new(&thread), &bob_token)
-            .await
-            .unwrap()
-            .items,
+        h.call(
+            &ListChatParticipants::new(&thread, Default::default()),
+            &bob_token
+        )
+        .await
+        .unwrap()
+        .items,
         participants_before
     );
     let receipts = h
-        .call(&ListChatReadReceipts::new(&thread), &alice_token)
+        .call(
+            &ListChatReadReceipts::new(&thread, Default::default()),
+            &alice_token,
+        )
         .await
         .unwrap();
     assert_eq!(receipts.items[0].chat_message_id, sent[2]);
     let error = h
-        .call(&ListChatThreads::new(), &carol_token)
+        .call(&ListChatThreads::new(Default::default()), &carol_token)
         .await
         .unwrap_err();
     assert_eq!(status(&error), 401);
     let error = h
-        .call(&ListChatMessages::new(&doomed), &alice_token)
+        .call(
+            &ListChatMessages::new(&doomed, Default::default()),
+            &alice_token,
+        )
         .await
         .unwrap_err();
     assert_eq!(status(&error), 404);
     // New ids go on after the old ones.
-    let op = SendChatMessage::new(&thread, SendChatMessageRequest::new("after"));
+    let op = SendChatMessage::new(&thread, "after", Default::default());
     let next = h.call(&op, &bob_token).await.unwrap().id;
     assert!(next.parse::<u64>().unwrap() > sent[4].parse::<u64>().unwrap());
     let after = all_messages(&h, &alice_token, &thread).await;
@@ -239,7 +256,8 @@ async fn call<O: Operation>(
     let endpoint = Endpoint::parse(endpoint).unwrap();
     let ctx = RequestContext::new(endpoint.clone(), Default::default());
     let mut request = op.build_request(&ctx).unwrap();
-    acs_chat_protocol::authorize(&mut request, &endpoint, token).unwrap();
+    let token = AccessToken::new(token, DateTime::UNIX_EPOCH);
+    acs_chat_protocol::authorize(&mut request, &endpoint, &token).unwrap();
     let response = transport.send(request).await.map_err(|e| e.to_string())?;
     op.parse_response(response).map_err(|e| e.to_string())
 }
@@ -253,7 +271,10 @@ async fn no_acknowledged_write_is_lost_on_kill_9() {
     let transport = client(dir.path());
     // A user and a token through the Identity API.
     let ctx = RequestContext::new(Endpoint::parse(&endpoint).unwrap(), IDENTITY_API_VERSION);
-    let op = CreateUser::with_token(vec!["chat".into()], None);
+    let op = CreateUser::new(
+        CreateUserOptions::default()
+            .create_token_with_scopes([CommunicationIdentityTokenScope::Chat]),
+    );
     let mut request = op.build_request(&ctx).unwrap();
     let key = AccessKey::from_base64(DEV_ACCESS_KEY).unwrap();
     sign_request(
@@ -269,7 +290,7 @@ async fn no_acknowledged_write_is_lost_on_kill_9() {
     let thread = call(
         &transport,
         &endpoint,
-        &CreateChatThread::new(CreateChatThreadRequest::new("load")),
+        &CreateChatThread::new("load", Default::default()),
         &token,
     )
     .await
@@ -293,10 +314,7 @@ async fn no_acknowledged_write_is_lost_on_kill_9() {
         );
         writers.spawn(async move {
             for i in 0..10_000 {
-                let op = SendChatMessage::new(
-                    &thread,
-                    SendChatMessageRequest::new(format!("w{w} m{i}")),
-                );
+                let op = SendChatMessage::new(&thread, format!("w{w} m{i}"), Default::default());
                 match call(&transport, &endpoint, &op, &token).await {
                     Ok(result) => {
                         acked.lock().unwrap().push(result.id);
@@ -332,7 +350,10 @@ async fn no_acknowledged_write_is_lost_on_kill_9() {
     let mut page = call(
         &transport,
         &endpoint,
-        &ListChatMessages::new(&thread).max_page_size(200),
+        &ListChatMessages::new(
+            &thread,
+            ListChatMessagesOptions::default().max_page_size(200),
+        ),
         &token,
     )
     .await

@@ -3,8 +3,7 @@ use std::time::Duration;
 
 use acs_chat_protocol::CommunicationIdentifier;
 use acs_chat_protocol::models::{
-    ChatMessage, ChatMessageType, ChatParticipant, ChatRetentionPolicy,
-    CommunicationIdentifierModel, CommunicationIdentifierModelKind, SendChatMessageRequest,
+    ChatMessage, ChatMessageType, ChatParticipant, ChatRetentionPolicy, SendChatMessageRequest,
     ThreadCreationDateRetentionPolicy,
 };
 use proptest::prelude::*;
@@ -27,7 +26,7 @@ fn user(store: &mut Store) -> Caller {
 }
 
 fn participant(caller: &Caller) -> ChatParticipant {
-    ChatParticipant::new(CommunicationIdentifier::communication_user(&caller.user_id).to_model())
+    ChatParticipant::new(CommunicationIdentifier::communication_user(&caller.user_id))
 }
 
 fn thread_with(store: &mut Store, creator: &Caller, others: &[&Caller], now: DateTime) -> String {
@@ -82,8 +81,8 @@ fn create_thread_adds_creator_and_a_system_message() {
     assert_eq!(props.topic, "topic");
     assert_eq!(props.created_on, t(0));
     assert_eq!(
-        props.created_by_communication_identifier.raw_id.as_deref(),
-        Some(a.user_id.as_str())
+        props.created_by_communication_identifier.raw_id(),
+        a.user_id.as_str()
     );
     let participants = store
         .list_participants(&a, &thread, 0, 100, t(1))
@@ -91,11 +90,13 @@ fn create_thread_adds_creator_and_a_system_message() {
         .items;
     let ids: Vec<_> = participants
         .iter()
-        .map(|p| p.communication_identifier.raw_id.clone().unwrap())
+        .map(|p| p.communication_identifier.raw_id().into_owned())
         .collect();
     assert_eq!(ids, vec![a.user_id.clone(), b.user_id.clone()]);
-    assert!(participants.iter().all(|p| p.communication_identifier.kind
-        == Some(CommunicationIdentifierModelKind::CommunicationUser)));
+    assert!(participants.iter().all(|p| matches!(
+        p.communication_identifier,
+        CommunicationIdentifier::CommunicationUser(_)
+    )));
     let messages = all_messages(&mut store, &a, &thread, t(1));
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].kind, ChatMessageType::ParticipantAdded);
@@ -316,12 +317,11 @@ fn invalid_participants_come_back_and_limits_hold() {
     let a = user(&mut store);
     let b = user(&mut store);
     let thread = thread_with(&mut store, &a, &[], t(0));
-    let unknown = ChatParticipant::new(
-        CommunicationIdentifier::communication_user("8:acs:res_unknown").to_model(),
-    );
-    let phone =
-        ChatParticipant::new(CommunicationIdentifier::phone_number("+14255550123").to_model());
-    let empty = ChatParticipant::new(CommunicationIdentifierModel::new());
+    let unknown = ChatParticipant::new(CommunicationIdentifier::communication_user(
+        "8:acs:res_unknown",
+    ));
+    let phone = ChatParticipant::new(CommunicationIdentifier::phone_number("+14255550123"));
+    let empty = ChatParticipant::new(CommunicationIdentifier::from_raw_id(""));
     let result = store
         .add_participants(
             &a,
@@ -377,7 +377,7 @@ fn removing_a_participant_takes_their_access_away() {
     let mut store = Store::new("res", 1);
     let (a, b) = (user(&mut store), user(&mut store));
     let thread = thread_with(&mut store, &a, &[&b], t(0));
-    let who = CommunicationIdentifier::communication_user(&b.user_id).to_model();
+    let who = CommunicationIdentifier::communication_user(&b.user_id);
     store.remove_participant(&a, &thread, &who, t(1)).unwrap();
     assert_eq!(
         store.get_thread(&b, &thread, t(2)).unwrap_err().status(),

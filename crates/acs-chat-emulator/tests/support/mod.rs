@@ -53,7 +53,12 @@ impl Harness {
 
     pub fn request<O: Operation>(&self, op: &O, token: &str) -> Request<Bytes> {
         let mut request = op.build_request(&self.ctx).unwrap();
-        authorize(&mut request, self.ctx.endpoint(), token).unwrap();
+        authorize(
+            &mut request,
+            self.ctx.endpoint(),
+            &acs_chat_protocol::AccessToken::new(token, acs_chat_protocol::DateTime::UNIX_EPOCH),
+        )
+        .unwrap();
         request
     }
 

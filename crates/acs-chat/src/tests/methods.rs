@@ -536,7 +536,7 @@ async fn preview_image_operations() {
         .body(Bytes::from_static(b"\x89PNG"))
         .unwrap()));
     let img = t
-        .get_image("img1", crate::models::ImageViewType::Small)
+        .get_image("img1", models::ImageViewType::Small)
         .await
         .unwrap();
     assert_eq!(img.content_type.as_deref(), Some("image/png"));
