@@ -95,3 +95,8 @@ pub mod operations {
     pub use crate::generated::operations::*;
     pub use crate::image::ChatImage;
 }
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -3,9 +3,9 @@
 
 mod support;
 
+use acs_chat::futures::TryStreamExt as _;
 use acs_chat::models::ChatMessageType;
 use acs_chat::{SendChatMessageOptions, UpdateChatMessageOptions};
-use futures::TryStreamExt as _;
 
 #[tokio::main]
 async fn main() -> Result<(), support::BoxError> {

@@ -3,8 +3,8 @@
 
 mod support;
 
+use acs_chat::futures::{StreamExt as _, TryStreamExt as _};
 use acs_chat::{Continuation, ListChatMessagesOptions};
-use futures::{StreamExt as _, TryStreamExt as _};
 
 #[tokio::main]
 async fn main() -> Result<(), support::BoxError> {

@@ -12,13 +12,13 @@ use std::error::Error;
 
 use std::time::Duration;
 
+use acs_chat::futures::StreamExt;
 use acs_chat::models::{ChatMessageType, ChatParticipant};
 use acs_chat::{
     ChatClient, CommunicationIdentifier, CommunicationTokenCredential, ConnectionString,
     CreateChatThreadOptions, IdentityClient, ListChatMessagesOptions, SendChatMessageOptions,
     SendTypingNotificationOptions, TokenScope, UpdateChatMessageOptions,
 };
-use futures::StreamExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

@@ -3,11 +3,11 @@
 
 mod support;
 
+use acs_chat::futures::TryStreamExt as _;
 use acs_chat::models::{ChatParticipant, ChatRetentionPolicy, ThreadCreationDateRetentionPolicy};
 use acs_chat::{
     CommunicationIdentifier, CreateChatThreadOptions, UpdateChatThreadPropertiesOptions,
 };
-use futures::TryStreamExt as _;
 
 #[tokio::main]
 async fn main() -> Result<(), support::BoxError> {

@@ -70,6 +70,9 @@
 pub use acs_chat_protocol::bytes;
 /// The `http` crate, whose request and response types the [`Transport`] seam uses.
 pub use acs_chat_protocol::http;
+/// The `futures` crate: [`Pager`] is a `futures::Stream`, consumed with `StreamExt` or
+/// `TryStreamExt` (`use acs_chat::futures::TryStreamExt as _;`).
+pub use futures;
 
 mod builder;
 mod client;
@@ -124,3 +127,13 @@ pub mod models {
 
 #[cfg(test)]
 mod tests;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
+/// The repository README's examples, compiled as doctests too.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct RepositoryReadmeDoctests;
