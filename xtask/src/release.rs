@@ -260,17 +260,24 @@ fn release_checks(spec: &Path) -> Vec<Step> {
         cargo(&["test", "--locked", "--workspace", "--all-features"]),
         cargo(&["xtask", "codegen", "--check", "--spec", &spec]),
         cargo(&["xtask", "conformance", "--spec", &spec]),
-        // What docs.rs builds (all features), without `--cfg docsrs`: that cfg turns on nightly-only
-        // `doc_cfg` attributes, and the release is checked on stable.
-        cargo(
-            &[
-                ["doc", "--locked", "--no-deps", "--all-features"].as_slice(),
-                &packages,
-            ]
-            .concat(),
-        )
-        .env("RUSTDOCFLAGS", "-D warnings"),
     ];
+    // What docs.rs builds: nightly rustdoc with `--cfg docsrs` (which turns on the `doc_cfg`
+    // badges) and all features, each crate on its own (a binary crate's docs would collide with
+    // the library of the same name), broken links and other rustdoc warnings refused.
+    for package in PUBLISHABLE {
+        checks.push(
+            cargo(&[
+                "+nightly",
+                "doc",
+                "--locked",
+                "--no-deps",
+                "--all-features",
+                "-p",
+                package,
+            ])
+            .env("RUSTDOCFLAGS", "--cfg docsrs -D warnings"),
+        );
+    }
     for package in PUBLISHABLE {
         checks.push(cargo(&["package", "--list", "-p", package]));
     }

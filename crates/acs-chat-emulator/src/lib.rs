@@ -50,7 +50,7 @@
 //!
 //! Out of scope: image operations of 2024-03-15-preview, Teams interop, events/notifications.
 
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod conn;
 mod faults;

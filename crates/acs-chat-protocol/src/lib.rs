@@ -74,24 +74,24 @@ pub use identifier::{
 pub use operation::{Idempotency, Operation, OperationInfo, RequestContext, authorize};
 pub use paging::{NextPage, Page};
 
-/// The wire models of the Chat API, generated from the official spec by `cargo xtask codegen`.
 pub mod models {
+    //! The wire models of the Chat API, generated from the official spec by `cargo xtask codegen`.
     pub use crate::generated::models::*;
 }
 
-/// Every Chat operation as a value implementing [`Operation`](crate::Operation), generated from
-/// the official spec: each has `new(required parameters…, options)`, an options type with its
-/// optional parameters (`…Options`, `Default`), and `INFO`, its entry of the operation [`table`].
-///
-/// Threads: [`CreateChatThread`], [`ListChatThreads`], [`GetChatThreadProperties`],
-/// [`UpdateChatThreadProperties`], [`DeleteChatThread`]. Messages: [`SendChatMessage`],
-/// [`ListChatMessages`], [`GetChatMessage`], [`UpdateChatMessage`], [`DeleteChatMessage`].
-/// Participants: [`ListChatParticipants`], [`AddChatParticipants`], [`RemoveChatParticipant`].
-/// Receipts and typing: [`SendChatReadReceipt`], [`ListChatReadReceipts`],
-/// [`SendTypingNotification`]. Images (api-version 2024-03-15-preview): [`UploadChatImage`],
-/// [`GetChatImage`] (returns a [`ChatImage`]), [`DeleteChatImage`]. The next page of any list:
-/// [`NextPage`](crate::NextPage).
 pub mod operations {
+    //! Every Chat operation as a value implementing [`Operation`](crate::Operation), generated from
+    //! the official spec: each has `new(required parameters…, options)`, an options type with its
+    //! optional parameters (`…Options`, `Default`), and `INFO`, its entry of the operation [`table`].
+    //!
+    //! Threads: [`CreateChatThread`], [`ListChatThreads`], [`GetChatThreadProperties`],
+    //! [`UpdateChatThreadProperties`], [`DeleteChatThread`]. Messages: [`SendChatMessage`],
+    //! [`ListChatMessages`], [`GetChatMessage`], [`UpdateChatMessage`], [`DeleteChatMessage`].
+    //! Participants: [`ListChatParticipants`], [`AddChatParticipants`], [`RemoveChatParticipant`].
+    //! Receipts and typing: [`SendChatReadReceipt`], [`ListChatReadReceipts`],
+    //! [`SendTypingNotification`]. Images (api-version 2024-03-15-preview): [`UploadChatImage`],
+    //! [`GetChatImage`] (returns a [`ChatImage`]), [`DeleteChatImage`]. The next page of any list:
+    //! [`NextPage`](crate::NextPage).
     pub use crate::generated::operations::*;
     pub use crate::image::ChatImage;
 }

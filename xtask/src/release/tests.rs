@@ -62,6 +62,13 @@ fn dates_are_yyyy_mm_dd() {
     }
 }
 
+fn docs(package: &str) -> String {
+    format!(
+        "RUSTDOCFLAGS=\"--cfg docsrs -D warnings\" cargo +nightly doc --locked --no-deps \
+         --all-features -p {package}"
+    )
+}
+
 #[test]
 fn checks_run_in_release_order() {
     let labels: Vec<String> = release_checks(Path::new("/spec"))
@@ -79,9 +86,11 @@ fn checks_run_in_release_order() {
             "cargo test --locked --workspace --all-features".to_owned(),
             "cargo xtask codegen --check --spec /spec".to_owned(),
             "cargo xtask conformance --spec /spec".to_owned(),
-            format!(
-                "RUSTDOCFLAGS=\"-D warnings\" cargo doc --locked --no-deps --all-features {all}"
-            ),
+            docs("acs-chat-protocol"),
+            docs("acs-chat-transport"),
+            docs("acs-chat"),
+            docs("acs-chat-emulator"),
+            docs("acs-chat-cli"),
             "cargo package --list -p acs-chat-protocol".to_owned(),
             "cargo package --list -p acs-chat-transport".to_owned(),
             "cargo package --list -p acs-chat".to_owned(),
