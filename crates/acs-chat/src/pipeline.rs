@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acs_chat_protocol::identity::{AccessKey, sign_request};
-use acs_chat_protocol::{Operation, RequestContext, RetryAfter, authorize};
+use acs_chat_protocol::{DateTime, Operation, RequestContext, RetryAfter, authorize};
 use acs_chat_transport::{Transport, TransportError};
 use bytes::Bytes;
 use futures::future::{Either, select};
@@ -103,6 +103,14 @@ impl fmt::Debug for Pipeline {
     }
 }
 
+/// What the call's span records when it ends.
+struct Summary {
+    started: DateTime,
+    attempts: u32,
+    status: Option<u16>,
+    request_id: Option<String>,
+}
+
 /// What one attempt ended with.
 enum Sent {
     Response(Response<Bytes>),
@@ -132,41 +140,70 @@ impl Pipeline {
                 .into_uuid()
                 .hyphenated()
                 .encode_lower(&mut buffer);
+        // The span's outcome fields are recorded once, when the call ends (a formatter that appends
+        // recorded values would otherwise repeat them after each retry); the attempts' details
+        // are in their events.
         let span = tracing::info_span!(
             "acs_chat.request",
             operation = info.id,
             thread_id = thread_id.unwrap_or(""),
             client_request_id = client_request_id,
-            attempt = tracing::field::Empty,
+            attempts = tracing::field::Empty,
             status = tracing::field::Empty,
             request_id = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
         let request_id = HeaderValue::from_str(client_request_id)
             .map_err(|_| Error::invalid_argument("bad client request id"))?;
-        self.attempts(op, request_id, &span)
+        let mut summary = (!span.is_disabled()).then(|| Summary {
+            started: self.runtime.now(),
+            attempts: 0,
+            status: None,
+            request_id: None,
+        });
+        let result = self
+            .attempts(op, request_id, summary.as_mut())
             .instrument(span.clone())
             .await
-            .map_err(|e| e.with_operation(info.id))
+            .map_err(|e| e.with_operation(info.id));
+        if let Some(summary) = summary {
+            span.record("attempts", summary.attempts);
+            if let Some(status) = summary.status {
+                span.record("status", status);
+            }
+            if let Some(id) = &summary.request_id {
+                span.record("request_id", id.as_str());
+            }
+            let took = self
+                .runtime
+                .now()
+                .saturating_duration_since(summary.started);
+            span.record("duration_ms", took.as_millis() as u64);
+            span.in_scope(|| match &result {
+                Ok(_) => tracing::debug!("done"),
+                Err(e) => tracing::debug!(error = %e, "failed"),
+            });
+        }
+        result
     }
 
     async fn attempts<O: Operation + Sync>(
         &self,
         op: &O,
         request_id: HeaderValue,
-        span: &tracing::Span,
+        mut summary: Option<&mut Summary>,
     ) -> Result<O::Output, Error> {
         let info = op.info();
         let idempotency = op.idempotency();
         let runtime = &*self.runtime;
-        // The clock is read when the call starts, before each retry, and after a response only
-        // when it is needed (a failure, or a span that records the duration).
+        // The clock is read when the call starts, before each retry and when a call fails.
         let started = runtime.now();
-        let record_duration = !span.is_disabled();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            span.record("attempt", attempt);
+            if let Some(summary) = summary.as_deref_mut() {
+                summary.attempts = attempt;
+            }
             let mut request = op.build_request(&self.ctx)?;
             let headers = request.headers_mut();
             headers.insert(CLIENT_REQUEST_ID, request_id.clone());
@@ -186,24 +223,25 @@ impl Pipeline {
                 "sending request"
             );
             let sent = self.send(request, elapsed).await;
-            if record_duration {
-                let took = runtime.now().saturating_duration_since(started);
-                span.record("duration_ms", took.as_millis() as u64);
-            }
             // Decide on the raw outcome; the error is made only when the call fails or a retry
             // is logged.
             let (outcome, error) = match sent {
                 Sent::Response(response) => {
                     let status = response.status();
-                    span.record("status", status.as_u16());
-                    if let Some(id) = response
+                    let service_request_id = response
                         .headers()
                         .get("x-ms-request-id")
-                        .and_then(|v| v.to_str().ok())
-                    {
-                        span.record("request_id", id);
+                        .and_then(|v| v.to_str().ok());
+                    if let Some(summary) = summary.as_deref_mut() {
+                        summary.status = Some(status.as_u16());
+                        summary.request_id = service_request_id.map(str::to_owned);
                     }
-                    tracing::debug!(attempt, status = status.as_u16(), "response");
+                    tracing::debug!(
+                        attempt,
+                        status = status.as_u16(),
+                        request_id = service_request_id.unwrap_or(""),
+                        "response"
+                    );
                     if info.is_success(status) {
                         // A body that does not parse is not retried: it would not parse again.
                         return op

@@ -73,4 +73,13 @@ async fn traces_never_contain_the_token_or_content() {
     assert!(!logs.contains("top-secret-content"), "{logs}");
     assert!(!logs.contains("c2lnbmF0dXJlLXNlY3JldA"), "{logs}");
     assert!(!logs.contains("eyJ"), "{logs}");
+    // The span's outcome is recorded once: no line repeats a field after the retry.
+    for line in logs.lines() {
+        assert!(line.matches("status=").count() <= 1, "{line}");
+        assert!(line.matches("attempts=").count() <= 1, "{line}");
+    }
+    assert!(
+        logs.contains("attempts=2 status=201 request_id=\"req-2\""),
+        "{logs}"
+    );
 }
