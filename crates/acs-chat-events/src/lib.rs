@@ -1,0 +1,12 @@
+//! Sans-IO chat events for Azure Communication Services (ACS) Chat.
+
+pub use acs_chat_protocol;
+
+mod event;
+
+pub use event::{
+    ChatEvent, ChatMessageDeletedEvent, ChatMessageEditedEvent, ChatMessageReceivedEvent,
+    ChatThreadCreatedEvent, ChatThreadDeletedEvent, ChatThreadPropertiesUpdatedEvent,
+    EventParticipant, EventThreadProperties, ParticipantsAddedEvent, ParticipantsRemovedEvent,
+    ReadReceiptReceivedEvent, TypingIndicatorReceivedEvent, UnknownEvent,
+};
