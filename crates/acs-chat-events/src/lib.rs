@@ -2,8 +2,11 @@
 
 pub use acs_chat_protocol;
 
+mod error;
 mod event;
+pub mod eventgrid;
 
+pub use error::{Error, ErrorKind};
 pub use event::{
     ChatEvent, ChatMessageDeletedEvent, ChatMessageEditedEvent, ChatMessageReceivedEvent,
     ChatThreadCreatedEvent, ChatThreadDeletedEvent, ChatThreadPropertiesUpdatedEvent,

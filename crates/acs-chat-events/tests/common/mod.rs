@@ -85,7 +85,9 @@ pub fn thread_id() -> impl Strategy<Value = String> {
 }
 
 /// Every kind of event, with or without a recipient.
-pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
+/// Boxed at each level: the nested tuple strategies otherwise need deep stacks in debug
+/// builds.
+pub fn chat_event() -> BoxedStrategy<ChatEvent> {
     let received = (
         thread_id(),
         "[0-9]{13}",
@@ -106,7 +108,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.sender = sender;
             e.sender_display_name = name;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let edited = (
         thread_id(),
         "[0-9]{13}",
@@ -126,7 +129,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.sender = sender;
             e.sender_display_name = name;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let deleted = (
         thread_id(),
         "[0-9]{13}",
@@ -143,7 +147,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.sender = sender;
             e.sender_display_name = name;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let typing = (
         thread_id(),
         version(),
@@ -157,7 +162,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.sender = sender;
             e.sender_display_name = name;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let receipt = (
         thread_id(),
         "[0-9]{13}",
@@ -168,7 +174,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             let mut e = ReadReceiptReceivedEvent::new(th, id, at);
             e.sender = sender;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let created = (
         thread_id(),
         version(),
@@ -184,7 +191,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.participants = parts;
             e.created_by = by;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let thread_deleted = (
         thread_id(),
         version(),
@@ -196,7 +204,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.version = v;
             e.deleted_by = by;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let updated = (
         thread_id(),
         version(),
@@ -209,7 +218,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.version = v;
             e.updated_by = by;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let added = (
         thread_id(),
         version(),
@@ -222,7 +232,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.version = v;
             e.added_by = by;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let removed = (
         thread_id(),
         version(),
@@ -235,7 +246,8 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
             e.version = v;
             e.removed_by = by;
             ChatEvent::from(e)
-        });
+        })
+        .boxed();
     let any = prop_oneof![
         received,
         edited,
@@ -248,5 +260,7 @@ pub fn chat_event() -> impl Strategy<Value = ChatEvent> {
         added,
         removed
     ];
-    (any, proptest::option::of(identifier())).prop_map(|(e, r)| e.with_recipient(r))
+    (any, proptest::option::of(identifier()))
+        .prop_map(|(e, r)| e.with_recipient(r))
+        .boxed()
 }
