@@ -5,6 +5,7 @@ pub use acs_chat_protocol;
 mod error;
 mod event;
 pub mod eventgrid;
+pub mod watch;
 pub mod webhook;
 
 pub use error::{Error, ErrorKind};
