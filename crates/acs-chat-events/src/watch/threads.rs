@@ -79,6 +79,46 @@ impl ThreadsCursor {
 /// no new message is seen at the thread's next poll; poll quiet threads now and then through
 /// [`thread_mut`](Self::thread_mut) for a bound on that. A thread that answers `404` is gone:
 /// [`thread_gone`](Self::thread_gone) reports it deleted.
+///
+/// ```
+/// use acs_chat_events::watch::{ThreadsCursor, ThreadsWatcher, WatchConfig};
+/// use acs_chat_protocol::models::{ChatMessage, ChatMessageType, ChatThreadItem};
+/// use acs_chat_protocol::{DateTime, Page};
+///
+/// let at = |s: i64| DateTime::from_unix_timestamp(1_714_557_600 + s).unwrap();
+/// // Stand-ins for the client's pagers over ListChatThreads and ListChatMessages.
+/// let list_threads = |_start: Option<DateTime>| -> Vec<Page<ChatThreadItem>> {
+///     let mut t = ChatThreadItem::new("19:a@thread.v2", "Plans");
+///     t.last_message_received_on = Some(at(5));
+///     vec![Page::new(vec![t], None)]
+/// };
+/// let list_messages = |thread: &str, _start: Option<DateTime>| -> Vec<Page<ChatMessage>> {
+///     let m = ChatMessage::new(at(5), "1", "1", ChatMessageType::Text, "1");
+///     vec![Page::new(vec![m], None)]
+/// };
+///
+/// let mut watcher = ThreadsWatcher::new(ThreadsCursor::new(), WatchConfig::default());
+/// let now = at(10); // the client's clock
+/// let mut list = watcher.poll_threads();
+/// for page in list_threads(list.start_time()) {
+///     list.feed(page.items);
+/// }
+/// let round = list.finish(now);
+/// let mut events = round.events; // chatThreadCreated
+/// for id in &round.due {
+///     let Some(thread) = watcher.thread_mut(id) else { continue };
+///     let mut poll = thread.poll();
+///     for page in list_messages(id, poll.start_time()) {
+///         poll.feed(page.items);
+///     }
+///     events.extend(poll.finish(now).events); // a listing error: drop `poll`, it stays due
+/// }
+/// let kinds: Vec<&str> = events.iter().map(|e| e.kind()).collect();
+/// assert_eq!(kinds, ["chatThreadCreated", "chatMessageReceived"]);
+/// let _saved = serde_json::to_string(&watcher.cursor())?;
+/// // sleep(round.next_poll_in), then the next round.
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ThreadsWatcher {
     floor: Option<DateTime>,
