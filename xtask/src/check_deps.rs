@@ -1,7 +1,7 @@
 //! `cargo xtask check-deps`: the dependency invariants of the layers.
 //!
 //! - `acs-chat-protocol` is sans-IO: its normal dependency tree has no tokio, hyper, mio, socket2 or
-//!   rustls.
+//!   rustls; neither has `acs-chat-events` (the events layer is sans-IO too).
 //! - `acs-chat` without default features compiles no async runtime and no HTTP stack: no tokio,
 //!   mio, hyper, hyper-util, hyper-rustls or rustls (bring your own transport and runtime; the
 //!   Azure SDK guidelines' "never depend unconditionally on one async runtime").
@@ -13,6 +13,10 @@ use anyhow::{Context, bail};
 pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     check(
         &["-p", "acs-chat-protocol", "-e", "normal"],
+        &["tokio", "hyper", "mio", "socket2", "rustls"],
+    )?;
+    check(
+        &["-p", "acs-chat-events", "-e", "normal"],
         &["tokio", "hyper", "mio", "socket2", "rustls"],
     )?;
     check(

@@ -42,8 +42,9 @@ mod git;
 mod manifest;
 
 /// The publishable crates, in dependency order (the order they must be published in).
-const PUBLISHABLE: [&str; 5] = [
+const PUBLISHABLE: [&str; 6] = [
     "acs-chat-protocol",
+    "acs-chat-events",
     "acs-chat-transport",
     "acs-chat",
     "acs-chat-emulator",

@@ -23,6 +23,7 @@ use crate::builder::{Config, config_setters};
 use crate::credential::CommunicationTokenCredential;
 use crate::pager::Pager;
 use crate::pipeline::{Auth, Pipeline};
+use crate::watch::{Watch, WatchOptions};
 use crate::{Error, ErrorKind};
 
 /// The entry point of the Chat API for one user: creates, lists and deletes threads, and hands
@@ -146,7 +147,11 @@ fn rejected(errors: Option<Vec<CommunicationError>>) -> Vec<RejectedParticipant>
 }
 
 /// A lazy pager over the list operation `first` and its next pages.
-fn pager<O, I>(pipeline: &Arc<Pipeline>, first: O, thread_id: Option<Arc<str>>) -> Pager<I>
+pub(crate) fn pager<O, I>(
+    pipeline: &Arc<Pipeline>,
+    first: O,
+    thread_id: Option<Arc<str>>,
+) -> Pager<I>
 where
     O: Operation<Output = Page<I>> + Send + Sync + 'static,
     NextPage<I>: Operation<Output = Page<I>> + Send + Sync,
@@ -239,6 +244,33 @@ impl ChatClient {
         pager(&self.pipeline, ListChatThreads::new(options), None)
     }
 
+    /// Every change in every thread of the user, as a [`Watch`] stream of
+    /// [`ChatEvent`](crate::ChatEvent)s, by polling: threads created and deleted, and each
+    /// thread's messages as [`ChatThreadClient::watch`] sees them (a thread is polled when the
+    /// listing says it had activity).
+    ///
+    /// ```no_run
+    /// # async fn f(client: acs_chat::ChatClient) -> Result<(), acs_chat::Error> {
+    /// use acs_chat::futures::StreamExt as _;
+    ///
+    /// let mut events = client.watch(Default::default()).await?;
+    /// while let Some(event) = events.next().await {
+    ///     println!("{:?}", event?);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// From now on (the changes after `watch` returns) by default: the first listing happens
+    /// here, as the baseline.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] when a resumed cursor is from a watch of one thread; the
+    /// first listing's error, for a watch from now.
+    pub async fn watch(&self, options: WatchOptions) -> Result<Watch, Error> {
+        crate::watch::watch(&self.pipeline, None, options).await
+    }
+
     /// Deletes a thread for every participant.
     pub async fn delete_chat_thread(&self, thread_id: &str) -> Result<(), Error> {
         let op = DeleteChatThread::new(thread_id);
@@ -302,6 +334,37 @@ impl ChatThreadClient {
     pub fn list_messages(&self, options: ListChatMessagesOptions) -> Pager<ChatMessage> {
         let op = ListChatMessages::new(self.id(), options);
         pager(&self.pipeline, op, Some(Arc::clone(&self.thread_id)))
+    }
+
+    /// The thread's changes as a [`Watch`] stream of [`ChatEvent`](crate::ChatEvent)s, by
+    /// polling the message listing with `startTime`: messages received, edited and deleted,
+    /// and the system messages as participant and topic events, each once, oldest first.
+    ///
+    /// From now on by default (the changes after `watch` returns: the first listing happens
+    /// here, as the baseline); [`WatchOptions::since`] starts earlier and
+    /// [`WatchOptions::resume`] goes on from a saved [`Watch::cursor`].
+    ///
+    /// ```no_run
+    /// # async fn f(thread: acs_chat::ChatThreadClient) -> Result<(), acs_chat::Error> {
+    /// use acs_chat::futures::StreamExt as _;
+    /// use acs_chat::{ChatEvent, WatchOptions};
+    ///
+    /// let mut events = thread.watch(WatchOptions::default()).await?;
+    /// while let Some(event) = events.next().await {
+    ///     if let ChatEvent::ChatMessageReceived(message) = event? {
+    ///         println!("{}: {}", message.sender_display_name.unwrap_or_default(), message.message);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] when a resumed cursor is from a watch of another thread
+    /// or of every thread; the first listing's error, for a watch from now (403 or 404: the
+    /// thread is not the user's, or gone).
+    pub async fn watch(&self, options: WatchOptions) -> Result<Watch, Error> {
+        crate::watch::watch(&self.pipeline, Some(self.id()), options).await
     }
 
     /// Edits a message (a merge-patch: unset fields are not sent).

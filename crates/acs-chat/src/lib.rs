@@ -84,6 +84,7 @@ mod pipeline;
 mod retry;
 mod runtime;
 pub mod testing;
+mod watch;
 
 pub use client::{
     AddParticipantsResult, ChatClient, ChatClientBuilder, ChatThreadClient, CreatedChatThread,
@@ -100,6 +101,7 @@ pub use retry::{DEFAULT_DEADLINE, RetryOptions};
 #[cfg(feature = "tokio")]
 pub use runtime::TokioRuntime;
 pub use runtime::{BoxFuture, Runtime};
+pub use watch::{Watch, WatchCursor, WatchOptions};
 
 pub use acs_chat_protocol::identity::{
     CommunicationIdentityTokenScope as TokenScope, ConnectionString,
@@ -118,6 +120,15 @@ pub use acs_chat_protocol::{
 #[cfg(feature = "hyper")]
 pub use acs_chat_transport::{HyperTransport, HyperTransportBuilder};
 pub use acs_chat_transport::{Transport, TransportError, TransportErrorKind};
+
+/// Receiving: [`ChatEvent`], one type for what polling ([`ChatThreadClient::watch`],
+/// [`ChatClient::watch`]) and Event Grid ([`events::webhook`]) deliver, and the sans-IO parts
+/// underneath (the `acs-chat-events` crate).
+pub mod events {
+    pub use acs_chat_events::*;
+}
+pub use acs_chat_events::ChatEvent;
+pub use acs_chat_events::watch::WatchConfig;
 
 /// The wire models: threads, messages, participants, read receipts, errors (generated from the
 /// official spec).

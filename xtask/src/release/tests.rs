@@ -75,7 +75,7 @@ fn checks_run_in_release_order() {
         .iter()
         .map(Step::label)
         .collect();
-    let all = "-p acs-chat-protocol -p acs-chat-transport -p acs-chat -p acs-chat-emulator -p acs-chat-cli";
+    let all = "-p acs-chat-protocol -p acs-chat-events -p acs-chat-transport -p acs-chat -p acs-chat-emulator -p acs-chat-cli";
     assert_eq!(
         labels,
         [
@@ -87,11 +87,13 @@ fn checks_run_in_release_order() {
             "cargo xtask codegen --check --spec /spec".to_owned(),
             "cargo xtask conformance --spec /spec".to_owned(),
             docs("acs-chat-protocol"),
+            docs("acs-chat-events"),
             docs("acs-chat-transport"),
             docs("acs-chat"),
             docs("acs-chat-emulator"),
             docs("acs-chat-cli"),
             "cargo package --list -p acs-chat-protocol".to_owned(),
+            "cargo package --list -p acs-chat-events".to_owned(),
             "cargo package --list -p acs-chat-transport".to_owned(),
             "cargo package --list -p acs-chat".to_owned(),
             "cargo package --list -p acs-chat-emulator".to_owned(),
@@ -131,6 +133,7 @@ fn publish_commands_follow_dependency_order() {
         publish_commands(),
         [
             "cargo publish -p acs-chat-protocol",
+            "cargo publish -p acs-chat-events",
             "cargo publish -p acs-chat-transport",
             "cargo publish -p acs-chat",
             "cargo publish -p acs-chat-emulator",

@@ -45,7 +45,7 @@
 //! use acs_chat_protocol::{DateTime, Page};
 //!
 //! // A stand-in for the client's pager: the pages of `ListChatMessages` for a `startTime`,
-//! // newest first (the real one would be `thread.list_messages(options).by_page()`).
+//! // newest first (acs-chat drives it this way: `ChatThreadClient::watch`, over `list_messages(..).into_pages()`).
 //! let mut service: Vec<ChatMessage> = Vec::new();
 //! let fetch = |service: &[ChatMessage], start: Option<DateTime>| -> Result<Vec<Page<ChatMessage>>, Duration> {
 //!     let mut listed: Vec<ChatMessage> = service.iter()
