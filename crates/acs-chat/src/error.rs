@@ -42,6 +42,9 @@ pub enum ErrorKind {
     InvalidArgument,
     /// A 2xx response body did not parse.
     Decode,
+    /// A local resource failed: an [`EventGridListener`](crate::EventGridListener) could not
+    /// bind its address.
+    Io,
 }
 
 impl ErrorKind {
@@ -58,6 +61,7 @@ impl ErrorKind {
             Self::Credential => "the credential failed",
             Self::InvalidArgument => "invalid argument",
             Self::Decode => "the response body did not parse",
+            Self::Io => "a local resource failed",
         }
     }
 }

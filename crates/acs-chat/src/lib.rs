@@ -11,6 +11,9 @@
 //! - Every call is retried by one loop ([`RetryOptions`]) that never repeats a side effect that
 //!   may have happened, and ends by a deadline (60 s by default); list calls return a lazy,
 //!   resumable [`Pager`].
+//! - Receiving: [`ChatThreadClient::watch`] and [`ChatClient::watch`] poll into a stream of
+//!   [`ChatEvent`]s (resumable from a saved cursor); [`EventGridListener`] receives the same
+//!   events from Event Grid webhook deliveries.
 //! - One error type, [`Error`], with an [`ErrorKind`] to match on.
 //!
 //! Each method takes its required parameters and an options value generated from the spec
@@ -48,7 +51,7 @@
 //! | feature | default | what it does |
 //! | --- | --- | --- |
 //! | `tokio` | yes | [`TokioRuntime`], the default [`Runtime`] |
-//! | `hyper` | yes | the default transport: hyper 1 + hyper-util + rustls (needs `tokio`) |
+//! | `hyper` | yes | the default transport: hyper 1 + hyper-util + rustls (needs `tokio`); [`EventGridListener`] |
 //! | `webpki-roots` | yes | the default transport trusts the Mozilla roots (compiled in) |
 //! | `native-roots` | no | the default transport trusts the platform's roots |
 //! | `ring` | yes | rustls crypto provider: ring |
@@ -79,6 +82,8 @@ mod client;
 mod credential;
 mod error;
 mod identity;
+#[cfg(feature = "hyper")]
+mod listener;
 mod pager;
 mod pipeline;
 mod retry;
@@ -96,6 +101,8 @@ pub use credential::{
 };
 pub use error::{Error, ErrorKind};
 pub use identity::{IdentityClient, IdentityClientBuilder, UserAndToken};
+#[cfg(feature = "hyper")]
+pub use listener::{EventGridListener, EventGridListenerBuilder};
 pub use pager::{Continuation, DEFAULT_MAX_PAGES, Pager, Pages};
 pub use retry::{DEFAULT_DEADLINE, RetryOptions};
 #[cfg(feature = "tokio")]
