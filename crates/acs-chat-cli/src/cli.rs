@@ -6,6 +6,7 @@
 //! (`acs-chat --endpoint URL thread list`) are moved after the command by [`hoist_options`].
 
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -195,6 +196,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: TypingCommand,
     },
+    /// Receive chat events as they happen: by polling (`watch`) or from Event Grid (`listen`),
+    /// one line per event.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Create and delete users, issue and revoke their access tokens (needs a connection
     /// string), as `az communication identity`.
     Identity {
@@ -379,6 +386,76 @@ pub(crate) enum MessageCommand {
         #[command(subcommand)]
         command: ReceiptCommand,
     },
+    /// Print the thread's changes as they happen (messages received, edited and deleted,
+    /// participants and topic), one line per event, until Ctrl-C, SIGTERM or --max-events.
+    Watch {
+        #[command(flatten)]
+        thread: ThreadArg,
+        #[command(flatten)]
+        watch: WatchArgs,
+    },
+}
+
+/// Where a watch starts and when it stops.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Start at this time instead of now (UTC unless it has an offset; 1970-01-01: the whole
+    /// history).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) since: Option<DateTime>,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_events: Option<u64>,
+    /// Save where the watch stands in this file after every event, and resume from it when it
+    /// exists (nothing is printed twice or missed across restarts; --since is then ignored).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cursor_file: Option<PathBuf>,
+    /// The shortest and the longest pause between two polls, in seconds [default: 1 and 30].
+    #[arg(long, value_name = "SECONDS", num_args = 2, value_parser = parse_seconds)]
+    pub(crate) poll_interval: Vec<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EventsCommand {
+    /// Print the changes in every thread of the user as they happen, one line per event,
+    /// until Ctrl-C, SIGTERM or --max-events.
+    Watch {
+        #[command(flatten)]
+        service: ChatArgs,
+        #[command(flatten)]
+        watch: WatchArgs,
+    },
+    /// Receive Event Grid webhook deliveries (ACS chat events; Event Grid or CloudEvents
+    /// schema) on a local port and print each event once, one line per event, until Ctrl-C,
+    /// SIGTERM or --max-events. Event Grid delivers to public HTTPS endpoints only: expose the
+    /// port through a tunnel, or point the emulator's --event-webhook at it.
+    Listen {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
+        host: IpAddr,
+        /// The port (0: any free port, printed on stderr).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Require `?code=SECRET` in the delivery URL (put it in the subscription's endpoint)
+        /// [env: ACS_CHAT_WEBHOOK_SECRET].
+        #[arg(long, value_name = "SECRET")]
+        secret: Option<String>,
+        /// Stop after this many events.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max_events: Option<u64>,
+        /// Trace requests on stderr.
+        #[arg(long, global = true)]
+        verbose: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+impl EventsCommand {
+    /// `--secret`, or `ACS_CHAT_WEBHOOK_SECRET`.
+    pub(crate) fn secret(secret: &Option<String>) -> Option<String> {
+        flag_or_env(secret, "ACS_CHAT_WEBHOOK_SECRET")
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 
 mod cli;
 mod emulator;
+mod events;
 mod failure;
 mod logging;
 mod output;
@@ -52,6 +53,10 @@ fn main() -> ExitCode {
         | Command::Participant { service, .. }
         | Command::Typing { service, .. } => (service.common.verbose, false),
         Command::Identity { service, .. } => (service.common.verbose, false),
+        Command::Events { command } => match command {
+            cli::EventsCommand::Watch { service, .. } => (service.common.verbose, false),
+            cli::EventsCommand::Listen { verbose, .. } => (*verbose, false),
+        },
         Command::Completions { .. } => (false, false),
     };
     let settings = logging::LogSettings {

@@ -307,6 +307,111 @@ impl Printer {
     }
 }
 
+/// The columns of events as a table (tsv: the same values), fixed widths but the last.
+const EVENT_COLUMNS: &[(Column, usize)] = &[
+    (col("Type", "/type"), 27),
+    (col("Thread", "/threadId"), 40),
+    (col("Id", "/id"), 13),
+    (col("Sender", "/senderDisplayName"), 16),
+    (col("Message", "/message"), 0),
+];
+
+/// Prints a stream of events, one line (or one YAML document) per event, flushed as each
+/// comes: `json` is JSON Lines, `table` prints its header once.
+pub(crate) struct EventWriter<'a> {
+    printer: &'a Printer,
+    query: Option<jmespath::Expression<'static>>,
+    header_written: bool,
+}
+
+impl Printer {
+    /// A writer for a stream of events.
+    pub(crate) fn events(&self) -> Result<EventWriter<'_>, Failure> {
+        let query = match &self.query {
+            Some(q) => {
+                Some(jmespath::compile(q).map_err(|e| Failure::Usage(format!("--query: {e}")))?)
+            }
+            None => None,
+        };
+        Ok(EventWriter {
+            printer: self,
+            query,
+            header_written: false,
+        })
+    }
+}
+
+impl EventWriter<'_> {
+    /// Prints one event (with `--query`: its result, unless null). `Ok(false)`: the reader went
+    /// away (a closed pipe), stop.
+    pub(crate) fn event<T: Serialize>(&mut self, event: &T) -> Result<bool, Failure> {
+        let mut value = to_value(event)?;
+        if let Some(query) = &self.query {
+            let result = query
+                .search(value)
+                .map_err(|e| Failure::Usage(format!("--query: {e}")))?;
+            if result.is_null() {
+                return Ok(true);
+            }
+            value = to_value(&*result)?;
+        }
+        let mut out = String::new();
+        match self.printer.format {
+            OutputFormat::Json | OutputFormat::Jsonc => {
+                let text = serde_json::to_string(&value).map_err(format_failed)?;
+                out.push_str(&self.printer.for_terminal(text));
+                out.push('\n');
+            }
+            OutputFormat::Yaml | OutputFormat::Yamlc => {
+                out.push_str("---\n");
+                out.push_str(&self.printer.yaml(&value)?);
+            }
+            OutputFormat::Table | OutputFormat::Tsv => {
+                let cells: Vec<String> = EVENT_COLUMNS
+                    .iter()
+                    .map(|(c, _)| match value.pointer(c.pointer) {
+                        None | Some(Value::Null) => String::new(),
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                    })
+                    .collect();
+                if self.printer.format == OutputFormat::Tsv {
+                    let cells: Vec<String> = cells
+                        .iter()
+                        .map(|c| tsv_cell(&Value::String(c.clone())))
+                        .collect();
+                    out.push_str(&cells.join("\t"));
+                    out.push('\n');
+                } else {
+                    let widths: Vec<usize> = EVENT_COLUMNS.iter().map(|(_, w)| *w).collect();
+                    if !self.header_written {
+                        let headers: Vec<&str> =
+                            EVENT_COLUMNS.iter().map(|(c, _)| c.header).collect();
+                        line(&headers, &widths, &mut out);
+                        let rules: Vec<String> = EVENT_COLUMNS
+                            .iter()
+                            .map(|(c, w)| "-".repeat((*w).max(c.header.len())))
+                            .collect();
+                        line(&rules, &widths, &mut out);
+                        self.header_written = true;
+                    }
+                    let cells: Vec<String> = cells
+                        .iter()
+                        .map(|c| truncate(&sanitize(c), self.printer.cell_width).into_owned())
+                        .collect();
+                    line(&cells, &widths, &mut out);
+                }
+            }
+            OutputFormat::None => {}
+        }
+        match write_stdout(&out) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(Failure::Runtime(format!("cannot write the output: {e}"))),
+        }
+    }
+}
+
 /// Writes a list in pieces: the items of each page as they come.
 struct ListWriter<'a> {
     printer: &'a Printer,

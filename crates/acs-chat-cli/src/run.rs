@@ -18,9 +18,9 @@ use acs_chat::{
 use serde_json::json;
 
 use crate::cli::{
-    ChatArgs, Cli, Command, CommonArgs, IdentityArgs, IdentityCommand, MessageCommand, MessageType,
-    ParticipantCommand, ReceiptCommand, RetentionArgs, ThreadCommand, TokenArgs, TokenCommand,
-    TypingCommand, UserCommand,
+    ChatArgs, Cli, Command, CommonArgs, EventsCommand, IdentityArgs, IdentityCommand,
+    MessageCommand, MessageType, ParticipantCommand, ReceiptCommand, RetentionArgs, ThreadCommand,
+    TokenArgs, TokenCommand, TypingCommand, UserCommand,
 };
 use crate::failure::{Failure, call_failed, describe, note_plain_http};
 use crate::output::{self, Printer, write_stderr};
@@ -50,6 +50,23 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(call_failed)
         }
         Command::Identity { service, command } => identity(&service, command).await,
+        Command::Events { command } => match command {
+            EventsCommand::Watch { service, watch } => {
+                let client = make_chat_client(&service)?;
+                crate::events::watch(&service, client, None, watch).await
+            }
+            EventsCommand::Listen {
+                host,
+                port,
+                secret,
+                max_events,
+                output,
+                ..
+            } => {
+                let secret = EventsCommand::secret(&secret);
+                crate::events::listen((host, port).into(), secret, max_events, &output).await
+            }
+        },
         Command::Emulator { serve, .. } => crate::emulator::run(serve).await,
         Command::Completions { .. } => Ok(()),
     }
@@ -228,6 +245,9 @@ async fn message(g: &ChatArgs, command: MessageCommand) -> Result<(), Failure> {
                 .chat_thread_client(thread.id)
                 .list_read_receipts(options);
             out.list(pager, &output::RECEIPTS, list.max_items).await
+        }
+        MessageCommand::Watch { thread, watch } => {
+            crate::events::watch(g, client, Some(thread.id), watch).await
         }
     }
 }

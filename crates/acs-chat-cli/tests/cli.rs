@@ -1802,3 +1802,196 @@ fn start_time_takes_what_az_shows() {
     ]));
     assert_eq!(list, Value::Array(vec![]));
 }
+
+/// JSON Lines from a watch's stdout.
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn message_watch_prints_json_lines_and_resumes_from_its_cursor_file() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let thread = env.thread(&token, "Watched");
+    let first: Vec<String> = (0..3)
+        .map(|i| env.send(&token, &thread, &format!("m{i}")))
+        .collect();
+    let cursor = env.dir.path().join("cursor.json");
+    let watch = |max: &str| {
+        env.as_user(&token)
+            .args(["message", "watch", "-t", &thread, "--since", "1970-01-01"])
+            .args([
+                "--max-events",
+                max,
+                "--poll-interval",
+                "0.01",
+                "0.05",
+                "--cursor-file",
+            ])
+            .arg(&cursor)
+            .timeout(Duration::from_secs(60))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    };
+    let events = json_lines(&watch("4"));
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "participantsAdded",
+            "chatMessageReceived",
+            "chatMessageReceived",
+            "chatMessageReceived"
+        ]
+    );
+    let ids: Vec<&str> = events[1..]
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, first);
+    assert_eq!(events[1]["message"], "m0");
+    assert_eq!(events[1]["threadId"], thread.as_str());
+
+    // Restarted with the same cursor file: only what is new.
+    let later: Vec<String> = (3..5)
+        .map(|i| env.send(&token, &thread, &format!("m{i}")))
+        .collect();
+    let events = json_lines(&watch("2"));
+    let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, later);
+
+    // A file that is not a cursor is a usage error, not a silent restart.
+    std::fs::write(&cursor, "{\"not\": \"a cursor\"}").unwrap();
+    let stderr = fails(
+        env.as_user(&token)
+            .args(["message", "watch", "-t", &thread, "--cursor-file"])
+            .arg(&cursor),
+        2,
+    );
+    assert!(stderr.contains("not a saved cursor"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn events_watch_prints_changes_as_they_happen_and_stops_on_sigterm() {
+    let env = Env::start();
+    let (_, token) = env.user();
+    let existing = env.thread(&token, "Existing");
+    let mut child = ChildGuard(
+        StdCommand::new(BIN)
+            .args([
+                "events",
+                "watch",
+                "-o",
+                "tsv",
+                "--poll-interval",
+                "0.01",
+                "0.05",
+            ])
+            .args([
+                "--endpoint",
+                &env.emulator.endpoint(),
+                "--access-token",
+                &token,
+                "--ca-cert",
+            ])
+            .arg(&env.ca)
+            .env_remove("AZURE_COMMUNICATION_CONNECTION_STRING")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("watching"), "{line}");
+    // Made after the watch started: printed; the thread before it: not.
+    let id = env.send(&token, &existing, "hello\tthere");
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    let cells: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
+    assert_eq!(cells.len(), 5, "{line:?}");
+    assert_eq!(cells[0], "chatMessageReceived");
+    assert_eq!(cells[1], existing);
+    assert_eq!(cells[2], id);
+    // The tab inside the content is escaped: one line, five cells.
+    assert_eq!(cells[4], "hello\\tthere");
+
+    let status = StdCommand::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.0.wait().unwrap().success());
+}
+
+#[test]
+fn events_listen_prints_each_delivered_event_once() {
+    let mut child = ChildGuard(
+        StdCommand::new(BIN)
+            .args(["events", "listen", "--port", "0", "--max-events", "2"])
+            .args(["--secret", "s3cret"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"));
+
+    let post = |path: &str, id: &str, body: &str| -> String {
+        let event = format!(
+            r#"[{{"id": "{id}", "subject": "thread/19:a@thread.v2/sender/8:acs:r_ann/recipient/8:acs:r_bot",
+            "eventType": "Microsoft.Communication.ChatMessageReceived",
+            "eventTime": "2024-05-01T10:00:01Z", "dataVersion": "1.0",
+            "data": {{"threadId": "19:a@thread.v2", "messageId": "{id}", "type": "Text",
+                     "messageBody": "{body}", "composeTime": "2024-05-01T10:00:00Z",
+                     "senderCommunicationIdentifier": {{"rawId": "8:acs:r_ann"}},
+                     "recipientCommunicationIdentifier": {{"rawId": "8:acs:r_bot"}}}}}}]"#
+        );
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nhost: x\r\naeg-event-type: Notification\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{event}",
+            event.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    assert!(post("/", "1", "no secret").starts_with("HTTP/1.1 401"));
+    assert!(post("/?code=s3cret", "1", "first").starts_with("HTTP/1.1 200"));
+    assert!(post("/?code=s3cret", "1", "first").starts_with("HTTP/1.1 200"));
+    assert!(post("/?code=s3cret", "2", "second").starts_with("HTTP/1.1 200"));
+    let mut stdout = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(child.0.wait().unwrap().success());
+    let events = json_lines(stdout.as_bytes());
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["first", "second"]);
+}
