@@ -7,7 +7,7 @@
 use acs_chat::{
     ChatClient, CommunicationTokenCredential, IdentityClient, IdentityClientBuilder, TokenScope,
 };
-use acs_chat_emulator::{Emulator, RunningEmulator};
+use acs_chat_emulator::{Emulator, EmulatorBuilder, RunningEmulator};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -19,7 +19,14 @@ pub(crate) struct Backend {
 
 impl Backend {
     pub(crate) async fn start() -> Result<Self, BoxError> {
-        let emulator = Emulator::builder().port(0).start().await?;
+        Self::start_with(|b| b).await
+    }
+
+    /// Starts the emulator with more settings (e.g. an event webhook).
+    pub(crate) async fn start_with(
+        configure: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder,
+    ) -> Result<Self, BoxError> {
+        let emulator = configure(Emulator::builder().port(0)).start().await?;
         let mut builder = IdentityClientBuilder::new(&emulator.connection_string());
         if let Some(ca) = emulator.ca_certificate_pem() {
             builder = builder.add_root_certificate_pem(ca);
