@@ -282,10 +282,14 @@ fn release_checks(spec: &Path) -> Vec<Step> {
     for package in PUBLISHABLE {
         checks.push(cargo(&["package", "--list", "-p", package]));
     }
-    // All crates in one invocation: cargo then resolves acs-chat's dependency on the
-    // not-yet-published acs-chat-protocol (and so on) from the set being packaged, and verifies each
-    // package by building it from its `.crate` contents, in dependency order.
-    checks.push(cargo(&[["package"].as_slice(), &packages].concat()));
+    // `cargo publish --dry-run`, all crates in one invocation: cargo resolves acs-chat's
+    // dependency on the not-yet-published acs-chat-protocol (and so on) from the set being
+    // published (a temporary local registry), verifies each package by building it from its
+    // `.crate` contents in dependency order, and checks what the registry would check, stopping
+    // short of the upload.
+    checks.push(cargo(
+        &[["publish", "--dry-run"].as_slice(), &packages].concat(),
+    ));
     checks
 }
 

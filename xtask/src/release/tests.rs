@@ -98,7 +98,7 @@ fn checks_run_in_release_order() {
             "cargo package --list -p acs-chat".to_owned(),
             "cargo package --list -p acs-chat-emulator".to_owned(),
             "cargo package --list -p acs-chat-cli".to_owned(),
-            format!("cargo package {all}"),
+            format!("cargo publish --dry-run {all}"),
         ]
     );
 }
