@@ -1,5 +1,5 @@
-//! Logs on stderr: a line for every retry wait, request traces with `--verbose`, the emulator's
-//! request log, and whatever `RUST_LOG` asks for.
+//! Logs on stderr: a line for every retry wait, request traces with `--verbose`, and whatever
+//! `RUST_LOG` asks for. (`acs-chat emulator` logs as `acs-chat-emulator` does.)
 
 use std::fmt;
 use std::io::{self, IsTerminal as _};
@@ -20,8 +20,6 @@ use crate::output::write_stderr;
 pub(crate) struct LogSettings {
     /// `--verbose`: the client's and the transport's request traces.
     pub(crate) verbose: bool,
-    /// The emulator's request log.
-    pub(crate) emulator: bool,
     /// The retries the client makes, for "retry 2 of 3".
     pub(crate) max_retries: u32,
 }
@@ -49,21 +47,10 @@ pub(crate) fn init(settings: LogSettings) -> Result<(), String> {
             }
             Some(trace_layer().with_filter(filter).boxed())
         }
-        None if settings.verbose || settings.emulator => {
-            let mut filter = Targets::new();
-            if settings.verbose {
-                filter = filter
-                    .with_target("acs_chat", LevelFilter::DEBUG)
-                    .with_target("acs_chat_transport", LevelFilter::DEBUG);
-            }
-            if settings.emulator {
-                let level = if settings.verbose {
-                    LevelFilter::DEBUG
-                } else {
-                    LevelFilter::INFO
-                };
-                filter = filter.with_target("acs_chat_emulator", level);
-            }
+        None if settings.verbose => {
+            let filter = Targets::new()
+                .with_target("acs_chat", LevelFilter::DEBUG)
+                .with_target("acs_chat_transport", LevelFilter::DEBUG);
             Some(trace_layer().with_filter(filter).boxed())
         }
         None => None,

@@ -59,12 +59,18 @@ fn main() -> ExitCode {
         },
         Command::Completions { .. } => (false, false),
     };
+    if let Command::Emulator { serve, verbose } = &cli.command {
+        // The emulator's own logging: --log-level, --verbose, RUST_LOG, or the startup line
+        // and warnings (as `acs-chat-emulator` logs).
+        if let Err(e) = acs_chat_emulator::init_logging(serve.log_level.as_deref(), *verbose) {
+            return exit(&Failure::Usage(e.to_string()));
+        }
+    }
     let settings = logging::LogSettings {
         verbose,
-        emulator,
         max_retries: acs_chat::RetryOptions::default().max_retries,
     };
-    if let Err(message) = logging::init(settings) {
+    if !emulator && let Err(message) = logging::init(settings) {
         return exit(&Failure::Usage(message));
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()

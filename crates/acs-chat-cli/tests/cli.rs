@@ -1121,15 +1121,27 @@ fn plain_http_to_an_https_server_says_it_speaks_https() {
 fn the_emulator_command_serves_until_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
+    let log = dir.path().join("stderr.log");
     let mut child = ChildGuard(
         StdCommand::new(BIN)
-            .args(["emulator", "--port", "0", "--ca-out"])
+            .args([
+                "emulator",
+                "--port",
+                "0",
+                "--log-level",
+                "debug",
+                "--ca-out",
+            ])
             .arg(&ca)
             .env_remove("ACS_EMULATOR_PORT")
             .env_remove("ACS_EMULATOR_HOST")
             .env_remove("ACS_EMULATOR_ACCESS_KEY")
+            .env_remove("ACS_EMULATOR_DATA_DIR")
+            .env_remove("RUST_LOG")
+            // The kept CA goes to the user's data directory: a temporary one here.
+            .env("XDG_DATA_HOME", dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -1193,6 +1205,14 @@ fn the_emulator_command_serves_until_sigterm() {
     stdout.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("shutting down"), "{rest}");
     assert!(child.0.wait().unwrap().success());
+    // --log-level debug: the request lines (never a token).
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("/chat/threads"), "{log}");
+    assert!(!log.contains(token), "{log}");
+    assert!(
+        dir.path().join("acs-chat-emulator").join("ca.pem").exists(),
+        "the kept CA is under XDG_DATA_HOME"
+    );
 }
 
 /// Kills the child (by its own handle) if the test fails before it exits.
