@@ -22,6 +22,10 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::conn::{ChunkedBody, Watchdog};
+use crate::events::{
+    DEFAULT_EVENT_BUFFER, DeliveryOptions, EventSchema, EventStream, EventSubscription, Publisher,
+    ReportStream, Subscription, SubscriptionStatus,
+};
 use crate::faults::{Fault, FaultInjector, describe};
 use crate::identity::{AccessKey, DEV_ACCESS_KEY, TokenSigner};
 use crate::limits::{ConnectionLimits, ServiceLimits};
@@ -86,6 +90,10 @@ pub struct EmulatorBuilder {
     service_limits: ServiceLimits,
     data_dir: Option<PathBuf>,
     ca_dir: Option<PathBuf>,
+    webhooks: Vec<EventSubscription>,
+    event_schema: EventSchema,
+    delivery: DeliveryOptions,
+    event_buffer: usize,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -96,6 +104,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("http", &self.http)
             .field("tls_pem", &self.tls_pem.is_some())
             .field("throttle", &self.throttle)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +123,10 @@ impl Default for EmulatorBuilder {
             service_limits: ServiceLimits::default(),
             data_dir: None,
             ca_dir: None,
+            webhooks: Vec::new(),
+            event_schema: EventSchema::EventGrid,
+            delivery: DeliveryOptions::default(),
+            event_buffer: DEFAULT_EVENT_BUFFER,
         }
     }
 }
@@ -192,6 +205,51 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Delivers every event to a webhook, as an Event Grid subscription would (repeat for
+    /// several): `url`, or `NAME=url` to name the subscription (see
+    /// [`EventSubscription::parse`]). Fails at [`start`](Self::start) when it is not an http
+    /// or https URL.
+    pub fn event_webhook(mut self, url: impl AsRef<str>) -> Self {
+        match EventSubscription::parse(url.as_ref()) {
+            Ok(sub) => self.webhooks.push(sub),
+            Err(e) => self.invalid_webhook(e),
+        }
+        self
+    }
+
+    /// Adds a webhook subscription built with [`EventSubscription::parse`].
+    pub fn event_subscription(mut self, subscription: EventSubscription) -> Self {
+        self.webhooks.push(subscription);
+        self
+    }
+
+    /// The schema of the webhooks that do not set their own (default
+    /// [`EventSchema::EventGrid`]).
+    pub fn event_schema(mut self, schema: EventSchema) -> Self {
+        self.event_schema = schema;
+        self
+    }
+
+    /// How webhook deliveries are retried and bounded (default
+    /// [`DeliveryOptions::default`], Event Grid's retry policy).
+    pub fn event_delivery(mut self, options: DeliveryOptions) -> Self {
+        self.delivery = options;
+        self
+    }
+
+    /// The buffer of each in-process subscriber ([`RunningEmulator::events`]): a
+    /// subscriber this many events behind loses the oldest (default
+    /// [`DEFAULT_EVENT_BUFFER`](crate::events::DEFAULT_EVENT_BUFFER)).
+    pub fn event_buffer(mut self, events: usize) -> Self {
+        self.event_buffer = events.max(1);
+        self
+    }
+
+    fn invalid_webhook(&mut self, error: String) {
+        // Reported by `start` (and `service`): a builder method does not fail.
+        self.webhooks.push(EventSubscription::invalid(error));
+    }
+
     /// Fixes the seed of generated ids (default: random).
     pub fn seed(mut self, seed: u128) -> Self {
         self.seed = Some(seed);
@@ -236,7 +294,28 @@ impl EmulatorBuilder {
         };
         store.set_throttle(self.throttle);
         store.set_limits(self.service_limits.clone());
+        let mut subscriptions = Vec::new();
+        for sub in &self.webhooks {
+            if let Some(error) = sub.invalid_reason() {
+                return Err(EmulatorError::new(format!("--event-webhook: {error}")));
+            }
+            if subscriptions
+                .iter()
+                .any(|s: &Arc<Subscription>| s.name() == sub.name())
+            {
+                return Err(EmulatorError::new(format!(
+                    "--event-webhook: two subscriptions are named {}",
+                    sub.name()
+                )));
+            }
+            subscriptions.push(Arc::new(Subscription::new(
+                sub.clone(),
+                self.event_schema,
+                self.delivery.clone(),
+            )));
+        }
         let mut service = Service::new(store, key, !self.http, authority);
+        service.set_publisher(Publisher::new(self.event_buffer, subscriptions));
         service.set_max_body_bytes(self.limits.max_body_bytes);
         if let Some((db, signer)) = db {
             service.set_database(db, signer);
@@ -294,6 +373,8 @@ impl EmulatorBuilder {
         let scheme = if self.http { "http" } else { "https" };
         let endpoint = format!("{scheme}://{authority}/");
         let service = Arc::new(self.make_service(authority)?);
+        service.requeue_outbox();
+        let workers = crate::events::spawn_workers(&service, &endpoint);
         let faults = FaultInjector::new();
         let state = Arc::new(ServerState {
             service: service.clone(),
@@ -313,6 +394,7 @@ impl EmulatorBuilder {
             ca_path,
             shutdown: Some(shutdown_tx),
             task: Some(task),
+            workers,
         })
     }
 }
@@ -329,6 +411,8 @@ pub struct RunningEmulator {
     ca_path: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The webhook delivery workers.
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl fmt::Debug for RunningEmulator {
@@ -407,8 +491,37 @@ impl RunningEmulator {
         &self.service
     }
 
+    /// Every chat event from now on, in order, without HTTP: a `Stream` of
+    /// `Result<ChatEvent, Lagged>` (see [`EventStream`]). Subscribe before acting, to see
+    /// what the action publishes.
+    pub fn events(&self) -> EventStream {
+        self.service.events()
+    }
+
+    /// What becomes of each webhook delivery from now on (delivered, retrying,
+    /// dead-lettered), as a `Stream` (see [`ReportStream`]).
+    pub fn delivery_reports(&self) -> ReportStream {
+        self.service.publisher().subscribe_reports()
+    }
+
+    /// The webhook subscriptions: validated or not, queued, delivered and dead-lettered
+    /// counts, the latest deliveries.
+    pub fn event_subscriptions(&self) -> Vec<SubscriptionStatus> {
+        self.service
+            .publisher()
+            .subscriptions()
+            .iter()
+            .map(|s| s.status())
+            .collect()
+    }
+
     /// Stops accepting connections, lets open requests finish (up to 5 seconds), and waits.
+    /// Deliveries in flight stop; with a data directory their events are still in the
+    /// outbox and are delivered after the next start.
     pub async fn shutdown(mut self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -420,6 +533,9 @@ impl RunningEmulator {
 
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
