@@ -170,8 +170,15 @@ pub async fn serve_foreground(args: ServeArgs, trust_hint: &str) -> Result<(), S
         Some(dir) => format!("{} (SQLite)", dir.display()),
         None => "in memory".to_owned(),
     };
+    // Loopback clients need no token; from elsewhere the page needs it.
+    let loopback = emulator.local_addr().ip().to_canonical().is_loopback();
+    let web_view = if loopback {
+        format!("{}_emulator/", emulator.endpoint())
+    } else {
+        emulator.web_view_url()
+    };
     let mut banner = format!(
-        "ACS Chat emulator listening\nendpoint:          {}\nconnection string: {}\nstate:             {state}\n",
+        "ACS Chat emulator listening\nendpoint:          {}\nconnection string: {}\nstate:             {state}\nweb view:          {web_view}\n",
         emulator.endpoint(),
         emulator.connection_string()
     );

@@ -72,6 +72,7 @@ mod server;
 pub mod service;
 pub mod store;
 pub mod tls;
+pub mod web;
 
 pub use events::{
     DeliveryOptions, DeliveryOutcome, DeliveryReport, EventSchema, EventStream, EventSubscription,

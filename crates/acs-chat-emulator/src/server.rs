@@ -10,14 +10,14 @@ use std::time::{Duration, Instant, SystemTime};
 use acs_chat_protocol::DateTime;
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -33,6 +33,7 @@ use crate::persist::{Db, PersistError};
 use crate::service::{Service, body_too_large, error_response};
 use crate::store::{Store, StoreError};
 use crate::tls::{self, LocalCa};
+use crate::web::{SseBody, Web, WebResponse};
 
 /// Request bodies larger than this are refused with 413, by default
 /// ([`ConnectionLimits::max_body_bytes`]).
@@ -376,10 +377,14 @@ impl EmulatorBuilder {
         service.requeue_outbox();
         let workers = crate::events::spawn_workers(&service, &endpoint);
         let faults = FaultInjector::new();
+        let (closing, closing_rx) = watch::channel(false);
+        let web_token = service.web_token();
         let state = Arc::new(ServerState {
             service: service.clone(),
             faults: faults.clone(),
             limits: self.limits.clone(),
+            web: Web::new(web_token.clone(), closing_rx),
+            closing,
         });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let task = tokio::spawn(serve(listener, acceptor, state, shutdown_rx));
@@ -395,6 +400,7 @@ impl EmulatorBuilder {
             shutdown: Some(shutdown_tx),
             task: Some(task),
             workers,
+            web_token,
         })
     }
 }
@@ -413,6 +419,7 @@ pub struct RunningEmulator {
     task: Option<JoinHandle<()>>,
     /// The webhook delivery workers.
     workers: Vec<JoinHandle<()>>,
+    web_token: String,
 }
 
 impl fmt::Debug for RunningEmulator {
@@ -491,6 +498,12 @@ impl RunningEmulator {
         &self.service
     }
 
+    /// The live web view, `https://<endpoint>/_emulator/?token=…` (the token lets it be
+    /// opened from any address; loopback clients need none). See [`crate::web`].
+    pub fn web_view_url(&self) -> String {
+        format!("{}_emulator/?token={}", self.endpoint, self.web_token)
+    }
+
     /// Every chat event from now on, in order, without HTTP: a `Stream` of
     /// `Result<ChatEvent, Lagged>` (see [`EventStream`]). Subscribe before acting, to see
     /// what the action publishes.
@@ -556,7 +569,13 @@ struct ServerState {
     service: Arc<Service>,
     faults: FaultInjector,
     limits: ConnectionLimits,
+    web: Web,
+    /// Set when the server shuts down (ends the web view's event streams).
+    closing: watch::Sender<bool>,
 }
+
+/// A response body: a buffered one written in chunks, or an event stream.
+type ServerBody = Either<ChunkedBody, SseBody>;
 
 /// The error that makes hyper close a connection without answering (an injected drop).
 #[derive(Debug)]
@@ -575,9 +594,16 @@ impl ServerState {
         &self,
         request: Request<Incoming>,
         permits: Arc<Semaphore>,
-    ) -> Result<Response<ChunkedBody>, DroppedConnection> {
+        peer: SocketAddr,
+    ) -> Result<Response<ServerBody>, DroppedConnection> {
         // Wait until the connection has room for one more response in memory.
         let permit = permits.acquire_owned().await.ok();
+        if crate::web::is_web_path(request.uri().path()) {
+            return Ok(match self.web.handle(&self.service, &request, peer) {
+                WebResponse::Full(r) => r.map(|body| Either::Left(ChunkedBody::new(body, permit))),
+                WebResponse::Stream(r) => r.map(Either::Right),
+            });
+        }
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
@@ -593,7 +619,7 @@ impl ServerState {
             ),
             Err(_) => tracing::debug!(%method, %path, duration_ms = elapsed_ms, "request dropped"),
         }
-        response.map(|r| r.map(|body| ChunkedBody::new(body, permit)))
+        response.map(|r| r.map(|body| Either::Left(ChunkedBody::new(body, permit))))
     }
 
     async fn respond_inner(
@@ -663,7 +689,7 @@ async fn serve(
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
-                let Ok((tcp, _peer)) = accepted else {
+                let Ok((tcp, peer)) = accepted else {
                     // Out of file descriptors and the like: back off a little.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -692,20 +718,21 @@ async fn serve(
                             let timeout = state.limits.header_read_timeout;
                             let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
                             if let Ok(Ok(stream)) = handshake {
-                                serve_connection(TokioIo::new(stream), state, watcher).await;
+                                serve_connection(TokioIo::new(stream), state, watcher, peer).await;
                             }
                         }
-                        None => serve_connection(TokioIo::new(tcp), state, watcher).await,
+                        None => serve_connection(TokioIo::new(tcp), state, watcher, peer).await,
                     }
                 });
             }
         }
     }
     drop(listener);
+    let _ = state.closing.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
-async fn serve_connection<I>(io: I, state: Arc<ServerState>, watcher: Watcher)
+async fn serve_connection<I>(io: I, state: Arc<ServerState>, watcher: Watcher, peer: SocketAddr)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -714,7 +741,7 @@ where
     let service = service_fn(move |request| {
         let state = state.clone();
         let permits = permits.clone();
-        async move { state.respond(request, permits).await }
+        async move { state.respond(request, permits, peer).await }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

@@ -533,3 +533,152 @@ async fn a_bad_webhook_url_is_refused_at_start() {
     assert!(error.to_string().contains("--event-webhook"), "{error}");
     let _: EmulatorBuilder = Emulator::builder();
 }
+
+/// Spawns the binary on `dir` delivering to `webhook`; returns it and its endpoint.
+#[cfg(unix)]
+fn spawn_binary(dir: &std::path::Path, webhook: &str) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
+        .args([
+            "--port",
+            "0",
+            "--log-level",
+            "off",
+            "--event-webhook",
+            webhook,
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut endpoint = None;
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(e) = line.strip_prefix("endpoint:") {
+            endpoint = Some(e.trim().to_owned());
+        }
+        if line.starts_with("event webhook:") {
+            break;
+        }
+        line.clear();
+    }
+    let Some(endpoint) = endpoint else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the emulator printed no endpoint");
+    };
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, endpoint)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn undelivered_events_survive_kill_9() {
+    use acs_chat_protocol::{AccessToken, DateTime, Endpoint, Operation as _, RequestContext};
+    use acs_chat_transport::{HyperTransport, Transport as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    // A user and a token, kept in the data directory.
+    let emulator = Emulator::builder()
+        .data_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let (_, token) = emulator.create_user_and_token().unwrap();
+    emulator.shutdown().await;
+
+    let mut down = Webhook::start().await;
+    down.then(Answer::Handle);
+    for _ in 0..1000 {
+        down.then(Answer::Status(503));
+    }
+    let (mut child, endpoint) = spawn_binary(dir.path(), &format!("bot={}", down.url));
+    let transport = HyperTransport::builder()
+        .add_root_certificate_pem(&std::fs::read(dir.path().join("ca.pem")).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let endpoint = Endpoint::parse(&endpoint).unwrap();
+    let ctx = RequestContext::new(endpoint.clone(), Default::default());
+    let op = CreateChatThread::new("survivor", Default::default());
+    let mut request = op.build_request(&ctx).unwrap();
+    acs_chat_protocol::authorize(
+        &mut request,
+        &endpoint,
+        &AccessToken::new(&token, DateTime::UNIX_EPOCH),
+    )
+    .unwrap();
+    let thread = op
+        .parse_response(transport.send(request).await.unwrap())
+        .unwrap()
+        .chat_thread
+        .unwrap()
+        .id;
+    down.next().await; // the handshake
+    let (id, _, subject) = down.next().await.event(); // refused with 503
+    assert!(subject.contains(&thread));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut up = Webhook::start().await;
+    let (mut child, _) = spawn_binary(dir.path(), &format!("bot={}", up.url));
+    up.next().await; // the handshake
+    let (again, kind, _) = up.next().await.event();
+    assert_eq!(
+        (again, kind.as_str()),
+        (id, "Microsoft.Communication.ChatThreadCreated"),
+        "the same event, from the outbox"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn the_validation_url_validates_a_webhook_that_does_not_echo_the_code() {
+    let mut hook = Webhook::start().await;
+    // The webhook acknowledges the validation without its code: Event Grid's manual
+    // validation, where someone visits the validation URL instead.
+    hook.then(Answer::Status(200));
+    let h = Harness::with(
+        Emulator::builder()
+            .event_webhook(&hook.url)
+            // The next handshake would be an hour away: only the URL can validate it.
+            .event_delivery(DeliveryOptions::default().first_retry(Duration::from_secs(3600))),
+    )
+    .await;
+    let first = hook.next().await;
+    let Ok(Outcome::Validated {
+        validation_url: Some(url),
+        ..
+    }) = first.outcome
+    else {
+        panic!("{first:?}")
+    };
+    assert!(url.starts_with(&h.emulator.endpoint()), "{url}");
+    let mut reports = h.emulator.delivery_reports();
+    let (_, token) = h.user();
+    create_thread(&h, &token, "waiting", &[]).await;
+    let status = &h.emulator.event_subscriptions()[0];
+    assert!(
+        matches!(
+            status.state,
+            acs_chat_emulator::SubscriptionState::Validating { .. }
+        ),
+        "{status:?}"
+    );
+    // A wrong code validates nothing.
+    let wrong = url.replace("code=", "code=0");
+    let get = |u: &str| http::Request::get(u).body(bytes::Bytes::new()).unwrap();
+    assert_eq!(h.send(get(&wrong)).await.unwrap().status(), 404);
+    assert_eq!(h.send(get(&url)).await.unwrap().status(), 200);
+    let delivered = finals(&mut reports, 1).await;
+    assert_eq!(
+        delivered[0].outcome,
+        DeliveryOutcome::Delivered { attempts: 1 }
+    );
+    assert_eq!(hook.next().await.header("aeg-event-type"), "Notification");
+}

@@ -369,8 +369,10 @@ pub(crate) struct Subscription {
     /// The validation code of this run (also accepted on the validation URL).
     pub(crate) validation_code: String,
     pub(crate) validated: AtomicBool,
-    /// Wakes the worker: an event was queued, or the validation URL was visited.
+    /// Wakes the delivering worker: an event was queued, or it was validated.
     pub(crate) wake: Notify,
+    /// Wakes the validating worker: the validation URL was visited.
+    pub(crate) validation: Notify,
     shared: Mutex<Shared>,
 }
 
@@ -397,6 +399,7 @@ impl Subscription {
             validation_code: uuid::Uuid::new_v4().to_string(),
             validated: AtomicBool::new(false),
             wake: Notify::new(),
+            validation: Notify::new(),
             shared: Mutex::new(Shared {
                 queue: Queue::new(options.clone()),
                 state: SubscriptionState::Validating {
@@ -430,6 +433,7 @@ impl Subscription {
                 "event subscription validated"
             );
         }
+        self.validation.notify_one();
         self.wake.notify_one();
     }
 
@@ -608,6 +612,21 @@ impl Publisher {
     /// Tells report subscribers (after [`Shared::record`]).
     pub(crate) fn report(&self, report: DeliveryReport) {
         let _ = self.reports.send(report);
+    }
+
+    /// Raw receivers of everything, for the web view's server-sent events.
+    pub(crate) fn subscribe_raw(
+        &self,
+    ) -> (
+        broadcast::Receiver<ChatEvent>,
+        broadcast::Receiver<DeliveryReport>,
+        watch::Receiver<u64>,
+    ) {
+        (
+            self.chat.subscribe(),
+            self.reports.subscribe(),
+            self.changed.subscribe(),
+        )
     }
 
     /// A new in-process subscription to the chat events.

@@ -114,7 +114,7 @@ impl Worker {
                     self.service.publisher().changed();
                     let delay = sub.options.retry_delay(attempts);
                     // The validation URL wakes us too.
-                    let _ = tokio::time::timeout(delay, sub.wake.notified()).await;
+                    let _ = tokio::time::timeout(delay, sub.validation.notified()).await;
                 }
             }
         }

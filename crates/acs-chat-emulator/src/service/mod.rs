@@ -279,6 +279,31 @@ impl Service {
         self.publisher.subscribe()
     }
 
+    /// Reads the store (for the web view), changing nothing.
+    pub(crate) fn read_store<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
+        f(&self.lock_state().store)
+    }
+
+    /// The web view's access token: HMAC-SHA256 of the access key over
+    /// `acs-chat-emulator web view`, in hex. It proves the key without revealing it.
+    pub(crate) fn web_token(&self) -> String {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(self.key.to_base64())
+            .unwrap_or_default();
+        let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(&key) {
+            Ok(mac) => mac,
+            Err(_) => return String::new(),
+        };
+        mac.update(b"acs-chat-emulator web view");
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Removes delivered (or dead-lettered) events from the outbox.
     pub(crate) fn outbox_done(&self, rows: &[i64]) {
         let mut state = self.lock_state();
