@@ -729,3 +729,49 @@ impl Stream for ReportStream {
         self.inner.as_mut().poll_next(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_are_named_or_named_after_their_url() {
+        let named = EventSubscription::parse("bot-1=https://example.com/hook?code=a=b").unwrap();
+        assert_eq!(named.name(), "BOT-1");
+        assert_eq!(named.endpoint(), "https://example.com/hook?code=a=b");
+        let unnamed = EventSubscription::parse("http://127.0.0.1:9/hook?x=1").unwrap();
+        assert!(unnamed.name().starts_with("WEBHOOK-"), "{}", unnamed.name());
+        assert_eq!(unnamed.name().len(), "WEBHOOK-".len() + 8);
+        assert_eq!(
+            EventSubscription::parse("http://127.0.0.1:9/hook?x=1").unwrap(),
+            unnamed,
+            "the same URL, the same name"
+        );
+        for bad in [
+            "ftp://x/",
+            "not a url",
+            "bot=ftp://x/",
+            "/relative",
+            "http://",
+        ] {
+            assert!(EventSubscription::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_are_shown_without_query_or_user_info() {
+        assert_eq!(
+            redacted_url("https://user:pw@example.com:8443/api/hook?code=secret"),
+            "https://example.com:8443/api/hook?…"
+        );
+        assert_eq!(redacted_url("http://127.0.0.1/x"), "http://127.0.0.1/x");
+    }
+
+    #[test]
+    fn the_retry_delay_doubles_up_to_its_bound() {
+        let o = DeliveryOptions::default();
+        let secs: Vec<u64> = (1..=12).map(|n| o.retry_delay(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert_eq!(o.retry_delay(u32::MAX), Duration::from_secs(300));
+    }
+}

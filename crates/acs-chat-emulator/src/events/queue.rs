@@ -136,7 +136,7 @@ impl Queue {
     fn remove(&mut self, seq: u64) -> Option<Pending> {
         let item = self.items.remove(&seq)?;
         if item.in_flight {
-            self.in_flight -= 1;
+            self.in_flight = self.in_flight.saturating_sub(1);
         }
         if let Some(lane) = self.lanes.get_mut(&item.thread) {
             lane.retain(|s| *s != seq);
@@ -202,8 +202,10 @@ impl Queue {
         let Some(item) = self.items.get_mut(&seq) else {
             return Finished::Gone;
         };
-        item.in_flight = false;
-        self.in_flight -= 1;
+        if item.in_flight {
+            item.in_flight = false;
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
         item.attempts = item.attempts.saturating_add(1);
         let error = match result {
             AttemptResult::Delivered => {
