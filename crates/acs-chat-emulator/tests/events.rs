@@ -296,9 +296,8 @@ async fn a_webhook_receives_what_event_grid_sends_as_cloud_events() {
 #[tokio::test]
 async fn validation_and_deliveries_are_retried_with_a_growing_delivery_count() {
     let mut hook = Webhook::start().await;
-    hook.then(Answer::Status(500)) // the first handshake
-        .then(Answer::Handle) // the second
-        .then(Answer::Status(500))
+    hook.then_handshake(Answer::Status(500)); // the first handshake
+    hook.then(Answer::Status(500))
         .then(Answer::Status(503))
         .then(Answer::Status(429));
     let h = Harness::with(
@@ -334,8 +333,7 @@ async fn validation_and_deliveries_are_retried_with_a_growing_delivery_count() {
 #[tokio::test]
 async fn a_400_is_not_retried_and_failures_dead_letter_after_bounded_attempts() {
     let mut hook = Webhook::start().await;
-    hook.then(Answer::Handle)
-        .then(Answer::Status(400))
+    hook.then(Answer::Status(400))
         .then(Answer::Status(500))
         .then(Answer::Status(500))
         .then(Answer::Status(500));
@@ -380,7 +378,7 @@ async fn a_400_is_not_retried_and_failures_dead_letter_after_bounded_attempts() 
 async fn a_webhook_that_never_answers_does_not_slow_the_api() {
     let mut hook = Webhook::start().await;
     let (release, hang) = oneshot::channel();
-    hook.then(Answer::Handle).then(Answer::Hang(hang));
+    hook.then(Answer::Hang(hang));
     let h = Harness::with(Emulator::builder().event_webhook(&hook.url)).await;
     let (_, token) = h.user();
     let thread = create_thread(&h, &token, "busy", &[]).await;
@@ -408,7 +406,6 @@ async fn a_webhook_that_never_answers_does_not_slow_the_api() {
 async fn the_outbox_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let down = Webhook::start().await;
-    down.then(Answer::Handle);
     for _ in 0..50 {
         down.then(Answer::Status(503));
     }
@@ -592,7 +589,6 @@ async fn undelivered_events_survive_kill_9() {
     emulator.shutdown().await;
 
     let mut down = Webhook::start().await;
-    down.then(Answer::Handle);
     for _ in 0..1000 {
         down.then(Answer::Status(503));
     }
@@ -642,7 +638,7 @@ async fn the_validation_url_validates_a_webhook_that_does_not_echo_the_code() {
     let mut hook = Webhook::start().await;
     // The webhook acknowledges the validation without its code: Event Grid's manual
     // validation, where someone visits the validation URL instead.
-    hook.then(Answer::Status(200));
+    hook.then_handshake(Answer::Status(200));
     let h = Harness::with(
         Emulator::builder()
             .event_webhook(&hook.url)
@@ -681,4 +677,83 @@ async fn the_validation_url_validates_a_webhook_that_does_not_echo_the_code() {
         DeliveryOutcome::Delivered { attempts: 1 }
     );
     assert_eq!(hook.next().await.header("aeg-event-type"), "Notification");
+}
+
+#[tokio::test]
+async fn a_webhook_that_times_out_is_retried() {
+    let mut hook = Webhook::start().await;
+    // The first delivery never gets an answer (the sender is kept): only the response
+    // timeout ends it.
+    let (_keep, hang) = oneshot::channel();
+    hook.then(Answer::Hang(hang));
+    let h = Harness::with(
+        Emulator::builder()
+            .event_webhook(&hook.url)
+            .event_delivery(fast().response_timeout(Duration::from_millis(200))),
+    )
+    .await;
+    let mut reports = h.emulator.delivery_reports();
+    let (_, token) = h.user();
+    create_thread(&h, &token, "slow", &[]).await;
+    let retrying = reports.next().await.unwrap().unwrap();
+    assert!(
+        matches!(&retrying.outcome, DeliveryOutcome::Retrying { attempts: 1, error } if error.contains("no complete response")),
+        "{retrying:?}"
+    );
+    let delivered = finals(&mut reports, 1).await;
+    assert_eq!(
+        delivered[0].outcome,
+        DeliveryOutcome::Delivered { attempts: 2 }
+    );
+    hook.next().await; // the handshake
+    let counts =
+        [hook.next().await, hook.next().await].map(|r| r.header("aeg-delivery-count").to_owned());
+    assert_eq!(counts, ["0", "1"]);
+}
+
+#[tokio::test]
+async fn a_full_queue_dead_letters_its_oldest_events() {
+    let mut hook = Webhook::start().await;
+    let (release, hang) = oneshot::channel();
+    hook.then(Answer::Hang(hang));
+    let h = Harness::with(
+        Emulator::builder()
+            .event_webhook(&hook.url)
+            .event_delivery(fast().queue_capacity(3)),
+    )
+    .await;
+    let mut reports = h.emulator.delivery_reports();
+    let (_, token) = h.user();
+    let thread = create_thread(&h, &token, "full", &[]).await;
+    hook.next().await; // the handshake
+    hook.next().await; // the thread's creation, now hanging: everything else waits
+    for i in 0..4 {
+        send(&h, &token, &thread, &i.to_string()).await;
+    }
+    // 1 + 4 events in a queue of 3: the two oldest made room.
+    let dropped = finals(&mut reports, 2).await;
+    for r in &dropped {
+        assert!(
+            matches!(&r.outcome, DeliveryOutcome::DeadLettered { reason, .. } if reason.contains("full queue")),
+            "{r:?}"
+        );
+    }
+    assert_eq!(
+        dropped[0].event_type,
+        "Microsoft.Communication.ChatThreadCreated"
+    );
+    assert_eq!(h.emulator.event_subscriptions()[0].queued, 3);
+    // Released, the hanging attempt finds its event gone; the three newest are delivered.
+    drop(release);
+    let delivered = finals(&mut reports, 3).await;
+    assert!(
+        delivered
+            .iter()
+            .all(|r| matches!(r.outcome, DeliveryOutcome::Delivered { .. }))
+    );
+    let status = &h.emulator.event_subscriptions()[0];
+    assert_eq!(
+        (status.delivered, status.dead_lettered, status.queued),
+        (3, 2, 0)
+    );
 }

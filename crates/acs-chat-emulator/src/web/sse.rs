@@ -103,3 +103,60 @@ async fn next(s: &mut Source) -> Option<String> {
 fn frame(event: &str, data: &serde_json::Value) -> String {
     format!("event: {event}\ndata: {data}\n\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+    use std::sync::Arc;
+    use tokio::sync::Semaphore;
+
+    async fn frames(body: &mut SseBody) -> Option<String> {
+        let frame = body.frame().await?.ok()?;
+        Some(String::from_utf8(frame.into_data().ok()?.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_client_that_lags_is_disconnected() {
+        let (chat, chat_rx) = broadcast::channel(2);
+        let (_reports, reports_rx) = broadcast::channel(2);
+        let (_changed, changed_rx) = watch::channel(0);
+        let (_closing, closing_rx) = watch::channel(false);
+        let slots = Arc::new(Semaphore::new(1));
+        let slot = slots.clone().try_acquire_owned().unwrap();
+        let mut body = body(chat_rx, reports_rx, changed_rx, closing_rx, slot);
+        assert!(frames(&mut body).await.unwrap().contains("event: ready"));
+        let event =
+            ChatEvent::TypingIndicatorReceived(acs_chat_events::TypingIndicatorReceivedEvent::new(
+                "19:t",
+                acs_chat_protocol::DateTime::UNIX_EPOCH,
+            ));
+        chat.send(event.clone()).unwrap();
+        assert!(
+            frames(&mut body)
+                .await
+                .unwrap()
+                .starts_with("event: chat\n")
+        );
+        // Three more than the buffer holds before the client reads again: it is dropped.
+        for _ in 0..3 {
+            chat.send(event.clone()).unwrap();
+        }
+        assert_eq!(frames(&mut body).await, None);
+        drop(body);
+        assert!(slots.try_acquire().is_ok(), "its slot is free again");
+    }
+
+    #[tokio::test]
+    async fn streams_end_when_the_server_closes() {
+        let (_chat, chat_rx) = broadcast::channel::<ChatEvent>(2);
+        let (_reports, reports_rx) = broadcast::channel(2);
+        let (_changed, changed_rx) = watch::channel(0);
+        let (closing, closing_rx) = watch::channel(false);
+        let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let mut body = body(chat_rx, reports_rx, changed_rx, closing_rx, slot);
+        assert!(frames(&mut body).await.is_some());
+        closing.send(true).unwrap();
+        assert_eq!(frames(&mut body).await, None);
+    }
+}

@@ -1,6 +1,7 @@
 //! A webhook receiver for tests: a small hyper server on 127.0.0.1 that hands every request to
 //! `acs_chat_events::webhook::WebhookHandler`, reports it on a channel, and answers as
-//! scripted (the handler's answer by default).
+//! scripted (the handler's answer by default): handshakes and deliveries each from their own
+//! script, so that a retried handshake does not shift the deliveries' answers.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -62,8 +63,14 @@ impl Received {
 pub struct Webhook {
     pub url: String,
     pub received: mpsc::UnboundedReceiver<Received>,
-    script: Arc<Mutex<VecDeque<Answer>>>,
+    script: Scripts,
     task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone, Default)]
+struct Scripts {
+    handshakes: Arc<Mutex<VecDeque<Answer>>>,
+    deliveries: Arc<Mutex<VecDeque<Answer>>>,
 }
 
 impl Drop for Webhook {
@@ -80,7 +87,7 @@ impl Webhook {
             listener.local_addr().unwrap()
         );
         let (tx, received) = mpsc::unbounded_channel();
-        let script: Arc<Mutex<VecDeque<Answer>>> = Arc::default();
+        let script = Scripts::default();
         let task = tokio::spawn(serve(listener, tx, script.clone()));
         Self {
             url,
@@ -90,9 +97,15 @@ impl Webhook {
         }
     }
 
-    /// Answers the next requests so, then as the handler does.
+    /// Answers the next deliveries so, then as the handler does.
     pub fn then(&self, answer: Answer) -> &Self {
-        self.script.lock().unwrap().push_back(answer);
+        self.script.deliveries.lock().unwrap().push_back(answer);
+        self
+    }
+
+    /// Answers the next handshakes so, then as the handler does.
+    pub fn then_handshake(&self, answer: Answer) -> &Self {
+        self.script.handshakes.lock().unwrap().push_back(answer);
         self
     }
 
@@ -105,11 +118,7 @@ impl Webhook {
     }
 }
 
-async fn serve(
-    listener: TcpListener,
-    tx: mpsc::UnboundedSender<Received>,
-    script: Arc<Mutex<VecDeque<Answer>>>,
-) {
+async fn serve(listener: TcpListener, tx: mpsc::UnboundedSender<Received>, script: Scripts) {
     let handler = WebhookHandler::new();
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
@@ -128,7 +137,16 @@ async fn serve(
                         .unwrap_or_default();
                     let request = Request::from_parts(parts, body);
                     let handled = handler.handle(&request);
-                    let answer = script.lock().unwrap().pop_front().unwrap_or(Answer::Handle);
+                    let handshake = matches!(
+                        handled.outcome,
+                        Ok(Outcome::Validated { .. } | Outcome::HandshakeGranted { .. })
+                    );
+                    let queue = if handshake {
+                        &script.handshakes
+                    } else {
+                        &script.deliveries
+                    };
+                    let answer = queue.lock().unwrap().pop_front().unwrap_or(Answer::Handle);
                     let _ = tx.send(Received {
                         method: request.method().clone(),
                         headers: request.headers().clone(),
