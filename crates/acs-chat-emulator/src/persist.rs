@@ -92,14 +92,15 @@ CREATE TABLE repeatability (
 ";
 
 /// Version 1 → 2: the events outbox. One row per event and subscription, written in the
-/// transaction of the change that made the event, deleted once the event is delivered or
-/// dead-lettered.
+/// transaction of the change that made the event, with the attempts made so far, deleted once
+/// the event is delivered or dead-lettered.
 const MIGRATION_2: &str = "
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     subscription TEXT NOT NULL,
     thread_id TEXT NOT NULL,
-    event TEXT NOT NULL
+    event TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX outbox_by_subscription ON outbox (subscription, id);
 ";
@@ -391,21 +392,25 @@ impl Db {
         Ok(rows)
     }
 
-    /// The undelivered events of `subscription`, oldest first.
-    pub(crate) fn outbox(&self, subscription: &str) -> Result<Vec<(i64, Outgoing)>, PersistError> {
+    /// The undelivered events of `subscription`, oldest first, with the attempts made.
+    pub(crate) fn outbox(
+        &self,
+        subscription: &str,
+    ) -> Result<Vec<(i64, Outgoing, u32)>, PersistError> {
         let mut rows = self.conn.prepare(
-            "SELECT id, thread_id, event FROM outbox WHERE subscription = ?1 ORDER BY id",
+            "SELECT id, thread_id, event, attempts FROM outbox WHERE subscription = ?1 ORDER BY id",
         )?;
         let events = rows.query_map([subscription], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in events {
-            let (id, thread, event) = row?;
+            let (id, thread, event, attempts) = row?;
             let event: EventGridEvent = serde_json::from_str(&event)?;
             out.push((
                 id,
@@ -413,9 +418,19 @@ impl Db {
                     thread,
                     event: Arc::new(event),
                 },
+                u32::try_from(attempts).unwrap_or(0),
             ));
         }
         Ok(out)
+    }
+
+    /// Records that `attempts` attempts were made for the outbox row `row`.
+    pub(crate) fn outbox_attempted(&mut self, row: i64, attempts: u32) -> Result<(), PersistError> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = ?2 WHERE id = ?1",
+            params![row, attempts],
+        )?;
+        Ok(())
     }
 
     /// Deletes delivered or dead-lettered events from the outbox.

@@ -440,12 +440,13 @@ async fn the_outbox_survives_a_restart() {
             .all(|r| matches!(r.outcome, DeliveryOutcome::Delivered { .. }))
     );
     up.next().await; // the handshake
-    let subjects: Vec<String> = [up.next().await, up.next().await]
-        .iter()
-        .map(|r| r.event().2)
-        .collect();
+    let got = [up.next().await, up.next().await];
+    let subjects: Vec<String> = got.iter().map(|r| r.event().2).collect();
     assert!(subjects[0].starts_with(&format!("thread/{thread}/createdBy/")));
     assert!(subjects[1].ends_with(&format!("/recipient/{other}")));
+    // The attempts made before the restart count on.
+    assert_eq!(got[0].header("aeg-delivery-count"), "1");
+    assert_eq!(got[1].header("aeg-delivery-count"), "0");
     // Delivered events leave the outbox: a third start delivers nothing again.
     h.emulator.shutdown().await;
     let mut again = Webhook::start().await;
@@ -756,4 +757,43 @@ async fn a_full_queue_dead_letters_its_oldest_events() {
         (status.delivered, status.dead_lettered, status.queued),
         (3, 2, 0)
     );
+}
+
+#[tokio::test]
+async fn events_whose_time_to_live_ran_out_while_stopped_are_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Webhook::start().await;
+    down.then(Answer::Status(503));
+    let builder = |url: &str, options: DeliveryOptions| {
+        Emulator::builder()
+            .data_dir(dir.path())
+            .event_webhook(format!("bot={url}"))
+            .event_delivery(options)
+    };
+    let slow = DeliveryOptions::default().first_retry(Duration::from_secs(3600));
+    let h = Harness::with(builder(&down.url, slow)).await;
+    let mut reports = h.emulator.delivery_reports();
+    let (_, token) = h.user();
+    create_thread(&h, &token, "stale", &[]).await;
+    let r = reports.next().await.unwrap().unwrap();
+    assert!(
+        matches!(r.outcome, DeliveryOutcome::Retrying { .. }),
+        "{r:?}"
+    );
+    h.emulator.shutdown().await;
+
+    // Restarted with a time to live shorter than the time it was stopped.
+    let up = Webhook::start().await;
+    let tiny = DeliveryOptions::default().event_ttl(Duration::from_nanos(1));
+    let h = Harness::with(builder(&up.url, tiny)).await;
+    let status = &h.emulator.event_subscriptions()[0];
+    assert_eq!((status.queued, status.dead_lettered), (0, 1), "{status:?}");
+    assert!(
+        matches!(&status.recent[0].outcome, DeliveryOutcome::DeadLettered { attempts: 1, reason } if reason.contains("time to live")),
+        "{status:?}"
+    );
+    h.emulator.shutdown().await;
+    // And it left the outbox.
+    let h = Harness::with(builder(&up.url, DeliveryOptions::default())).await;
+    assert_eq!(h.emulator.event_subscriptions()[0].queued, 0);
 }

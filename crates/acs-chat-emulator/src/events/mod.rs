@@ -565,19 +565,61 @@ impl Publisher {
     }
 
     /// Queues events read back from the outbox at start.
-    pub(crate) fn requeue(&self, sub: &Subscription, rows: Vec<(i64, Outgoing)>) -> Vec<i64> {
+    /// Queues events read back from the outbox at start, with the attempts already made and
+    /// their age (from their `eventTime`), so that attempts and the time to live go on where
+    /// they were; an event whose time to live ran out while the emulator was down is
+    /// dead-lettered. Returns the rows to delete.
+    pub(crate) fn requeue(&self, sub: &Subscription, rows: Vec<(i64, Outgoing, u32)>) -> Vec<i64> {
         let now = Instant::now();
+        let wall = crate::server::wall_clock().unix_timestamp_nanos();
         let mut shared = sub.lock();
-        let mut evicted_rows = Vec::new();
-        for (row, out) in rows {
-            if let Some(evicted) = shared.queue.push(Some(row), out.thread, out.event, now) {
-                evicted_rows.extend(evicted.row);
+        let mut done_rows = Vec::new();
+        for (row, out, attempts) in rows {
+            let age_nanos = wall.saturating_sub(out.event.event_time.unix_timestamp_nanos());
+            let age = Duration::from_nanos(u64::try_from(age_nanos).unwrap_or(0));
+            if age >= sub.options.event_ttl {
+                done_rows.push(row);
+                let report = DeliveryReport {
+                    subscription: sub.name().to_owned(),
+                    event_id: out.event.id.clone(),
+                    event_type: out.event.event_type.clone(),
+                    subject: out.event.subject.clone(),
+                    outcome: DeliveryOutcome::DeadLettered {
+                        attempts,
+                        reason: "its time to live ran out while the emulator was stopped"
+                            .to_owned(),
+                    },
+                    at: crate::server::wall_clock(),
+                };
+                tracing::warn!(
+                    subscription = sub.name(),
+                    event_id = %out.event.id,
+                    event_type = %out.event.event_type,
+                    attempts,
+                    reason = "time to live ran out while stopped",
+                    "event dead-lettered"
+                );
+                shared.record(&report);
+                let _ = self.reports.send(report);
+                continue;
+            }
+            let queued_at = now.checked_sub(age).unwrap_or(now);
+            let evicted = shared.queue.push_restored(
+                Some(row),
+                out.thread,
+                out.event,
+                attempts,
+                queued_at,
+                now,
+            );
+            if let Some(evicted) = evicted {
+                done_rows.extend(evicted.row);
                 self.evicted(sub, &mut shared, &evicted);
             }
         }
         drop(shared);
         sub.wake.notify_one();
-        evicted_rows
+        done_rows
     }
 
     fn evicted(&self, sub: &Subscription, shared: &mut Shared, evicted: &queue::Pending) {

@@ -58,6 +58,8 @@ pub(crate) enum Finished {
     Delivered(Pending),
     /// Will be tried again in `delay`.
     Retrying {
+        /// Its outbox row, when persisted.
+        row: Option<i64>,
         /// The event.
         event: Arc<EventGridEvent>,
         /// Attempts made so far.
@@ -107,6 +109,20 @@ impl Queue {
         event: Arc<EventGridEvent>,
         now: Instant,
     ) -> Option<Pending> {
+        self.push_restored(row, thread, event, 0, now, now)
+    }
+
+    /// [`Self::push`] for an event that already had `attempts` attempts and was queued at
+    /// `queued_at` (read back from the outbox); it is due at `now`.
+    pub(crate) fn push_restored(
+        &mut self,
+        row: Option<i64>,
+        thread: String,
+        event: Arc<EventGridEvent>,
+        attempts: u32,
+        queued_at: Instant,
+        now: Instant,
+    ) -> Option<Pending> {
         let evicted = if self.items.len() >= self.options.queue_capacity.max(1) {
             self.items
                 .first_key_value()
@@ -124,8 +140,8 @@ impl Queue {
                 row,
                 thread,
                 event,
-                attempts: 0,
-                queued_at: now,
+                attempts,
+                queued_at,
                 next_at: now,
                 in_flight: false,
             },
@@ -232,6 +248,7 @@ impl Queue {
         }
         item.next_at = now + delay;
         Finished::Retrying {
+            row: item.row,
             event: item.event.clone(),
             attempts: item.attempts,
             error,

@@ -275,12 +275,16 @@ impl Worker {
                 p.row,
             ),
             Finished::Retrying {
+                row,
                 event,
                 attempts,
                 error,
                 delay,
             } => {
                 tracing::debug!(subscription = sub.name(), event_id = %event.id, attempts, %error, ?delay, "delivery failed; retrying");
+                if let Some(row) = row {
+                    self.service.outbox_attempted(row, attempts);
+                }
                 (
                     report(&event, DeliveryOutcome::Retrying { attempts, error }),
                     None,

@@ -314,6 +314,16 @@ impl Service {
         }
     }
 
+    /// Records the attempts made for an outbox row (so that a restart goes on counting).
+    pub(crate) fn outbox_attempted(&self, row: i64, attempts: u32) {
+        let mut state = self.lock_state();
+        if let Some(db) = &mut state.db
+            && let Err(e) = db.outbox_attempted(row, attempts)
+        {
+            tracing::warn!(error = %e, "the attempts of an event could not be recorded in the outbox");
+        }
+    }
+
     /// Reads the undelivered events of every subscription back from the outbox and queues
     /// them (at start).
     pub(crate) fn requeue_outbox(&self) {
