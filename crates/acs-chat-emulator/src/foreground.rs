@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::{DEFAULT_PORT, DEV_ACCESS_KEY, Emulator};
+use crate::{DEFAULT_PORT, DEV_ACCESS_KEY, DeliveryOptions, Emulator, EventSchema};
 
 /// The command-line flags of the emulator (a `clap` argument group, flattened into both binaries).
 #[derive(Debug, Clone, clap::Args)]
@@ -49,6 +49,31 @@ pub struct ServeArgs {
     /// [default: in memory; the CA is kept in the user's data directory].
     #[arg(long, value_name = "DIR", env = "ACS_EMULATOR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Deliver every chat event to this webhook, as an Event Grid subscription does
+    /// (repeatable; `NAME=URL` names the subscription): the validation handshake first, then
+    /// each event at least once, retried with backoff.
+    #[arg(
+        long,
+        value_name = "[NAME=]URL",
+        env = "ACS_EMULATOR_EVENT_WEBHOOK",
+        value_delimiter = ','
+    )]
+    pub event_webhook: Vec<String>,
+    /// The schema of webhook deliveries.
+    #[arg(
+        long,
+        value_name = "SCHEMA",
+        default_value_t = EventSchema::EventGrid,
+        env = "ACS_EMULATOR_EVENT_SCHEMA"
+    )]
+    pub event_schema: EventSchema,
+    /// Attempts per event before it is dead-lettered (Event Grid: 1 to 30).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub event_max_attempts: u32,
+    /// Minutes an event may wait for delivery before it is dead-lettered (Event Grid: 1 to
+    /// 1440).
+    #[arg(long, value_name = "MINUTES", default_value_t = 1440, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub event_ttl_minutes: u64,
 }
 
 /// The log filter of the foreground emulator when neither `--log-level` nor `RUST_LOG` says
@@ -115,7 +140,16 @@ pub async fn serve_foreground(args: ServeArgs, trust_hint: &str) -> Result<(), S
         .port(args.port)
         .access_key(args.access_key.unwrap_or_else(|| DEV_ACCESS_KEY.to_owned()))
         .http(args.http)
-        .throttle(args.throttle);
+        .throttle(args.throttle)
+        .event_schema(args.event_schema)
+        .event_delivery(
+            DeliveryOptions::default()
+                .max_attempts(args.event_max_attempts)
+                .event_ttl(std::time::Duration::from_secs(args.event_ttl_minutes * 60)),
+        );
+    for webhook in &args.event_webhook {
+        builder = builder.event_webhook(webhook);
+    }
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         let read = |path: &Path, flag: &str| {
             std::fs::read_to_string(path)
@@ -136,8 +170,15 @@ pub async fn serve_foreground(args: ServeArgs, trust_hint: &str) -> Result<(), S
         Some(dir) => format!("{} (SQLite)", dir.display()),
         None => "in memory".to_owned(),
     };
+    // Loopback clients need no token; from elsewhere the page needs it.
+    let loopback = emulator.local_addr().ip().to_canonical().is_loopback();
+    let web_view = if loopback {
+        format!("{}_emulator/", emulator.endpoint())
+    } else {
+        emulator.web_view_url()
+    };
     let mut banner = format!(
-        "ACS Chat emulator listening\nendpoint:          {}\nconnection string: {}\nstate:             {state}\n",
+        "ACS Chat emulator listening\nendpoint:          {}\nconnection string: {}\nstate:             {state}\nweb view:          {web_view}\n",
         emulator.endpoint(),
         emulator.connection_string()
     );
@@ -161,6 +202,14 @@ pub async fn serve_foreground(args: ServeArgs, trust_hint: &str) -> Result<(), S
         banner.push_str(&format!(
             "CA certificate:    {} ({trust_hint})\n",
             path.display()
+        ));
+    }
+    for sub in emulator.event_subscriptions() {
+        banner.push_str(&format!(
+            "event webhook:     {} {} ({})\n",
+            sub.name,
+            crate::events::redacted_url(&sub.endpoint),
+            sub.schema
         ));
     }
     if args.throttle {

@@ -48,11 +48,20 @@
 //!
 //! State is in memory, or in SQLite with [`EmulatorBuilder::data_dir`] ([`persist`]).
 //!
-//! Out of scope: image operations of 2024-03-15-preview, Teams interop, events/notifications.
+//! # Events
+//!
+//! Every chat operation publishes its events ([`events`]): to in-process subscribers
+//! ([`RunningEmulator::events`], a stream of [`acs_chat_events::ChatEvent`]) and to webhook
+//! subscriptions ([`EmulatorBuilder::event_webhook`]), which get what Event Grid would send —
+//! the validation handshake first, then every event at least once, retried with backoff,
+//! from a transactional outbox when persisted.
+//!
+//! Out of scope: image operations of 2024-03-15-preview, Teams interop.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod conn;
+pub mod events;
 mod faults;
 mod foreground;
 pub mod hmac_auth;
@@ -63,7 +72,12 @@ mod server;
 pub mod service;
 pub mod store;
 pub mod tls;
+pub mod web;
 
+pub use events::{
+    DeliveryOptions, DeliveryOutcome, DeliveryReport, EventSchema, EventStream, EventSubscription,
+    Lagged, ReportStream, SubscriptionState, SubscriptionStatus,
+};
 pub use faults::{Fault, FaultInjector};
 pub use foreground::{DEFAULT_LOG_FILTER, ServeArgs, ServeError, init_logging, serve_foreground};
 pub use identity::DEV_ACCESS_KEY;

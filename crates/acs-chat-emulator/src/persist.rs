@@ -12,9 +12,12 @@
 //! Tables (inspect them with `sqlite3 <data dir>/emulator.sqlite3 .tables`): `meta` (resource
 //! id, id counters, the token signing key), `users`, `tokens` (a revoked token's row is
 //! deleted), `threads`, `deleted_threads`, `participants`, `messages`, `read_receipts`,
-//! `repeatability`. Models are stored as the JSON the service sends. The schema version is
-//! `PRAGMA user_version`; a newer one than this build knows is refused. An events outbox fits
-//! as one more table written in the same transaction as the rows of a change.
+//! `repeatability`, and `outbox` (the events not yet delivered, per webhook subscription, as
+//! Event Grid JSON). Models are stored as the JSON the service sends. The schema version is
+//! `PRAGMA user_version` (older ones are migrated on open); a newer one than this build knows
+//! is refused. The outbox is written in the same transaction as the rows of the change that
+//! made its events, so an acknowledged change's events are never lost; the delivery worker
+//! deletes a row once its event is delivered or dead-lettered.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,10 +30,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use std::sync::Arc;
+
+use acs_chat_events::eventgrid::EventGridEvent;
+
+use crate::events::Outgoing;
 use crate::store::{Change, Ids, Store, StoredMessage, Thread, TokenRecord};
 
-/// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes (`PRAGMA user_version`): 2 added the `outbox`.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The database file in the data directory.
 pub const DATABASE_FILE: &str = "emulator.sqlite3";
@@ -81,6 +89,20 @@ CREATE TABLE repeatability (
     result TEXT NOT NULL,
     PRIMARY KEY (user_id, request_id)
 );
+";
+
+/// Version 1 → 2: the events outbox. One row per event and subscription, written in the
+/// transaction of the change that made the event, with the attempts made so far, deleted once
+/// the event is delivered or dead-lettered.
+const MIGRATION_2: &str = "
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_by_subscription ON outbox (subscription, id);
 ";
 
 /// A persistence failure: the database could not be opened, read or written.
@@ -146,8 +168,17 @@ impl Db {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         match version {
             0 => {
-                conn.execute_batch(SCHEMA)?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                let tx = conn.unchecked_transaction()?;
+                tx.execute_batch(SCHEMA)?;
+                tx.execute_batch(MIGRATION_2)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                tx.commit()?;
+            }
+            1 => {
+                let tx = conn.unchecked_transaction()?;
+                tx.execute_batch(MIGRATION_2)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                tx.commit()?;
             }
             SCHEMA_VERSION => {}
             newer => {
@@ -324,16 +355,96 @@ impl Db {
         Ok(())
     }
 
-    /// Writes what `changes` changed (reading the new state from `store`) in one transaction.
-    pub(crate) fn write(&mut self, store: &Store, changes: &[Change]) -> Result<(), PersistError> {
+    /// Writes what `changes` changed (reading the new state from `store`) and their events
+    /// (`outgoing`, once for each of the `subscriptions`) in one transaction. Returns the
+    /// outbox rows: `rows[i][j]` is event `j` for subscription `i`.
+    pub(crate) fn write(
+        &mut self,
+        store: &Store,
+        changes: &[Change],
+        subscriptions: &[&str],
+        outgoing: &[Outgoing],
+    ) -> Result<Vec<Vec<i64>>, PersistError> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let tx = self.conn.transaction()?;
         for change in changes {
             write_change(&tx, store, change)?;
         }
         write_counters(&tx, store)?;
+        let mut rows = Vec::with_capacity(subscriptions.len());
+        if !outgoing.is_empty() {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO outbox (subscription, thread_id, event) VALUES (?1, ?2, ?3)",
+            )?;
+            for name in subscriptions {
+                let mut mine = Vec::with_capacity(outgoing.len());
+                for out in outgoing {
+                    let event = serde_json::to_string(&*out.event)?;
+                    insert.execute(params![name, out.thread, event])?;
+                    mine.push(tx.last_insert_rowid());
+                }
+                rows.push(mine);
+            }
+        }
+        tx.commit()?;
+        Ok(rows)
+    }
+
+    /// The undelivered events of `subscription`, oldest first, with the attempts made.
+    pub(crate) fn outbox(
+        &self,
+        subscription: &str,
+    ) -> Result<Vec<(i64, Outgoing, u32)>, PersistError> {
+        let mut rows = self.conn.prepare(
+            "SELECT id, thread_id, event, attempts FROM outbox WHERE subscription = ?1 ORDER BY id",
+        )?;
+        let events = rows.query_map([subscription], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in events {
+            let (id, thread, event, attempts) = row?;
+            let event: EventGridEvent = serde_json::from_str(&event)?;
+            out.push((
+                id,
+                Outgoing {
+                    thread,
+                    event: Arc::new(event),
+                },
+                u32::try_from(attempts).unwrap_or(0),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Records that `attempts` attempts were made for the outbox row `row`.
+    pub(crate) fn outbox_attempted(&mut self, row: i64, attempts: u32) -> Result<(), PersistError> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = ?2 WHERE id = ?1",
+            params![row, attempts],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes delivered or dead-lettered events from the outbox.
+    pub(crate) fn outbox_delete(&mut self, rows: &[i64]) -> Result<(), PersistError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+            for row in rows {
+                delete.execute([row])?;
+            }
+        }
         tx.commit()?;
         Ok(())
     }
@@ -389,12 +500,12 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
                 )?;
             }
         }
-        Change::ThreadCreated { thread_id } | Change::ThreadUpdated { thread_id } => {
+        Change::ThreadCreated { thread_id } | Change::ThreadUpdated { thread_id, .. } => {
             if let Some(thread) = store.threads.get(thread_id) {
                 write_thread(tx, thread)?;
             }
         }
-        Change::ThreadDeleted { thread_id } => {
+        Change::ThreadDeleted { thread_id, .. } => {
             tx.execute("DELETE FROM threads WHERE id = ?1", [thread_id])?;
             tx.execute(
                 "INSERT OR IGNORE INTO deleted_threads (id) VALUES (?1)",
@@ -408,6 +519,7 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
         | Change::MessageUpdated {
             thread_id,
             message_id,
+            ..
         } => {
             let Some(thread) = store.threads.get(thread_id) else {
                 return Ok(());
@@ -433,6 +545,7 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
         Change::ParticipantsAdded {
             thread_id,
             user_ids,
+            ..
         } => {
             let Some(thread) = store.threads.get(thread_id) else {
                 return Ok(());
@@ -447,7 +560,9 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
                 }
             }
         }
-        Change::ParticipantRemoved { thread_id, user_id } => {
+        Change::ParticipantRemoved {
+            thread_id, user_id, ..
+        } => {
             tx.execute(
                 "DELETE FROM participants WHERE thread_id = ?1 AND user_id = ?2",
                 [thread_id, user_id],
@@ -467,6 +582,8 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
                 )?;
             }
         }
+        // Not state: only its event is published.
+        Change::TypingSent { .. } => {}
         Change::RepeatabilityRecorded {
             user_id,
             request_id,
@@ -486,4 +603,35 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_gets_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let db = Db::open(dir.path()).unwrap();
+        let version: i64 = db
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert!(db.outbox("ANY").unwrap().is_empty());
+        drop(db);
+        // Opening it again changes nothing.
+        assert!(
+            Db::open(dir.path())
+                .unwrap()
+                .outbox("ANY")
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -10,18 +10,22 @@ use std::time::{Duration, Instant, SystemTime};
 use acs_chat_protocol::DateTime;
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::conn::{ChunkedBody, Watchdog};
+use crate::events::{
+    DEFAULT_EVENT_BUFFER, DeliveryOptions, EventSchema, EventStream, EventSubscription, Publisher,
+    ReportStream, Subscription, SubscriptionStatus,
+};
 use crate::faults::{Fault, FaultInjector, describe};
 use crate::identity::{AccessKey, DEV_ACCESS_KEY, TokenSigner};
 use crate::limits::{ConnectionLimits, ServiceLimits};
@@ -29,6 +33,7 @@ use crate::persist::{Db, PersistError};
 use crate::service::{Service, body_too_large, error_response};
 use crate::store::{Store, StoreError};
 use crate::tls::{self, LocalCa};
+use crate::web::{SseBody, Web, WebResponse};
 
 /// Request bodies larger than this are refused with 413, by default
 /// ([`ConnectionLimits::max_body_bytes`]).
@@ -86,6 +91,10 @@ pub struct EmulatorBuilder {
     service_limits: ServiceLimits,
     data_dir: Option<PathBuf>,
     ca_dir: Option<PathBuf>,
+    webhooks: Vec<EventSubscription>,
+    event_schema: EventSchema,
+    delivery: DeliveryOptions,
+    event_buffer: usize,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -96,6 +105,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("http", &self.http)
             .field("tls_pem", &self.tls_pem.is_some())
             .field("throttle", &self.throttle)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +124,10 @@ impl Default for EmulatorBuilder {
             service_limits: ServiceLimits::default(),
             data_dir: None,
             ca_dir: None,
+            webhooks: Vec::new(),
+            event_schema: EventSchema::EventGrid,
+            delivery: DeliveryOptions::default(),
+            event_buffer: DEFAULT_EVENT_BUFFER,
         }
     }
 }
@@ -192,6 +206,51 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Delivers every event to a webhook, as an Event Grid subscription would (repeat for
+    /// several): `url`, or `NAME=url` to name the subscription (see
+    /// [`EventSubscription::parse`]). Fails at [`start`](Self::start) when it is not an http
+    /// or https URL.
+    pub fn event_webhook(mut self, url: impl AsRef<str>) -> Self {
+        match EventSubscription::parse(url.as_ref()) {
+            Ok(sub) => self.webhooks.push(sub),
+            Err(e) => self.invalid_webhook(e),
+        }
+        self
+    }
+
+    /// Adds a webhook subscription built with [`EventSubscription::parse`].
+    pub fn event_subscription(mut self, subscription: EventSubscription) -> Self {
+        self.webhooks.push(subscription);
+        self
+    }
+
+    /// The schema of the webhooks that do not set their own (default
+    /// [`EventSchema::EventGrid`]).
+    pub fn event_schema(mut self, schema: EventSchema) -> Self {
+        self.event_schema = schema;
+        self
+    }
+
+    /// How webhook deliveries are retried and bounded (default
+    /// [`DeliveryOptions::default`], Event Grid's retry policy).
+    pub fn event_delivery(mut self, options: DeliveryOptions) -> Self {
+        self.delivery = options;
+        self
+    }
+
+    /// The buffer of each in-process subscriber ([`RunningEmulator::events`]): a
+    /// subscriber this many events behind loses the oldest (default
+    /// [`DEFAULT_EVENT_BUFFER`](crate::events::DEFAULT_EVENT_BUFFER)).
+    pub fn event_buffer(mut self, events: usize) -> Self {
+        self.event_buffer = events.max(1);
+        self
+    }
+
+    fn invalid_webhook(&mut self, error: String) {
+        // Reported by `start` (and `service`): a builder method does not fail.
+        self.webhooks.push(EventSubscription::invalid(error));
+    }
+
     /// Fixes the seed of generated ids (default: random).
     pub fn seed(mut self, seed: u128) -> Self {
         self.seed = Some(seed);
@@ -236,7 +295,28 @@ impl EmulatorBuilder {
         };
         store.set_throttle(self.throttle);
         store.set_limits(self.service_limits.clone());
+        let mut subscriptions = Vec::new();
+        for sub in &self.webhooks {
+            if let Some(error) = sub.invalid_reason() {
+                return Err(EmulatorError::new(format!("--event-webhook: {error}")));
+            }
+            if subscriptions
+                .iter()
+                .any(|s: &Arc<Subscription>| s.name() == sub.name())
+            {
+                return Err(EmulatorError::new(format!(
+                    "--event-webhook: two subscriptions are named {}",
+                    sub.name()
+                )));
+            }
+            subscriptions.push(Arc::new(Subscription::new(
+                sub.clone(),
+                self.event_schema,
+                self.delivery.clone(),
+            )));
+        }
         let mut service = Service::new(store, key, !self.http, authority);
+        service.set_publisher(Publisher::new(self.event_buffer, subscriptions));
         service.set_max_body_bytes(self.limits.max_body_bytes);
         if let Some((db, signer)) = db {
             service.set_database(db, signer);
@@ -294,11 +374,17 @@ impl EmulatorBuilder {
         let scheme = if self.http { "http" } else { "https" };
         let endpoint = format!("{scheme}://{authority}/");
         let service = Arc::new(self.make_service(authority)?);
+        service.requeue_outbox();
+        let workers = crate::events::spawn_workers(&service, &endpoint);
         let faults = FaultInjector::new();
+        let (closing, closing_rx) = watch::channel(false);
+        let web_token = service.web_token();
         let state = Arc::new(ServerState {
             service: service.clone(),
             faults: faults.clone(),
             limits: self.limits.clone(),
+            web: Web::new(web_token.clone(), closing_rx),
+            closing,
         });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let task = tokio::spawn(serve(listener, acceptor, state, shutdown_rx));
@@ -313,6 +399,8 @@ impl EmulatorBuilder {
             ca_path,
             shutdown: Some(shutdown_tx),
             task: Some(task),
+            workers,
+            web_token,
         })
     }
 }
@@ -329,6 +417,9 @@ pub struct RunningEmulator {
     ca_path: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The webhook delivery workers.
+    workers: Vec<JoinHandle<()>>,
+    web_token: String,
 }
 
 impl fmt::Debug for RunningEmulator {
@@ -407,8 +498,43 @@ impl RunningEmulator {
         &self.service
     }
 
+    /// The live web view, `https://<endpoint>/_emulator/?token=…` (the token lets it be
+    /// opened from any address; loopback clients need none). See [`crate::web`].
+    pub fn web_view_url(&self) -> String {
+        format!("{}_emulator/?token={}", self.endpoint, self.web_token)
+    }
+
+    /// Every chat event from now on, in order, without HTTP: a `Stream` of
+    /// `Result<ChatEvent, Lagged>` (see [`EventStream`]). Subscribe before acting, to see
+    /// what the action publishes.
+    pub fn events(&self) -> EventStream {
+        self.service.events()
+    }
+
+    /// What becomes of each webhook delivery from now on (delivered, retrying,
+    /// dead-lettered), as a `Stream` (see [`ReportStream`]).
+    pub fn delivery_reports(&self) -> ReportStream {
+        self.service.publisher().subscribe_reports()
+    }
+
+    /// The webhook subscriptions: validated or not, queued, delivered and dead-lettered
+    /// counts, the latest deliveries.
+    pub fn event_subscriptions(&self) -> Vec<SubscriptionStatus> {
+        self.service
+            .publisher()
+            .subscriptions()
+            .iter()
+            .map(|s| s.status())
+            .collect()
+    }
+
     /// Stops accepting connections, lets open requests finish (up to 5 seconds), and waits.
+    /// Deliveries in flight stop; with a data directory their events are still in the
+    /// outbox and are delivered after the next start.
     pub async fn shutdown(mut self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -420,6 +546,9 @@ impl RunningEmulator {
 
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -440,7 +569,13 @@ struct ServerState {
     service: Arc<Service>,
     faults: FaultInjector,
     limits: ConnectionLimits,
+    web: Web,
+    /// Set when the server shuts down (ends the web view's event streams).
+    closing: watch::Sender<bool>,
 }
+
+/// A response body: a buffered one written in chunks, or an event stream.
+type ServerBody = Either<ChunkedBody, SseBody>;
 
 /// The error that makes hyper close a connection without answering (an injected drop).
 #[derive(Debug)]
@@ -459,9 +594,16 @@ impl ServerState {
         &self,
         request: Request<Incoming>,
         permits: Arc<Semaphore>,
-    ) -> Result<Response<ChunkedBody>, DroppedConnection> {
+        peer: SocketAddr,
+    ) -> Result<Response<ServerBody>, DroppedConnection> {
         // Wait until the connection has room for one more response in memory.
         let permit = permits.acquire_owned().await.ok();
+        if crate::web::is_web_path(request.uri().path()) {
+            return Ok(match self.web.handle(&self.service, &request, peer) {
+                WebResponse::Full(r) => r.map(|body| Either::Left(ChunkedBody::new(body, permit))),
+                WebResponse::Stream(r) => r.map(Either::Right),
+            });
+        }
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
@@ -477,7 +619,7 @@ impl ServerState {
             ),
             Err(_) => tracing::debug!(%method, %path, duration_ms = elapsed_ms, "request dropped"),
         }
-        response.map(|r| r.map(|body| ChunkedBody::new(body, permit)))
+        response.map(|r| r.map(|body| Either::Left(ChunkedBody::new(body, permit))))
     }
 
     async fn respond_inner(
@@ -547,7 +689,7 @@ async fn serve(
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
-                let Ok((tcp, _peer)) = accepted else {
+                let Ok((tcp, peer)) = accepted else {
                     // Out of file descriptors and the like: back off a little.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -576,20 +718,21 @@ async fn serve(
                             let timeout = state.limits.header_read_timeout;
                             let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
                             if let Ok(Ok(stream)) = handshake {
-                                serve_connection(TokioIo::new(stream), state, watcher).await;
+                                serve_connection(TokioIo::new(stream), state, watcher, peer).await;
                             }
                         }
-                        None => serve_connection(TokioIo::new(tcp), state, watcher).await,
+                        None => serve_connection(TokioIo::new(tcp), state, watcher, peer).await,
                     }
                 });
             }
         }
     }
     drop(listener);
+    let _ = state.closing.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
-async fn serve_connection<I>(io: I, state: Arc<ServerState>, watcher: Watcher)
+async fn serve_connection<I>(io: I, state: Arc<ServerState>, watcher: Watcher, peer: SocketAddr)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -598,7 +741,7 @@ where
     let service = service_fn(move |request| {
         let state = state.clone();
         let permits = permits.clone();
-        async move { state.respond(request, permits).await }
+        async move { state.respond(request, permits, peer).await }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

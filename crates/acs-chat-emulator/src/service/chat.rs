@@ -67,8 +67,9 @@ impl Service {
         let claims = self
             .verified_claims(token)
             .ok_or_else(|| StoreError::unauthorized("The access token is not valid."))?;
-        let caller =
-            self.transact(|store| store.authenticate(&claims.token_id, &claims.user_id, ctx.now))?;
+        let caller = self.transact(ctx.now, |store| {
+            store.authenticate(&claims.token_id, &claims.user_id, ctx.now)
+        })?;
         if !caller
             .scopes
             .iter()
@@ -93,7 +94,7 @@ impl Service {
             .caller
             .as_ref()
             .ok_or_else(|| StoreError::unauthorized("The request is not authenticated."))?;
-        self.transact(|store| f(store, caller))
+        self.transact(ctx.now, |store| f(store, caller))
     }
 }
 
@@ -420,14 +421,18 @@ pub(super) fn list_read_receipts(s: &Service, ctx: &Ctx<'_>) -> Result<Response<
 
 /// `POST /chat/threads/{chatThreadId}/typing`
 pub(super) fn send_typing(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
+    let mut display_name = None;
     if !is_blank(ctx.body) {
         let request: SendTypingNotificationRequest =
             parse_json(ctx.body, "sendTypingNotificationRequest")?;
         s.limits
             .check_display_name("SenderDisplayName", request.sender_display_name.as_deref())?;
+        display_name = request.sender_display_name;
     }
     let id = ctx.param("chatThreadId");
-    s.as_caller(ctx, |store, caller| store.send_typing(caller, id, ctx.now))?;
+    s.as_caller(ctx, |store, caller| {
+        store.send_typing(caller, id, display_name, ctx.now)
+    })?;
     Ok(empty_response(200))
 }
 

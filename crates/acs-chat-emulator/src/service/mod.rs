@@ -23,6 +23,7 @@ use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderValue, Request, Response};
 use percent_encoding::percent_decode_str;
 
+use crate::events::{Publisher, chat_events};
 use crate::hmac_auth::{MAX_CLOCK_SKEW, verify_request};
 use crate::identity::{AccessKey, TokenClaims, TokenSigner};
 use crate::limits::ServiceLimits;
@@ -100,6 +101,8 @@ pub struct Service {
     /// result `verify` would give again; revocation and expiry are checked by the store on
     /// every request.
     verified_tokens: Mutex<HashMap<String, TokenClaims>>,
+    /// Who hears of the changes: in-process subscribers and webhook subscriptions.
+    publisher: Publisher,
 }
 
 /// The store, and the database under it when the emulator has a data directory.
@@ -110,18 +113,36 @@ struct State {
 }
 
 impl State {
-    /// Writes the store's recorded changes to the database; on failure, reloads the store
-    /// from it (so memory never holds what the database does not).
-    fn commit(&mut self) -> Result<(), PersistError> {
+    /// Writes the store's recorded changes to the database, with their events in the outbox
+    /// (one transaction), then publishes the events; on failure, reloads the store from the
+    /// database (so memory never holds what the database does not) and publishes nothing.
+    fn commit(&mut self, publisher: &Publisher, now: DateTime) -> Result<(), PersistError> {
         let changes = self.store.take_changes();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let emitted = chat_events(&changes, &self.store, now);
+        let outgoing = publisher.outgoing(&emitted, now);
         let Some(db) = &mut self.db else {
+            publisher.publish(emitted, &outgoing, None);
             return Ok(());
         };
-        let written = db.write(&self.store, &changes);
-        if written.is_err() {
-            self.reload()?;
+        let names: Vec<&str> = publisher.subscriptions().iter().map(|s| s.name()).collect();
+        match db.write(&self.store, &changes, &names, &outgoing) {
+            Ok(rows) => {
+                let evicted = publisher.publish(emitted, &outgoing, Some(&rows));
+                if !evicted.is_empty()
+                    && let Err(e) = db.outbox_delete(&evicted)
+                {
+                    tracing::warn!(error = %e, "dead-lettered events could not be removed from the outbox");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.reload()?;
+                Err(e)
+            }
         }
-        written
     }
 
     /// The store as the database holds it (same configuration); nothing without a database.
@@ -239,6 +260,95 @@ impl Service {
             requests: AtomicU64::new(0),
             max_body_bytes: crate::MAX_BODY_BYTES,
             verified_tokens: Mutex::new(HashMap::new()),
+            publisher: Publisher::default(),
+        }
+    }
+
+    /// Publishes events to `publisher`'s subscribers from now on.
+    pub(crate) fn set_publisher(&mut self, publisher: Publisher) {
+        self.publisher = publisher;
+    }
+
+    /// Who hears of the changes.
+    pub(crate) fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// Every chat event from now on, in order (see [`crate::events::EventStream`]).
+    pub fn events(&self) -> crate::events::EventStream {
+        self.publisher.subscribe()
+    }
+
+    /// Reads the store (for the web view), changing nothing.
+    pub(crate) fn read_store<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
+        f(&self.lock_state().store)
+    }
+
+    /// The web view's access token: HMAC-SHA256 of the access key over
+    /// `acs-chat-emulator web view`, in hex. It proves the key without revealing it.
+    pub(crate) fn web_token(&self) -> String {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(self.key.to_base64())
+            .unwrap_or_default();
+        let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(&key) {
+            Ok(mac) => mac,
+            Err(_) => return String::new(),
+        };
+        mac.update(b"acs-chat-emulator web view");
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Removes delivered (or dead-lettered) events from the outbox.
+    pub(crate) fn outbox_done(&self, rows: &[i64]) {
+        let mut state = self.lock_state();
+        if let Some(db) = &mut state.db
+            && let Err(e) = db.outbox_delete(rows)
+        {
+            tracing::warn!(error = %e, "delivered events could not be removed from the outbox");
+        }
+    }
+
+    /// Records the attempts made for an outbox row (so that a restart goes on counting).
+    pub(crate) fn outbox_attempted(&self, row: i64, attempts: u32) {
+        let mut state = self.lock_state();
+        if let Some(db) = &mut state.db
+            && let Err(e) = db.outbox_attempted(row, attempts)
+        {
+            tracing::warn!(error = %e, "the attempts of an event could not be recorded in the outbox");
+        }
+    }
+
+    /// Reads the undelivered events of every subscription back from the outbox and queues
+    /// them (at start).
+    pub(crate) fn requeue_outbox(&self) {
+        let mut state = self.lock_state();
+        let Some(db) = &mut state.db else {
+            return;
+        };
+        for sub in self.publisher.subscriptions() {
+            match db.outbox(sub.name()) {
+                Ok(rows) if rows.is_empty() => {}
+                Ok(rows) => {
+                    tracing::info!(
+                        subscription = sub.name(),
+                        events = rows.len(),
+                        "undelivered events from the outbox are queued again"
+                    );
+                    let evicted = self.publisher.requeue(sub, rows);
+                    if let Err(e) = db.outbox_delete(&evicted) {
+                        tracing::warn!(error = %e, "dead-lettered events could not be removed from the outbox");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(subscription = sub.name(), error = %e, "the outbox could not be read");
+                }
+            }
         }
     }
 
@@ -263,7 +373,7 @@ impl Service {
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let mut state = self.lock_state();
         let result = f(&mut state.store);
-        if let Err(e) = state.commit() {
+        if let Err(e) = state.commit(&self.publisher, crate::server::wall_clock()) {
             tracing::error!(error = %e, "the change could not be saved; it is undone");
         }
         result
@@ -272,10 +382,10 @@ impl Service {
     /// Runs `f` on the store and writes what it changed (also when it fails: a thread whose
     /// retention ran out is deleted on the way) before returning: a 500 when that fails,
     /// with the state back to what the database holds.
-    fn transact<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+    fn transact<R>(&self, now: DateTime, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
         let mut state = self.lock_state();
         let result = f(&mut state.store);
-        state.commit().map_err(|e| {
+        state.commit(&self.publisher, now).map_err(|e| {
             tracing::error!(error = %e, "the change could not be saved; it is undone");
             StoreError::new(
                 500,

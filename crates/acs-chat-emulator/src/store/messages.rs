@@ -298,6 +298,7 @@ impl Store {
         self.changes.push(Change::MessageUpdated {
             thread_id: thread_id.to_owned(),
             message_id: message_id.to_owned(),
+            deleted: false,
         });
         Ok(())
     }
@@ -333,6 +334,7 @@ impl Store {
         self.changes.push(Change::MessageUpdated {
             thread_id: thread_id.to_owned(),
             message_id: message_id.to_owned(),
+            deleted: true,
         });
         Ok(())
     }

@@ -42,7 +42,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use acs_chat_protocol::DateTime;
 use acs_chat_protocol::models::{
-    ChatRetentionPolicy, CreateChatThreadRequest, CreateChatThreadResult,
+    ChatParticipant, ChatRetentionPolicy, CreateChatThreadRequest, CreateChatThreadResult,
 };
 
 pub use errors::StoreError;
@@ -183,11 +183,18 @@ pub enum Change {
     ThreadUpdated {
         /// The thread's id.
         thread_id: String,
+        /// The raw id of the participant who changed them.
+        by: String,
     },
     /// A thread was deleted, by a participant or by its retention policy.
     ThreadDeleted {
         /// The thread's id.
         thread_id: String,
+        /// The raw id of the participant who deleted it; `None` when its retention policy
+        /// did.
+        by: Option<String>,
+        /// The raw ids of its participants when it was deleted (who hears of it).
+        participants: Vec<String>,
     },
     /// A message (a user's or a system message) was added to a thread.
     MessageAdded {
@@ -202,6 +209,8 @@ pub enum Change {
         thread_id: String,
         /// The message's id.
         message_id: String,
+        /// Whether this change deleted it (else it was edited).
+        deleted: bool,
     },
     /// Participants were added to a thread.
     ParticipantsAdded {
@@ -209,6 +218,8 @@ pub enum Change {
         thread_id: String,
         /// The raw ids of the participants added.
         user_ids: Vec<String>,
+        /// The raw id of the participant who added them (the creator, for a new thread).
+        by: String,
     },
     /// A participant was removed from a thread.
     ParticipantRemoved {
@@ -216,6 +227,10 @@ pub enum Change {
         thread_id: String,
         /// The raw id of the participant removed.
         user_id: String,
+        /// The participant as it was in the thread.
+        participant: ChatParticipant,
+        /// The raw id of the participant who removed them (themselves, when they left).
+        by: String,
     },
     /// A participant's read receipt was set.
     ReadReceiptSent {
@@ -223,6 +238,16 @@ pub enum Change {
         thread_id: String,
         /// The reader's raw id.
         user_id: String,
+    },
+    /// A participant sent a typing notification. Nothing in the state changes: it is
+    /// recorded so that its event is published.
+    TypingSent {
+        /// The thread's id.
+        thread_id: String,
+        /// The raw id of who is typing.
+        user_id: String,
+        /// The display name the notification gave.
+        sender_display_name: Option<String>,
     },
     /// A create-thread request with a repeatability id was recorded.
     RepeatabilityRecorded {

@@ -131,6 +131,7 @@ impl Store {
             self.changes.push(Change::ParticipantsAdded {
                 thread_id: thread_id.to_owned(),
                 user_ids: added.iter().map(|(id, _)| id.clone()).collect(),
+                by: caller.user_id.clone(),
             });
             thread.participants.extend(added);
             thread.system_message(
@@ -172,6 +173,8 @@ impl Store {
         self.changes.push(Change::ParticipantRemoved {
             thread_id: thread_id.to_owned(),
             user_id: raw,
+            participant: removed.clone(),
+            by: caller.user_id.clone(),
         });
         let id = self.ids.next_time_id(now);
         thread.system_message(

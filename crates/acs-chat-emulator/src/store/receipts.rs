@@ -52,13 +52,21 @@ impl Store {
         ))
     }
 
-    /// A typing notification: accepted from participants, not stored.
+    /// A typing notification: accepted from participants, not stored (recorded as a
+    /// [`Change::TypingSent`], for its event).
     pub fn send_typing(
         &mut self,
         caller: &Caller,
         thread_id: &str,
+        sender_display_name: Option<String>,
         now: DateTime,
     ) -> Result<(), StoreError> {
-        self.thread(caller, thread_id, now).map(drop)
+        self.thread(caller, thread_id, now)?;
+        self.record(Change::TypingSent {
+            thread_id: thread_id.to_owned(),
+            user_id: caller.user_id.clone(),
+            sender_display_name,
+        });
+        Ok(())
     }
 }

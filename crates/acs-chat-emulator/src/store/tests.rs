@@ -848,9 +848,11 @@ fn each_mutation_records_what_changed() {
             changes.as_slice(),
             [
                 Change::ThreadCreated { thread_id: t1 },
-                Change::ParticipantsAdded { thread_id: t2, user_ids },
+                Change::ParticipantsAdded { thread_id: t2, user_ids, by },
                 Change::MessageAdded { thread_id: t3, .. },
-            ] if [t1, t2, t3].iter().all(|t| **t == thread) && *user_ids == [a.user_id.clone(), b.user_id.clone()]
+            ] if [t1, t2, t3].iter().all(|t| **t == thread)
+                && *user_ids == [a.user_id.clone(), b.user_id.clone()]
+                && *by == a.user_id
         ),
         "{changes:?}"
     );
@@ -876,7 +878,8 @@ fn each_mutation_records_what_changed() {
         [
             Change::MessageUpdated {
                 thread_id: thread.clone(),
-                message_id: id
+                message_id: id,
+                deleted: true,
             },
             Change::ReadReceiptSent {
                 thread_id: thread.clone(),
@@ -884,7 +887,13 @@ fn each_mutation_records_what_changed() {
             },
             Change::ParticipantRemoved {
                 thread_id: thread.clone(),
-                user_id: b.user_id.clone()
+                user_id: b.user_id.clone(),
+                participant: {
+                    let mut stored = participant(&b);
+                    stored.share_history_time = Some(DateTime::UNIX_EPOCH);
+                    stored
+                },
+                by: a.user_id.clone(),
             },
         ]
     );
@@ -892,9 +901,24 @@ fn each_mutation_records_what_changed() {
         matches!(changes[3], Change::MessageAdded { .. }),
         "{changes:?}"
     );
+    store
+        .send_typing(&a, &thread, Some("Ann".into()), t(5))
+        .unwrap();
+    assert_eq!(
+        store.take_changes(),
+        [Change::TypingSent {
+            thread_id: thread.clone(),
+            user_id: a.user_id.clone(),
+            sender_display_name: Some("Ann".into()),
+        }]
+    );
     store.delete_thread(&a, &thread, t(5)).unwrap();
     assert_eq!(
         store.take_changes(),
-        [Change::ThreadDeleted { thread_id: thread }]
+        [Change::ThreadDeleted {
+            thread_id: thread,
+            by: Some(a.user_id.clone()),
+            participants: vec![a.user_id.clone()],
+        }]
     );
 }

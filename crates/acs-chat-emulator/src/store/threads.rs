@@ -59,7 +59,7 @@ impl Thread {
         }
     }
 
-    pub(super) fn participant(&self, raw_id: &str) -> Option<&ChatParticipant> {
+    pub(crate) fn participant(&self, raw_id: &str) -> Option<&ChatParticipant> {
         self.participants
             .iter()
             .find(|(id, _)| id == raw_id)
@@ -115,15 +115,22 @@ impl Store {
     /// Deletes the thread `thread_id` if its retention policy has run out at `now`.
     pub(super) fn expire_thread(&mut self, thread_id: &str, now: DateTime) {
         if self.threads.get(thread_id).is_some_and(|t| t.expired(now)) {
-            self.remove_thread(thread_id);
+            self.remove_thread(thread_id, None);
         }
     }
 
-    fn remove_thread(&mut self, thread_id: &str) {
-        self.threads.remove(thread_id);
+    /// Deletes a thread, `by` a participant or (`None`) by its retention policy.
+    fn remove_thread(&mut self, thread_id: &str, by: Option<&str>) {
+        let participants = self
+            .threads
+            .remove(thread_id)
+            .map(|t| t.participants.into_iter().map(|(id, _)| id).collect())
+            .unwrap_or_default();
         self.deleted_threads.insert(thread_id.to_owned());
         self.record(Change::ThreadDeleted {
             thread_id: thread_id.to_owned(),
+            by: by.map(str::to_owned),
+            participants,
         });
     }
 
@@ -218,6 +225,7 @@ impl Store {
         self.record(Change::ParticipantsAdded {
             thread_id: thread_id.clone(),
             user_ids: participants.iter().map(|(id, _)| id.clone()).collect(),
+            by: caller.user_id.clone(),
         });
         let mut thread = Thread::new(props.clone());
         thread.participants = participants;
@@ -266,7 +274,7 @@ impl Store {
             .map(|t| t.props.id.clone())
             .collect();
         for id in expired {
-            self.remove_thread(&id);
+            self.remove_thread(&id, None);
         }
         let mut mine: Vec<&Thread> = self
             .threads
@@ -346,6 +354,7 @@ impl Store {
         }
         self.changes.push(Change::ThreadUpdated {
             thread_id: thread_id.to_owned(),
+            by: caller.user_id.clone(),
         });
         if let Some(topic) = update.topic
             && topic != thread.props.topic
@@ -373,7 +382,7 @@ impl Store {
         now: DateTime,
     ) -> Result<(), StoreError> {
         self.thread(caller, thread_id, now)?;
-        self.remove_thread(thread_id);
+        self.remove_thread(thread_id, Some(&caller.user_id));
         Ok(())
     }
 

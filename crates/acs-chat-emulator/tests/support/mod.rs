@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod webhook;
+
 use acs_chat_emulator::{Emulator, EmulatorBuilder, RunningEmulator};
 use acs_chat_protocol::{ApiVersion, Endpoint, Operation, RequestContext, authorize};
 use acs_chat_transport::{HyperTransport, Transport, TransportError};
