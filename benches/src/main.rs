@@ -30,6 +30,7 @@ use http::{Request, Version};
 /// The messages and the plain baseline types, shared with acs-chat-protocol's criterion benches.
 #[path = "../../crates/acs-chat-protocol/benches/common/mod.rs"]
 mod common;
+mod events;
 mod fixtures;
 mod load;
 mod paging;
@@ -221,6 +222,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
         out.push_str(&overhead(&server, protocol, &plan, workers).await?);
         out.push_str(&paging_section(&server, &plan).await?);
         out.push_str(&emulator_section(&server, protocol, &plan).await?);
+        out.push_str(&events::section(&plan).await?);
         eprintln!(
             "acs-chat-bench: the canned server answered {} requests",
             server.requests()

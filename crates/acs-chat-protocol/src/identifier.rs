@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -379,6 +379,32 @@ impl std::str::FromStr for CommunicationIdentifier {
 
 // ---- the wire shape ----------------------------------------------------------------------
 
+/// A string borrowed from the input when it can be (serde's own `Cow<str>` always copies):
+/// keys, `kind` and `rawId` are mostly looked at, not kept.
+struct Str<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct UserMember<'a> {
     #[serde(borrow)]
@@ -509,17 +535,17 @@ impl<'de> Visitor<'de> for IdentifierVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut kind: Option<Cow<'de, str>> = None;
-        let mut raw: Option<String> = None;
+        let mut raw: Option<Cow<'de, str>> = None;
         let mut user: Option<UserMember<'de>> = None;
         let mut phone: Option<PhoneMember<'de>> = None;
         let mut teams_user: Option<TeamsUserMember<'de>> = None;
         let mut teams_app: Option<TeamsAppMember<'de>> = None;
         let mut extension: Option<ExtensionMember<'de>> = None;
         let mut others = serde_json::Map::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
             match &*key {
-                "kind" => kind = map.next_value::<Option<Cow<'de, str>>>()?,
-                "rawId" => raw = map.next_value()?,
+                "kind" => kind = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                "rawId" => raw = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
                 COMMUNICATION_USER => user = map.next_value()?,
                 PHONE_NUMBER => phone = map.next_value()?,
                 TEAMS_USER => teams_user = map.next_value()?,
@@ -547,7 +573,7 @@ impl<'de> Visitor<'de> for IdentifierVisitor {
                     phone_number: owned(p.value),
                     is_anonymous: p.is_anonymous.unwrap_or(false),
                     asserted_id: p.asserted_id.map(owned),
-                    raw_id: raw,
+                    raw_id: raw.map(owned),
                 },
             ));
         }
@@ -557,7 +583,7 @@ impl<'de> Visitor<'de> for IdentifierVisitor {
                     user_id: owned(t.user_id),
                     is_anonymous: t.is_anonymous.unwrap_or(false),
                     cloud: cloud(t.cloud),
-                    raw_id: raw,
+                    raw_id: raw.map(owned),
                 },
             ));
         }
@@ -566,7 +592,7 @@ impl<'de> Visitor<'de> for IdentifierVisitor {
                 MicrosoftTeamsAppIdentifier {
                     app_id: owned(a.app_id),
                     cloud: cloud(a.cloud),
-                    raw_id: raw,
+                    raw_id: raw.map(owned),
                 },
             ));
         }
@@ -577,7 +603,7 @@ impl<'de> Visitor<'de> for IdentifierVisitor {
                     tenant_id: owned(x.tenant_id),
                     resource_id: owned(x.resource_id),
                     cloud: cloud(x.cloud),
-                    raw_id: raw,
+                    raw_id: raw.map(owned),
                 },
             ));
         }
@@ -585,7 +611,7 @@ impl<'de> Visitor<'de> for IdentifierVisitor {
         match kind {
             Some(k) if !kind_is_known(Some(&k)) => {
                 Ok(CommunicationIdentifier::Unknown(UnknownIdentifier {
-                    id: raw,
+                    id: raw.into_owned(),
                     kind: Some(k.into_owned()),
                     properties: others,
                 }))

@@ -387,8 +387,9 @@ impl ChatThreadClient {
     /// the others were added.
     pub async fn add_participants(
         &self,
-        participants: Vec<ChatParticipant>,
+        participants: impl IntoIterator<Item = ChatParticipant>,
     ) -> Result<AddParticipantsResult, Error> {
+        let participants: Vec<ChatParticipant> = participants.into_iter().collect();
         if participants.is_empty() {
             return Err(Error::invalid_argument("no participants to add"));
         }

@@ -2,7 +2,7 @@
 //! webhook): the bot answers every message that is not its own.
 //!
 //! ```sh
-//! cargo run -p acs-chat-emulator --example echo_bot
+//! cargo run -p acs-chat-emulator --example in_process_events
 //! ```
 
 use acs_chat_emulator::Emulator;
