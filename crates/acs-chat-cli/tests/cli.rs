@@ -241,8 +241,11 @@ fn thread_create_list_update_topic_and_delete() {
         env.as_user(&token)
             .args(["thread", "delete", "-t", &thread]),
     );
+    // Listed with its deletedOn from then on, as the service lists deleted threads.
     let list = json_ok(env.as_user(&token).args(["thread", "list"]));
-    assert_eq!(ids(&list), vec![other.as_str()]);
+    assert_eq!(ids(&list), vec![thread.as_str(), other.as_str()]);
+    assert!(list[0]["deletedOn"].is_string(), "{list}");
+    assert!(list[1].get("deletedOn").is_none(), "{list}");
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //!
 //! Tables (inspect them with `sqlite3 <data dir>/emulator.sqlite3 .tables`): `meta` (resource
 //! id, id counters, the token signing key), `users`, `tokens` (a revoked token's row is
-//! deleted), `threads`, `deleted_threads`, `participants`, `messages`, `read_receipts`,
+//! deleted), `threads`, `deleted_threads`, `deleted_thread_listings` (what thread lists still
+//! show of a deleted thread), `participants`, `messages`, `read_receipts`,
 //! `repeatability`, and `outbox` (the events not yet delivered, per webhook subscription, as
 //! Event Grid JSON). Models are stored as the JSON the service sends. The schema version is
 //! `PRAGMA user_version` (older ones are migrated on open); a newer one than this build knows
@@ -35,10 +36,11 @@ use std::sync::Arc;
 use acs_chat_events::eventgrid::EventGridEvent;
 
 use crate::events::Outgoing;
-use crate::store::{Change, Ids, Store, StoredMessage, Thread, TokenRecord};
+use crate::store::{Change, Ids, Store, StoredMessage, Thread, TokenRecord, Tombstone};
 
-/// The schema version this build writes (`PRAGMA user_version`): 2 added the `outbox`.
-pub const SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes (`PRAGMA user_version`): 2 added the `outbox`, 3 the
+/// `deleted_thread_listings`.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The database file in the data directory.
 pub const DATABASE_FILE: &str = "emulator.sqlite3";
@@ -105,6 +107,17 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_by_subscription ON outbox (subscription, id);
 ";
 
+/// What the thread list still shows of a deleted thread (see `MAX_LISTED_DELETED_THREADS`).
+const MIGRATION_3: &str = "
+CREATE TABLE deleted_thread_listings (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    deleted_on TEXT NOT NULL,
+    last_message_received_on TEXT NOT NULL,
+    members TEXT NOT NULL
+);
+";
+
 /// A persistence failure: the database could not be opened, read or written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersistError(String);
@@ -167,16 +180,15 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", true)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         match version {
-            0 => {
+            0..SCHEMA_VERSION => {
                 let tx = conn.unchecked_transaction()?;
-                tx.execute_batch(SCHEMA)?;
-                tx.execute_batch(MIGRATION_2)?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-                tx.commit()?;
-            }
-            1 => {
-                let tx = conn.unchecked_transaction()?;
-                tx.execute_batch(MIGRATION_2)?;
+                if version == 0 {
+                    tx.execute_batch(SCHEMA)?;
+                }
+                if version < 2 {
+                    tx.execute_batch(MIGRATION_2)?;
+                }
+                tx.execute_batch(MIGRATION_3)?;
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
                 tx.commit()?;
             }
@@ -243,6 +255,29 @@ impl Db {
         let mut rows = c.prepare("SELECT id FROM deleted_threads")?;
         for id in rows.query_map([], |r| r.get::<_, String>(0))? {
             store.deleted_threads.insert(id?);
+        }
+        let mut rows = c.prepare(
+            "SELECT id, topic, deleted_on, last_message_received_on, members \
+             FROM deleted_thread_listings",
+        )?;
+        let listings = rows.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        for listing in listings {
+            let (id, topic, deleted_on, last, members) = listing?;
+            let tombstone = Tombstone {
+                topic,
+                deleted_on: time(&deleted_on)?,
+                last_message_received_on: time(&last)?,
+                members: serde_json::from_str(&members)?,
+            };
+            store.tombstones.insert(id, tombstone);
         }
         let mut rows =
             c.prepare("SELECT id, properties, last_message_received_on, next_seq FROM threads")?;
@@ -510,6 +545,26 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
             tx.execute(
                 "INSERT OR IGNORE INTO deleted_threads (id) VALUES (?1)",
                 [thread_id],
+            )?;
+            if let Some(t) = store.tombstones.get(thread_id) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO deleted_thread_listings \
+                     (id, topic, deleted_on, last_message_received_on, members) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        thread_id,
+                        t.topic,
+                        t.deleted_on.to_string(),
+                        t.last_message_received_on.to_string(),
+                        serde_json::to_string(&t.members)?,
+                    ],
+                )?;
+            }
+            // The oldest beyond the bound, as the store dropped them.
+            tx.execute(
+                "DELETE FROM deleted_thread_listings WHERE id NOT IN \
+                 (SELECT id FROM deleted_thread_listings ORDER BY deleted_on DESC, id DESC LIMIT ?1)",
+                [crate::store::MAX_LISTED_DELETED_THREADS as i64],
             )?;
         }
         Change::MessageAdded {

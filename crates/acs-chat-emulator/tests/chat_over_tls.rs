@@ -250,13 +250,15 @@ async fn every_operation_happy_path() {
             .unwrap_err();
         assert_eq!(status(&e), 404);
     }
-    assert!(
-        h.call(&ListChatThreads::new(Default::default()), &alice_token)
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    // Still listed, with its deletedOn, as the service lists deleted threads.
+    let listed = h
+        .call(&ListChatThreads::new(Default::default()), &alice_token)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, id);
+    assert!(listed[0].deleted_on.is_some());
     h.emulator.shutdown().await;
 }
 

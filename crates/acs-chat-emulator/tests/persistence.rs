@@ -137,8 +137,13 @@ async fn a_restart_on_the_same_directory_serves_the_same_state() {
         .call(&ListChatThreads::new(Default::default()), &alice_token)
         .await
         .unwrap();
-    assert_eq!(threads.items.len(), 1);
+    // The live thread, and the deleted one with its deletedOn (as the service lists it).
+    assert_eq!(threads.items.len(), 2);
     assert_eq!(threads.items[0].id, thread);
+    assert_eq!(threads.items[0].deleted_on, None);
+    assert_eq!(threads.items[1].id, doomed);
+    assert_eq!(threads.items[1].topic, "deleted");
+    assert!(threads.items[1].deleted_on.is_some());
     assert_eq!(
         all_messages(&h, &alice_token, &thread).await,
         messages_before

@@ -262,6 +262,29 @@ pub enum Change {
 pub(crate) type Repeatability =
     HashMap<(String, String), (CreateChatThreadRequest, CreateChatThreadResult)>;
 
+/// How many deleted threads stay in their participants' thread lists (with `deletedOn`), the
+/// most recently deleted first. The service lists deleted threads with their `deletedOn` (seen
+/// in the wild: azure-sdk-for-java#47688); for how long is not documented, so this bound is an
+/// inference of ours.
+pub const MAX_LISTED_DELETED_THREADS: usize = 10_000;
+
+/// What the thread list still shows of a deleted thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tombstone {
+    pub(crate) topic: String,
+    pub(crate) deleted_on: DateTime,
+    pub(crate) last_message_received_on: DateTime,
+    /// The raw ids of its participants when it was deleted.
+    pub(crate) members: Vec<String>,
+}
+
+impl Tombstone {
+    /// When it last changed: the order and `startTime` key of the thread list.
+    pub(crate) fn activity(&self) -> DateTime {
+        self.last_message_received_on.max(self.deleted_on)
+    }
+}
+
 /// The in-memory state of one emulated ACS resource. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -273,6 +296,9 @@ pub struct Store {
     pub(crate) tokens: HashMap<String, TokenRecord>,
     pub(crate) threads: HashMap<String, Thread>,
     pub(crate) deleted_threads: HashSet<String>,
+    /// The deleted threads the thread list still shows (at most
+    /// [`MAX_LISTED_DELETED_THREADS`]).
+    pub(crate) tombstones: HashMap<String, Tombstone>,
     pub(crate) repeatability: Repeatability,
     changes: Vec<Change>,
 }
@@ -290,6 +316,7 @@ impl Store {
             tokens: HashMap::new(),
             threads: HashMap::new(),
             deleted_threads: HashSet::new(),
+            tombstones: HashMap::new(),
             repeatability: HashMap::new(),
             changes: Vec::new(),
         }

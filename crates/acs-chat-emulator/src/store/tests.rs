@@ -181,12 +181,10 @@ fn non_participants_get_403_and_deleted_threads_404() {
             .status(),
         404
     );
-    assert!(
-        store
-            .list_threads(&a, None, None, 100, t(100))
-            .items
-            .is_empty()
-    );
+    // Listed with its deletedOn only (see the test below).
+    let listed = store.list_threads(&a, None, None, 100, t(100)).items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].deleted_on, Some(t(2)));
 }
 
 #[test]
@@ -704,6 +702,68 @@ fn list_threads_newest_first_with_start_time_and_paging() {
     assert_eq!(next.next, None);
     let recent = store.list_threads(&a, Some(t(20)), None, 10, t(40));
     assert_eq!(recent.items.len(), 2);
+}
+
+#[test]
+fn deleted_threads_stay_listed_for_their_participants_with_deleted_on() {
+    let mut store = Store::new("res", 1);
+    let (a, b, c) = (user(&mut store), user(&mut store), user(&mut store));
+    let kept = thread_with(&mut store, &a, &[&b], t(0));
+    let gone = thread_with(&mut store, &a, &[&b], t(10));
+    store.delete_thread(&b, &gone, t(50)).unwrap();
+    let page = store.list_threads(&a, None, None, 10, t(60));
+    let items: Vec<_> = page
+        .items
+        .iter()
+        .map(|i| (i.id.clone(), i.deleted_on))
+        .collect();
+    // Most recent activity first: the deletion counts as activity.
+    assert_eq!(items, [(gone.clone(), Some(t(50))), (kept.clone(), None)]);
+    assert_eq!(page.items[0].last_message_received_on, Some(t(10)));
+    // A startTime after the last message but before the deletion still shows it.
+    let recent = store.list_threads(&b, Some(t(40)), None, 10, t(60));
+    assert_eq!(
+        recent
+            .items
+            .iter()
+            .map(|i| i.id.clone())
+            .collect::<Vec<_>>(),
+        [gone.clone()]
+    );
+    // Not to someone who was never in it; and it stays gone for every other operation.
+    assert!(
+        store
+            .list_threads(&c, None, None, 10, t(60))
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        store.get_thread(&a, &gone, t(60)).unwrap_err().status(),
+        404
+    );
+    // Paging walks both kinds.
+    let first = store.list_threads(&a, None, None, 1, t(60));
+    let second = store.list_threads(&a, None, first.next.as_ref(), 1, t(60));
+    assert_eq!(first.items[0].id, gone);
+    assert_eq!(second.items[0].id, kept);
+    assert_eq!(second.next, None);
+}
+
+#[test]
+fn listed_deleted_threads_are_bounded() {
+    let mut store = Store::new("res", 1);
+    let a = user(&mut store);
+    let over = MAX_LISTED_DELETED_THREADS + 3;
+    let mut first = None;
+    for i in 0..over {
+        let at = t(i64::try_from(i).unwrap());
+        let id = thread_with(&mut store, &a, &[], at);
+        store.delete_thread(&a, &id, at).unwrap();
+        first.get_or_insert(id);
+    }
+    assert_eq!(store.tombstones.len(), MAX_LISTED_DELETED_THREADS);
+    assert!(!store.tombstones.contains_key(first.as_ref().unwrap()));
+    assert!(store.is_thread_deleted(first.as_ref().unwrap()));
 }
 
 #[test]

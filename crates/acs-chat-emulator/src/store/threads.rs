@@ -14,7 +14,10 @@ use acs_chat_protocol::models::{
 use super::ids::{identifier_model, normalize};
 use super::messages::StoredMessage;
 use super::validate::{apply_metadata, check_retention};
-use super::{Caller, Change, Listing, Patch, Store, StoreError, ThreadCursor, ThreadUpdate};
+use super::{
+    Caller, Change, Listing, MAX_LISTED_DELETED_THREADS, Patch, Store, StoreError, ThreadCursor,
+    ThreadUpdate, Tombstone,
+};
 
 /// A thread and everything in it.
 #[derive(Debug, Clone)]
@@ -115,17 +118,38 @@ impl Store {
     /// Deletes the thread `thread_id` if its retention policy has run out at `now`.
     pub(super) fn expire_thread(&mut self, thread_id: &str, now: DateTime) {
         if self.threads.get(thread_id).is_some_and(|t| t.expired(now)) {
-            self.remove_thread(thread_id, None);
+            self.remove_thread(thread_id, None, now);
         }
     }
 
     /// Deletes a thread, `by` a participant or (`None`) by its retention policy.
-    fn remove_thread(&mut self, thread_id: &str, by: Option<&str>) {
-        let participants = self
-            .threads
-            .remove(thread_id)
-            .map(|t| t.participants.into_iter().map(|(id, _)| id).collect())
+    fn remove_thread(&mut self, thread_id: &str, by: Option<&str>, now: DateTime) {
+        let removed = self.threads.remove(thread_id);
+        let participants: Vec<String> = removed
+            .as_ref()
+            .map(|t| t.participants.iter().map(|(id, _)| id.clone()).collect())
             .unwrap_or_default();
+        if let Some(thread) = removed {
+            self.tombstones.insert(
+                thread_id.to_owned(),
+                Tombstone {
+                    topic: thread.props.topic,
+                    deleted_on: now,
+                    last_message_received_on: thread.last_message_received_on,
+                    members: participants.clone(),
+                },
+            );
+            if self.tombstones.len() > MAX_LISTED_DELETED_THREADS {
+                let oldest = self
+                    .tombstones
+                    .iter()
+                    .min_by(|a, b| (a.1.deleted_on, a.0).cmp(&(b.1.deleted_on, b.0)))
+                    .map(|(id, _)| id.clone());
+                if let Some(oldest) = oldest {
+                    self.tombstones.remove(&oldest);
+                }
+            }
+        }
         self.deleted_threads.insert(thread_id.to_owned());
         self.record(Change::ThreadDeleted {
             thread_id: thread_id.to_owned(),
@@ -274,46 +298,56 @@ impl Store {
             .map(|t| t.props.id.clone())
             .collect();
         for id in expired {
-            self.remove_thread(&id, None);
+            self.remove_thread(&id, None, now);
         }
-        let mut mine: Vec<&Thread> = self
+        // The caller's threads, and the deleted ones it was in (with `deletedOn`), ordered and
+        // filtered by their latest activity: a message, or the deletion.
+        let live = self
             .threads
             .values()
             .filter(|t| t.participant(&caller.user_id).is_some())
-            .filter(|t| start_time.is_none_or(|s| t.last_message_received_on >= s))
+            .map(|t| {
+                let mut item = ChatThreadItem::new(t.props.id.clone(), t.props.topic.clone());
+                item.last_message_received_on = Some(t.last_message_received_on);
+                (t.last_message_received_on, item)
+            });
+        let deleted = self
+            .tombstones
+            .iter()
+            .filter(|(_, t)| t.members.iter().any(|m| *m == caller.user_id))
+            .map(|(id, t)| {
+                let mut item = ChatThreadItem::new(id.clone(), t.topic.clone());
+                item.last_message_received_on = Some(t.last_message_received_on);
+                item.deleted_on = Some(t.deleted_on);
+                (t.activity(), item)
+            });
+        let mut mine: Vec<(DateTime, ChatThreadItem)> = live
+            .chain(deleted)
+            .filter(|(activity, _)| start_time.is_none_or(|s| *activity >= s))
             .collect();
-        mine.sort_by(|a, b| {
-            (b.last_message_received_on, &b.props.id)
-                .cmp(&(a.last_message_received_on, &a.props.id))
-        });
+        mine.sort_by(|a, b| (b.0, &b.1.id).cmp(&(a.0, &a.1.id)));
         let start = match after {
             None => 0,
             Some(c) => mine
                 .iter()
-                .position(|t| {
-                    (t.last_message_received_on, &t.props.id) < (c.last_message_received_on, &c.id)
-                })
+                .position(|(activity, t)| (*activity, &t.id) < (c.last_message_received_on, &c.id))
                 .unwrap_or(mine.len()),
         };
-        let rest = &mine[start..];
         let take = max_page_size.max(1);
-        let page = &rest[..take.min(rest.len())];
-        let items = page
-            .iter()
-            .map(|t| {
-                let mut item = ChatThreadItem::new(t.props.id.clone(), t.props.topic.clone());
-                item.last_message_received_on = Some(t.last_message_received_on);
-                item
-            })
-            .collect();
+        let more = mine.len() - start > take;
+        let page: Vec<(DateTime, ChatThreadItem)> =
+            mine.into_iter().skip(start).take(take).collect();
         let next = match page.last() {
-            Some(last) if rest.len() > take => Some(ThreadCursor {
-                last_message_received_on: last.last_message_received_on,
-                id: last.props.id.clone(),
+            Some((activity, last)) if more => Some(ThreadCursor {
+                last_message_received_on: *activity,
+                id: last.id.clone(),
             }),
             _ => None,
         };
-        Listing { items, next }
+        Listing {
+            items: page.into_iter().map(|(_, item)| item).collect(),
+            next,
+        }
     }
 
     /// A thread's properties.
@@ -382,7 +416,7 @@ impl Store {
         now: DateTime,
     ) -> Result<(), StoreError> {
         self.thread(caller, thread_id, now)?;
-        self.remove_thread(thread_id, Some(&caller.user_id));
+        self.remove_thread(thread_id, Some(&caller.user_id), now);
         Ok(())
     }
 
