@@ -314,7 +314,7 @@ impl Store {
         let deleted = self
             .tombstones
             .iter()
-            .filter(|(_, t)| t.members.iter().any(|m| *m == caller.user_id))
+            .filter(|(_, t)| t.members.contains(&caller.user_id))
             .map(|(id, t)| {
                 let mut item = ChatThreadItem::new(id.clone(), t.topic.clone());
                 item.last_message_received_on = Some(t.last_message_received_on);
