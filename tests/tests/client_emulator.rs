@@ -255,14 +255,15 @@ async fn documented_error_paths() {
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(404));
 
-    // 413: a message over the 28 KB content limit
+    // 400: a message over the 28 KB content limit
     let e = alice
         .client
         .chat_thread_client(&thread)
         .send_message("x".repeat(29 * 1024), SendChatMessageOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(e.status().map(|s| s.as_u16()), Some(413), "{e}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(400), "{e}");
+    assert_eq!(e.code(), Some("ValidationError"), "{e}");
 
     // 400: metadata over 1 KB
     let e = alice

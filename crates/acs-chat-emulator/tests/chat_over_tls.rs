@@ -411,7 +411,8 @@ async fn bad_requests_get_400_413_and_404() {
         .send(raw(Method::POST, &messages, Bytes::from(big)))
         .await
         .unwrap();
-    assert_eq!(r.status(), 413);
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(&r)["error"]["code"], "ValidationError");
     assert_eq!(json(&r)["error"]["target"], "Content");
     let huge = Bytes::from(vec![b' '; acs_chat_emulator::MAX_BODY_BYTES + 1]);
     let r = h.send(raw(Method::POST, &messages, huge)).await.unwrap();

@@ -448,7 +448,7 @@ fn every_documented_limit_is_refused_naming_the_field() {
     let over = text(&at(28 * 1024 + 1));
     assert_eq!(
         refused(store.send_message(&a, &thread, over, t(1))),
-        (413, "Content".into())
+        (400, "Content".into())
     );
     let edit = MessageUpdate {
         content: Some(at(28 * 1024 + 1)),
@@ -456,7 +456,7 @@ fn every_documented_limit_is_refused_naming_the_field() {
     };
     assert_eq!(
         refused(store.update_message(&a, &thread, &ok, edit, t(1))),
-        (413, "Content".into())
+        (400, "Content".into())
     );
     // Metadata: 1024 bytes of keys and values, on threads, messages and participants.
     let metadata = |n: usize| BTreeMap::from([("k".to_owned(), at(n - 1))]);
@@ -552,7 +552,7 @@ fn limits_are_configurable() {
     assert_eq!(full.invalid_participants.unwrap().len(), 1);
     assert_eq!(
         refused(store.send_message(&a, &thread, text("sixsix"), t(2))),
-        (413, "Content".into())
+        (400, "Content".into())
     );
     // A zero rate limit with throttling on refuses every message operation, without panicking.
     store.set_throttle(true);

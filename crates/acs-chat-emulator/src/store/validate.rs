@@ -30,21 +30,20 @@ impl ServiceLimits {
         }
     }
 
-    /// A message's content within [`Self::max_message_content_bytes`]: else 413
-    /// `RequestEntityTooLarge` (the status the workspace's client tests expect for it), with
-    /// the usual error body and target `Content`.
+    /// A message's content within [`Self::max_message_content_bytes`]: else 400
+    /// `ValidationError` with target `Content`, like every other limit of the service (the spec
+    /// documents no 413 for SendChatMessage or UpdateChatMessage: their error responses are 401,
+    /// 403, 429 and 503 besides the default).
     pub(super) fn check_content(&self, content: &str) -> Result<(), StoreError> {
         let limit = self.max_message_content_bytes;
         if content.len() > limit {
-            Err(StoreError::new(
-                413,
-                "RequestEntityTooLarge",
+            Err(StoreError::validation(
+                "Content",
                 format!(
                     "The message content is {} bytes; the limit is {limit} bytes.",
                     content.len()
                 ),
-            )
-            .with_target("Content"))
+            ))
         } else {
             Ok(())
         }
