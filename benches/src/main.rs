@@ -34,6 +34,7 @@ mod events;
 mod fixtures;
 mod load;
 mod paging;
+mod persistence;
 mod raw;
 mod server;
 
@@ -88,6 +89,13 @@ enum Hidden {
         endpoint: String,
         #[arg(long)]
         pages: usize,
+    },
+    /// Starts a persisted emulator on a data directory and reports how long it took and its
+    /// peak memory (run by the parent, in its own process).
+    #[command(hide = true)]
+    RestartChild {
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
     },
     /// Drives one variant alone against the canned server, for a profiler.
     #[command(hide = true)]
@@ -175,6 +183,7 @@ fn main() -> ExitCode {
             endpoint,
             pages,
         }) => paging::child(variant, &endpoint, pages),
+        Some(Hidden::RestartChild { data_dir }) => persistence::restart_child(&data_dir),
         Some(Hidden::Drive {
             op,
             memory_calls: Some(calls),
@@ -829,7 +838,19 @@ async fn paging_section(server: &CannedServer, plan: &Plan) -> Result<String, Bo
 
 /// Starts an emulator and a acs-chat for a user of it.
 async fn start_emulator(protocol: Protocol) -> Result<(RunningEmulator, ChatClient), BoxError> {
-    let emulator = Emulator::builder().port(0).start().await?;
+    start_emulator_in(protocol, None).await
+}
+
+/// [`start_emulator`], persisted in `data_dir` when one is given.
+async fn start_emulator_in(
+    protocol: Protocol,
+    data_dir: Option<&std::path::Path>,
+) -> Result<(RunningEmulator, ChatClient), BoxError> {
+    let mut builder = Emulator::builder().port(0);
+    if let Some(dir) = data_dir {
+        builder = builder.data_dir(dir);
+    }
+    let emulator = builder.start().await?;
     let ca = emulator
         .ca_certificate_pem()
         .ok_or("the emulator has no generated CA")?;
@@ -879,20 +900,25 @@ async fn emulator_section(
     let (emulator, emulator_client) = start_emulator(protocol).await?;
     let send_thread = emulator_thread(&emulator_client, Op::SendMessage).await?;
     let list_thread = emulator_thread(&emulator_client, Op::ListMessages).await?;
+    let dir = tempfile::tempdir()?;
+    let (persisted, persisted_client) = start_emulator_in(protocol, Some(dir.path())).await?;
+    let persisted_send = emulator_thread(&persisted_client, Op::SendMessage).await?;
+    let persisted_list = emulator_thread(&persisted_client, Op::ListMessages).await?;
     let canned = thread_client(server.endpoint(), TOKEN, server.ca_pem(), protocol)?;
 
     let mut rows = String::new();
     let mut ratios = Vec::new();
     for op in Op::ALL {
         eprintln!("acs-chat-bench: emulator {} at 64 in flight", op.name());
-        let emulator_thread = match op {
-            Op::SendMessage => send_thread.clone(),
-            Op::ListMessages => list_thread.clone(),
+        let (memory_thread, persisted_thread) = match op {
+            Op::SendMessage => (send_thread.clone(), persisted_send.clone()),
+            Op::ListMessages => (list_thread.clone(), persisted_list.clone()),
         };
         let stats = load::alternate(
             &[
                 &client_driver(canned.clone(), op),
-                &client_driver(emulator_thread, op),
+                &client_driver(memory_thread, op),
+                &client_driver(persisted_thread, op),
             ],
             64,
             plan.warm_up,
@@ -900,28 +926,35 @@ async fn emulator_section(
             plan.rounds,
         )
         .await?;
-        let [c, e] = <[Stats; 2]>::try_from(stats).map_err(|_| "two variants")?;
+        let [c, e, p] = <[Stats; 3]>::try_from(stats).map_err(|_| "three variants")?;
         let r = load::paired_ratio(&e, &c);
+        let rp = load::paired_ratio(&p, &c);
+        let pm = load::paired_ratio(&p, &e);
         let _ = writeln!(
             rows,
-            "| {} | {} | {} | **{r:.2}** | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | **{r:.2}** | **{rp:.2}** | {pm:.2} | {} | {} | {} | {} | {} | {} |",
             op.name(),
             fmt_rps(c.rps()),
             fmt_rps(e.rps()),
+            fmt_rps(p.rps()),
             fmt_duration(c.quantile(0.5)),
             fmt_duration(e.quantile(0.5)),
+            fmt_duration(p.quantile(0.5)),
             fmt_duration(c.quantile(0.99)),
             fmt_duration(e.quantile(0.99)),
+            fmt_duration(p.quantile(0.99)),
         );
-        ratios.push((op, r));
+        ratios.push((op, r, rp));
     }
     emulator.shutdown().await;
+    persisted.shutdown().await;
 
     let mut s = String::from("## 4. Emulator\n\n");
     let _ = writeln!(
         s,
         "acs-chat at 64 requests in flight against the emulator (in-process, TLS, \
-         `Emulator::builder().port(0)`) and against the canned server, same process, same \
+         `Emulator::builder().port(0)`, in memory and persisted with `.data_dir(..)` in a \
+         temporary directory) and against the canned server, same process, same \
          transport settings ({}), {}. send-message posts to one thread (which grows); \
          list-messages reads the first page (`maxPageSize` {LIST_PAGE_SIZE}) of a thread of \
          {LIST_PAGE_SIZE} messages plus the ones thread creation adds.\n",
@@ -932,19 +965,21 @@ async fn emulator_section(
         plan.describe(),
     );
     s.push_str(
-        "| operation | canned req/s | emulator req/s | emulator/canned | canned p50 | emulator p50 | canned p99 | emulator p99 |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| operation | canned req/s | in memory req/s | persisted req/s | memory/canned | persisted/canned | persisted/memory | canned p50 | memory p50 | persisted p50 | canned p99 | memory p99 | persisted p99 |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     s.push_str(&rows);
     s.push('\n');
-    for (op, r) in ratios {
+    for (op, r, rp) in ratios {
         let _ = writeln!(
             s,
-            "- {}: emulator/canned **{r:.2}** (target ≥ 0.5: {}).",
+            "- {}: emulator/canned **{r:.2}** in memory, **{rp:.2}** persisted (target ≥ 0.8: {}, {}).",
             op.name(),
-            verdict(r >= 0.5)
+            verdict(r >= 0.8),
+            verdict(rp >= 0.8)
         );
     }
+    s.push_str(&persistence::restart_section(plan, protocol).await?);
     if plan.quick {
         s.push_str("\n(`--quick`: tiny counts, dev profile; these numbers mean nothing.)\n");
     }
