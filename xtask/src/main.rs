@@ -4,6 +4,7 @@
 //! - `conformance --spec <dir>`: run every x-ms-example through `acs-chat-protocol`.
 //! - `check-deps`: assert the dependency invariants (sans-IO protocol, hyper-free client without defaults).
 //! - `bench [--quick]`: run the benchmarks and write `BENCHMARKS.md`.
+//! - `interop [--keep]`: run the official Python and JavaScript SDKs against the emulator.
 //! - `release <version> [--dry-run]`: cut a release.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ mod check_deps;
 mod codegen;
 #[cfg(feature = "conformance")]
 mod conformance;
+mod interop;
 mod release;
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
         "conformance" => conformance::run(rest),
         "check-deps" => check_deps::run(rest),
         "bench" => bench::run(rest),
+        "interop" => interop::run(rest),
         "release" => release::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -52,6 +55,7 @@ const USAGE: &str = "usage: cargo xtask <task>
   conformance --spec <dir>         run every x-ms-example through acs-chat-protocol
   check-deps                       check the dependency invariants
   bench [--quick]                  run benchmarks, write BENCHMARKS.md
+  interop [--keep]                 run the official Python and JS SDKs against the emulator
   release <version> [--dry-run]    cut a release (never pushes or publishes)";
 
 /// The workspace root (the parent of `xtask/`).
