@@ -24,6 +24,10 @@ async function flow(c) {
   const bobToken = await identity.getToken(bob, ["chat"], { tokenExpiresInMinutes: 60 });
   const life = (bobToken.expiresOn.getTime() - Date.now()) / 60000;
   c.check(life > 55 && life <= 61, `bob's token lives about an hour (${life.toFixed(1)} minutes)`);
+  const invalid = await c.expectStatus(400, "getToken for 30 minutes (below the 60 the service allows)", () =>
+    identity.getToken(bob, ["chat"], { tokenExpiresInMinutes: 30 }),
+  );
+  c.equal(invalid.code, "ValidationError", "the 400's error code");
   c.call("identity.createUser (carol)");
   const carol = await identity.createUser();
   c.call("identity.getToken (carol)");
@@ -149,6 +153,11 @@ async function flow(c) {
   const seqs = listed.map((m) => Number(m.sequenceId));
   c.equal(seqs, [...seqs].sort((a, b) => b - a), "listMessages lists the newest first");
   c.check(listed.some((m) => m.type === "topicUpdated"), "listMessages has the topicUpdated system message");
+  const later = new Date(Date.now() + 3600_000);
+  const none = (await c.pages("listMessages (startTime in an hour)", bobThread.listMessages({ startTime: later }))).flat();
+  c.equal(none, [], "listMessages({ startTime: in an hour })");
+  const recent = (await c.pages("listChatThreads (startTime an hour ago)", bobChat.listChatThreads({ startTime: new Date(Date.now() - 3600_000) }))).flat();
+  c.check(recent.some((t) => t.id === thread.id), "listChatThreads({ startTime: an hour ago }) lists the thread");
 
   // Participants: add carol, list one per page, remove her.
   c.call("addParticipants");
@@ -209,6 +218,8 @@ async function flow(c) {
   await aliceChat.deleteChatThread(thread.id);
   c.threadsDeleted.push(thread.id);
   await c.expectStatus(404, "getProperties of the deleted thread", () => aliceThread.getProperties());
+  const gone = (await c.pages("listChatThreads (after delete)", bobChat.listChatThreads())).flat().filter((t) => t.id === thread.id);
+  c.check(gone.every((t) => t.deletedOn instanceof Date), "listChatThreads lists the deleted thread, if at all, with deletedOn");
   c.call("deleteUser");
   await identity.deleteUser(carol);
   await c.expectStatus(404, "getToken for a deleted user", () => identity.getToken(carol, ["chat"]));

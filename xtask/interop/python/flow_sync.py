@@ -59,6 +59,12 @@ def flow(c):
         datetime.timedelta(minutes=55) < life <= datetime.timedelta(hours=1, minutes=1),
         f"bob's token lives about an hour (it lives {life})",
     )
+    expect_status(
+        c,
+        400,
+        "get_token for 30 minutes (below the 60 the service allows)",
+        lambda: identity.get_token(bob, [CommunicationTokenScope.CHAT], token_expires_in=datetime.timedelta(minutes=30)),
+    )
     c.call("identity.create_user (carol)")
     carol = identity.create_user()
     c.call("identity.get_token (carol)")
@@ -126,6 +132,17 @@ def flow(c):
             if item.id == thread.id:
                 c.equal(item.topic, "Interop (Python sync), renamed", "list_chat_threads: topic")
     c.check(thread.id in seen, "list_chat_threads lists the thread")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    c.call("list_chat_threads (start_time an hour ago)")
+    c.check(
+        thread.id in [t.id for t in bob_chat.list_chat_threads(start_time=now - datetime.timedelta(hours=1))],
+        "list_chat_threads(start_time an hour ago) lists the thread",
+    )
+    c.call("list_chat_threads (start_time in an hour)")
+    c.check(
+        thread.id not in [t.id for t in bob_chat.list_chat_threads(start_time=now + datetime.timedelta(hours=1))],
+        "list_chat_threads(start_time in an hour) does not list the thread",
+    )
 
     # Messages: text, html, metadata.
     c.call("send_message (text)")
@@ -201,6 +218,9 @@ def flow(c):
         any(m.type == ChatMessageType.TOPIC_UPDATED for m in listed),
         "list_messages has the topicUpdated system message",
     )
+    c.call("list_messages (start_time in an hour)")
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    c.equal(list(bob_thread.list_messages(start_time=later)), [], "list_messages(start_time in an hour)")
 
     # Participants: add carol, list one per page, remove her.
     c.call("add_participants")
@@ -220,6 +240,8 @@ def flow(c):
     c.equal(
         sorted(p.identifier.raw_id for p in listed), sorted(members), "list_participants: who"
     )
+    c.call("list_participants (skip 1)")
+    c.equal(len(list(alice_thread.list_participants(skip=1))), len(members) - 1, "list_participants(skip=1)")
     names = {p.identifier.raw_id: p.display_name for p in listed}
     c.equal(names[carol.raw_id], "Carol", "list_participants: carol's display name")
     c.call("carol reads the thread")
@@ -260,6 +282,12 @@ def flow(c):
     alice_chat.delete_chat_thread(thread.id)
     c.threads_deleted.append(thread.id)
     expect_status(c, 404, "get_properties of the deleted thread", lambda: alice_thread.get_properties())
+    c.call("list_chat_threads (after delete)")
+    gone = [t for t in bob_chat.list_chat_threads() if t.id == thread.id]
+    c.check(
+        all(t.deleted_on is not None for t in gone),
+        "list_chat_threads lists the deleted thread, if at all, with deleted_on",
+    )
     c.call("delete_user")
     identity.delete_user(carol)
     expect_status(c, 404, "get_token for a deleted user", lambda: identity.get_token(carol, [CommunicationTokenScope.CHAT]))
