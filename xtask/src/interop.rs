@@ -159,17 +159,16 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// The version line of a tool, or a clear error naming the packages to install.
 fn tool(name: &str, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(name)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| anyhow!("{name} not found ({e}): {PACKAGES_HINT}"))?;
+    let mut cmd = Command::new(name);
+    cmd.args(args);
+    let output = run_to_end(name, &mut cmd, START_TIMEOUT)
+        .map_err(|e| anyhow!("{name}: {e:#}: {PACKAGES_HINT}"))?;
     if !output.status.success() {
         bail!("`{name} {}` failed: {PACKAGES_HINT}", args.join(" "));
     }
-    let mut text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let mut text = output.stdout.trim().to_owned();
     if text.is_empty() {
-        text = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        text = output.stderr.trim().to_owned();
     }
     Ok(text)
 }
@@ -274,6 +273,16 @@ fn ensure_node(root: &Path, cache: &Path, version: &str) -> anyhow::Result<(Path
     Ok((dir, !fresh))
 }
 
+/// Keeps the caller's settings (`ACS_EMULATOR_PORT`, `ACS_CHAT_WEBHOOK_SECRET`, …) away from a
+/// child: the harness passes everything it means on the command line.
+fn remove_env_with_prefix(cmd: &mut Command, prefix: &str) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with(prefix)) {
+            cmd.env_remove(name);
+        }
+    }
+}
+
 /// A child process that is killed (SIGKILL) and reaped when dropped, whatever the way out.
 struct Proc {
     name: String,
@@ -368,8 +377,11 @@ fn run_to_end(name: &str, cmd: &mut Command, timeout: Duration) -> anyhow::Resul
         proc.kill()?;
         bail!("{name} did not finish within {timeout:?}; killed");
     };
-    let text = |h: std::thread::JoinHandle<Vec<u8>>| {
-        String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+    // The pipes close when the process ends, unless a process it left behind holds them.
+    let closed_by = Instant::now() + STOP_TIMEOUT;
+    let text = |rx: mpsc::Receiver<Vec<u8>>| {
+        let left = closed_by.saturating_duration_since(Instant::now());
+        String::from_utf8_lossy(&rx.recv_timeout(left).unwrap_or_default()).into_owned()
     };
     Ok(Finished {
         status,
@@ -378,15 +390,17 @@ fn run_to_end(name: &str, cmd: &mut Command, timeout: Duration) -> anyhow::Resul
     })
 }
 
-/// Reads a pipe to its end on a thread.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+/// Reads a pipe to its end on a thread; the bytes come on the channel.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
         if let Some(mut pipe) = pipe {
             let _ = pipe.read_to_end(&mut bytes);
         }
-        bytes
-    })
+        let _ = tx.send(bytes);
+    });
+    rx
 }
 
 /// Sends each line of a pipe on the returned channel (and appends it to `log`) until the pipe
@@ -454,6 +468,7 @@ impl Listener {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        remove_env_with_prefix(&mut cmd, "ACS_CHAT_");
         let mut proc = Proc::spawn("acs-chat events listen", &mut cmd)?;
         let stderr = lines(
             proc.child.stderr.take().expect("piped"),
@@ -608,6 +623,7 @@ impl Emulator {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
+        remove_env_with_prefix(&mut cmd, "ACS_EMULATOR_");
         let mut proc = Proc::spawn("acs-chat-emulator", &mut cmd)?;
         let stdout = lines(
             proc.child.stdout.take().expect("piped"),
