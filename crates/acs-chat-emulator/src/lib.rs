@@ -87,3 +87,8 @@ pub use server::{
 };
 pub use service::Service;
 pub use store::Store;
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

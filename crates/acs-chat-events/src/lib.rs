@@ -65,3 +65,8 @@ pub use event::{
     EventParticipant, EventThreadProperties, ParticipantsAddedEvent, ParticipantsRemovedEvent,
     ReadReceiptReceivedEvent, TypingIndicatorReceivedEvent, UnknownEvent,
 };
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -147,3 +147,8 @@ mod tests {
         assert_transport(&Arc::new(Arc::new(closure)));
     }
 }
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
