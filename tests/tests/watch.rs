@@ -391,3 +391,44 @@ async fn client_watch_covers_every_thread() {
         }
     }
 }
+
+/// Throttled polls (429s beyond the client's retries) are items, not the end: the watch
+/// pauses, polls again, and still delivers each change once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_watch_reports_it_and_goes_on() {
+    let world = World::start().await;
+    let (users, thread_id) = thread_with(&world, 2).await;
+    let thread = users[0].client.chat_thread_client(&thread_id);
+    let mut watch = users[1]
+        .client
+        .chat_thread_client(&thread_id)
+        .watch(fast())
+        .await
+        .unwrap();
+    let id = thread
+        .send_message("hello", Default::default())
+        .await
+        .unwrap();
+    // The watch's next poll: its first attempt and the client's 3 retries are refused.
+    world.emulator.faults().fail_next(4, 429);
+    let item = tokio::time::timeout(DEADLINE, watch.next())
+        .await
+        .expect("an item")
+        .expect("the watch goes on");
+    let e = item.expect_err("the throttled poll is reported");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(429), "{e}");
+    assert_eq!(world.emulator.faults().pending(), 0);
+    match next(&mut watch).await {
+        ChatEvent::ChatMessageReceived(m) => assert_eq!((m.id, m.message), (id, "hello".into())),
+        other => panic!("{other:?}"),
+    }
+    // Nothing twice: the next change is the next event.
+    let id = thread
+        .send_message("again", Default::default())
+        .await
+        .unwrap();
+    match next(&mut watch).await {
+        ChatEvent::ChatMessageReceived(m) => assert_eq!(m.id, id),
+        other => panic!("{other:?}"),
+    }
+}
