@@ -234,6 +234,24 @@ fn foreign_next_links_and_requests_are_refused() {
     );
 }
 
+/// Found by the `next_link` fuzz target: the refusal showed the link's authority whole, user
+/// info (a password) included, and however long it was.
+#[test]
+fn a_refused_next_link_shows_neither_user_info_nor_an_unbounded_host() {
+    let refuse = |link: String| {
+        let e = ListChatMessages::next_page(link)
+            .build_request(&ctx(ApiVersion::default()))
+            .unwrap_err();
+        assert!(e.is_foreign_origin());
+        e.to_string()
+    };
+    let shown = refuse("https://user:hunter2hunter2@evil.example:8443/x".into());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("https://***@evil.example:8443"), "{shown}");
+    let shown = refuse(format!("https://{}.evil.example/x", "a".repeat(5000)));
+    assert!(shown.len() < 1024, "{} bytes", shown.len());
+}
+
 #[test]
 fn empty_ids_are_invalid_arguments() {
     let e = GetChatMessage::new("", "1")
