@@ -221,7 +221,9 @@ impl<'de> Deserialize<'de> for DateTime {
                 f.write_str("an RFC 3339 date-time string")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<DateTime, E> {
-                DateTime::parse(v).map_err(E::custom)
+                // `invalid_value` quotes the text, which the protocol's decode errors leave out
+                // (a response's content never ends up in an error); `DateTimeError` would not.
+                DateTime::parse(v).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
             }
         }
         deserializer.deserialize_str(V)

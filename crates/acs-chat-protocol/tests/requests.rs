@@ -210,6 +210,24 @@ fn a_2xx_body_that_does_not_parse_names_the_path() {
     assert_eq!(e.json_path(), Some("value[0].createdOn"));
 }
 
+/// Found by the `parse_response` fuzz target: a date that did not parse was quoted whole in the
+/// decode error (a response's content in an error, however long).
+#[test]
+fn a_date_that_does_not_parse_is_not_quoted_in_the_error() {
+    let date = "2020-06-10T05:50:49Z".repeat(250);
+    let e = GetChatThreadProperties::new(THREAD)
+        .parse_response(response(
+            200,
+            &format!(r#"{{"id":"19:a@thread.v2","createdOn":"{date}"}}"#),
+        ))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Decode);
+    assert_eq!(e.json_path(), Some("createdOn"));
+    let shown = e.to_string();
+    assert!(!shown.contains("2020-06-10"), "{shown}");
+    assert!(shown.len() < 256, "{shown}");
+}
+
 #[test]
 fn foreign_next_links_and_requests_are_refused() {
     let next =
