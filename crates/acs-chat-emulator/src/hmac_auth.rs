@@ -199,6 +199,53 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// What `sign_request` signs verifies, for any method, target, body and key; changing
+        /// the method, the target, the host, the body or the key, or moving the clock past the
+        /// allowed skew, makes it fail.
+        #[test]
+        fn signed_requests_verify_and_changed_ones_do_not(
+            method in proptest::sample::select(vec!["GET", "POST", "PATCH", "DELETE"]),
+            target in "/[a-zA-Z0-9/:%._~-]{0,30}(\\?[a-zA-Z0-9=&%-]{0,20})?",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..80),
+            at in 0i64..4_000_000_000,
+            skew in 0u64..3600,
+            change in 0..5u8,
+        ) {
+            use base64::Engine as _;
+            let key = AccessKey::from_base64(&STANDARD.encode(&key)).unwrap();
+            let now = DateTime::from_unix_timestamp(at).unwrap();
+            let mut request = Request::builder()
+                .method(method)
+                .uri(format!("https://h.example:8443{target}"))
+                .body(Bytes::from(body.clone()))
+                .unwrap();
+            sign_request(&mut request, &key, now).unwrap();
+            let target = request.uri().path_and_query().unwrap().as_str().to_owned();
+            let method = request.method().clone();
+            let headers = request.headers().clone();
+            let verify = |method: &Method, target: &str, host: &str, body: &[u8], key: &AccessKey, at: DateTime| {
+                verify_request(method, target, host, &headers, body, key, at, MAX_CLOCK_SKEW)
+            };
+            let host = "h.example:8443";
+            proptest::prop_assert_eq!(verify(&method, &target, host, &body, &key, now), Ok(()));
+            let later = now.checked_add(Duration::from_secs(skew)).unwrap();
+            proptest::prop_assert_eq!(
+                verify(&method, &target, host, &body, &key, later).is_ok(),
+                Duration::from_secs(skew) <= MAX_CLOCK_SKEW
+            );
+            let changed = match change {
+                0 => verify(&Method::PUT, &target, host, &body, &key, now),
+                1 => verify(&method, &format!("{target}x"), host, &body, &key, now),
+                2 => verify(&method, &target, "h.example:8444", &body, &key, now),
+                3 => verify(&method, &target, host, &[body.as_slice(), b" "].concat(), &key, now),
+                _ => verify(&method, &target, host, &body, &AccessKey::from_base64("b3RoZXI=").unwrap(), now),
+            };
+            proptest::prop_assert!(changed.is_err());
+        }
+    }
+
     #[test]
     fn trailing_slash_host_variant_is_accepted() {
         let now = at(1_700_000_000);

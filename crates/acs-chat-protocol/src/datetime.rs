@@ -39,14 +39,14 @@ impl DateTime {
     /// Parses an RFC 3339 timestamp (any fraction length, any offset), normalised to UTC.
     pub fn parse(text: &str) -> Result<Self, DateTimeError> {
         let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| DateTimeError {
-            message: format!("`{text}` is not an RFC 3339 date-time: {e}"),
+            message: format!("`{}` is not an RFC 3339 date-time: {e}", shown(text)),
         })?;
         // `to_offset` panics when the UTC instant falls outside the supported years (e.g.
         // `9999-12-31T23:59:59-23:59` is year 10000 in UTC): use the checked form.
         let utc = parsed
             .checked_to_offset(UtcOffset::UTC)
             .ok_or_else(|| DateTimeError {
-                message: format!("`{text}` is outside years 0000..=9999 in UTC"),
+                message: format!("`{}` is outside years 0000..=9999 in UTC", shown(text)),
             })?;
         Self::checked(utc)
     }
@@ -182,6 +182,13 @@ impl fmt::Display for DateTime {
     }
 }
 
+/// `text` as an error quotes it: at most 64 characters, control and bidi characters escaped.
+fn shown(text: &str) -> String {
+    let mut out = String::new();
+    let _ = crate::error::write_bounded(&mut out, text, 64);
+    out
+}
+
 /// The nine decimal digits of a nanosecond count, without allocating.
 fn nanosecond_digits(mut n: u32) -> [u8; 9] {
     let mut digits = [b'0'; 9];
@@ -221,7 +228,9 @@ impl<'de> Deserialize<'de> for DateTime {
                 f.write_str("an RFC 3339 date-time string")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<DateTime, E> {
-                DateTime::parse(v).map_err(E::custom)
+                // `invalid_value` quotes the text, which the protocol's decode errors leave out
+                // (a response's content never ends up in an error); `DateTimeError` would not.
+                DateTime::parse(v).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
             }
         }
         deserializer.deserialize_str(V)
@@ -290,6 +299,26 @@ mod tests {
         ] {
             assert!(DateTime::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Found by the `datetime` fuzz target: the error quoted the text whole, however long,
+    /// with its control characters.
+    #[test]
+    fn errors_quote_the_text_bounded_and_escaped() {
+        let err = DateTime::parse(&format!("\u{1b}[2J{}", "x".repeat(5000)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 256, "{} bytes", err.len());
+        assert!(
+            err.contains("\\u{1b}[2J") && !err.contains('\u{1b}'),
+            "{err}"
+        );
+        assert!(err.contains("(5004 bytes in all)"), "{err}");
+        let err = DateTime::parse("yesterday").unwrap_err().to_string();
+        assert!(
+            err.starts_with("`yesterday` is not an RFC 3339 date-time"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl Endpoint {
         if host.is_empty() {
             return Err(bad("has no host"));
         }
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let port = effective_port(authority, https).ok_or_else(|| bad("has an invalid port"))?;
         let prefix = uri.path().trim_end_matches('/').to_string();
         let lowered = authority.as_str().to_ascii_lowercase();
         let authority = http::uri::Authority::try_from(lowered.as_str())
@@ -147,7 +147,9 @@ impl Endpoint {
         if authority.as_str().contains('@') {
             return false;
         }
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let Some(port) = effective_port(authority, https) else {
+            return false;
+        };
         https == self.https
             && authority.host().eq_ignore_ascii_case(&self.host)
             && port == self.port
@@ -195,6 +197,20 @@ impl Endpoint {
     /// `scheme://authority` + `path_and_query`, without the prefix (for server-relative links).
     pub(crate) fn origin_url(&self, path_and_query: &str) -> String {
         format!("{}://{}{}", self.scheme(), self.authority, path_and_query)
+    }
+}
+
+/// The port of `authority` (`host`, `host:` or `host:<digits>`), the scheme's default when it
+/// has none; `None` when something else follows the host. `http` reads a port that is not a
+/// number (`:x`, `:99999`, `:443*`) as no port at all, and lets text follow a bracketed host
+/// (`[::1]x`): neither may fall back to the default port.
+fn effective_port(authority: &http::uri::Authority, https: bool) -> Option<u16> {
+    match authority.as_str().get(authority.host().len()..)? {
+        "" | ":" => Some(if https { 443 } else { 80 }),
+        rest => rest
+            .strip_prefix(':')
+            .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse().ok()),
     }
 }
 
@@ -434,6 +450,28 @@ mod tests {
         }
     }
 
+    /// Found by the `endpoint` fuzz target: `http` reads a port that is not a number as no
+    /// port (and lets text follow a bracketed host), and the endpoint went to the default port
+    /// instead.
+    #[test]
+    fn a_port_that_is_not_a_number_is_refused() {
+        for bad in [
+            "https://h.example:x",
+            "https://h.example:99999",
+            "https://h.example:-1",
+            "https://h.example:1x/p",
+            "http://[::1]:x",
+            "http://[::1]x:80",
+            "https://[]50e:8960",
+            "https://h.example:+1",
+        ] {
+            let err = Endpoint::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid port"), "{bad}: {err}");
+        }
+        assert_eq!(Endpoint::parse("https://h.example:").unwrap().port(), 443);
+        assert_eq!(Endpoint::parse("http://[::1]:8080").unwrap().port(), 8080);
+    }
+
     #[test]
     fn same_origin() {
         let e = Endpoint::parse("https://contoso.example").unwrap();
@@ -484,6 +522,22 @@ mod tests {
         ] {
             assert!(!e.is_same_origin(&u.parse().unwrap()), "{u}");
         }
+    }
+
+    /// Found by the `next_link` fuzz target: a link whose port is not a number
+    /// (`:443*`) counted as the default port, and was followed.
+    #[test]
+    fn a_port_that_is_not_a_number_is_another_origin() {
+        let e = Endpoint::parse("https://contoso.example").unwrap();
+        for u in [
+            "https://contoso.example:443*/x",
+            "https://contoso.example:x/x",
+            "https://contoso.example:99999/x",
+            "https://contoso.example:+443/x",
+        ] {
+            assert!(!e.is_same_origin(&u.parse().unwrap()), "{u}");
+        }
+        assert!(e.is_same_origin(&"https://contoso.example:/x".parse().unwrap()));
     }
 
     fn segment(id: &str) -> String {

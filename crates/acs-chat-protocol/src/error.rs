@@ -419,11 +419,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.inner.kind, &self.inner.json_path) {
             (ErrorKind::Decode, Some(path)) => {
-                write!(
-                    f,
-                    "response body did not parse at `{path}`: {}",
-                    self.inner.message
-                )
+                // The path has the response's map keys in it: bounded and escaped like the
+                // service's texts (the whole path stays available from `json_path`).
+                f.write_str("response body did not parse at `")?;
+                write_bounded(f, path, DISPLAY_TEXT_LIMIT)?;
+                write!(f, "`: {}", self.inner.message)
             }
             _ => f.write_str(&self.inner.message),
         }
@@ -600,6 +600,35 @@ mod tests {
                 RetryClass::NotRetryable
             );
         }
+    }
+
+    /// Found by the `parse_response` fuzz target: a map key in the path of a decode error
+    /// made its `Display` as long as the key.
+    #[test]
+    fn decode_error_path_is_bounded_and_escaped() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Outer {
+            metadata: std::collections::BTreeMap<String, String>,
+        }
+        let key = format!("\\u202e{}", "k".repeat(5000));
+        let body = format!(r#"{{"metadata":{{"{key}":1}}}}"#);
+        let e = parse_json_body::<Outer>(body.as_bytes()).unwrap_err();
+        // The whole path is still there for code that wants it.
+        assert_eq!(
+            e.json_path(),
+            Some(format!("metadata.\u{202e}{}", "k".repeat(5000)).as_str())
+        );
+        let shown = e.to_string();
+        assert!(
+            shown.len() < 2 * DISPLAY_TEXT_LIMIT,
+            "{} bytes",
+            shown.len()
+        );
+        assert!(
+            !shown.contains('\u{202e}') && shown.contains("\\u{202e}"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::endpoint::requote;
 use crate::operation::parse_page;
-use crate::{Error, Idempotency, Operation, OperationInfo, RequestContext};
+use crate::{Error, Idempotency, Operation, OperationInfo, RequestContext, redact_url};
 
 /// One page of a list operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,10 +84,16 @@ pub(crate) fn next_link_uri(ctx: &RequestContext, next_link: &str) -> Result<Uri
         ));
     }
     if !ctx.endpoint().is_same_origin(&uri) {
-        return Err(Error::foreign_origin(format!(
-            "refusing to follow a nextLink to {}://{}: it is not on the endpoint {}",
+        // The link's origin as `redact_url` shows it: without user info (it may hold a
+        // password), escaped and bounded.
+        let origin = format!(
+            "{}://{}",
             uri.scheme_str().unwrap_or("?"),
-            uri.authority().map_or("?", |a| a.as_str()),
+            uri.authority().map_or("?", |a| a.as_str())
+        );
+        return Err(Error::foreign_origin(format!(
+            "refusing to follow a nextLink to {}: it is not on the endpoint {}",
+            redact_url(&origin),
             ctx.endpoint()
         )));
     }

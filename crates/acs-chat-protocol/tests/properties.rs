@@ -1,12 +1,16 @@
-//! Property tests of acs-chat-protocol: paths, models, parsers, nextLinks, identifiers, timestamps.
+//! Property tests of acs-chat-protocol: paths, models, parsers, nextLinks, identifiers, timestamps,
+//! connection strings, endpoints, tokens and retry hints.
 
 use std::collections::BTreeMap;
 
+use acs_chat_protocol::identity::ConnectionString;
 use acs_chat_protocol::models::*;
 use acs_chat_protocol::operations::*;
 use acs_chat_protocol::{
-    ApiVersion, CommunicationIdentifier, DateTime, Endpoint, ErrorKind, Operation, RequestContext,
+    AccessToken, ApiVersion, CommunicationIdentifier, DateTime, Endpoint, ErrorKind, Operation,
+    RequestContext, RetryAfter, redact_url,
 };
+use base64::Engine as _;
 use bytes::Bytes;
 use http::Response;
 use percent_encoding::percent_decode_str;
@@ -510,4 +514,184 @@ fn parse_everything(status: u16, body: Bytes) {
     let _ = identity::DeleteUser::new("u").parse_response(response());
     let _ = identity::ExchangeTeamsUserAccessToken::new("t", "a", "u").parse_response(response());
     let _ = acs_chat_protocol::Error::from_response(&response());
+}
+
+// ---------- credentials, endpoints, tokens and retry hints ----------
+
+/// A key that no error text contains by chance: a fixed marker and 9..32 random bytes, in
+/// base64.
+fn access_key() -> impl Strategy<Value = String> {
+    proptest::collection::vec(any::<u8>(), 9..32).prop_map(|mut bytes| {
+        bytes.splice(0..0, *b"\xfb\xffKEY");
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    })
+}
+
+fn host() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z][a-z0-9-]{0,12}(\\.[a-z0-9-]{1,8}){0,3}",
+        "[A-Z][a-zA-Z0-9]{0,8}\\.example",
+        Just("127.0.0.1".to_string()),
+        Just("[::1]".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A connection string parses in any order, key case and spacing, and writes back to one
+    /// that parses the same; neither its `Debug` nor any error shows the key.
+    #[test]
+    fn connection_strings_round_trip_and_hide_the_key(
+        https in any::<bool>(),
+        host in host(),
+        port in proptest::option::of(any::<u16>()),
+        prefix in "(/[a-z0-9]{1,6}){0,2}/?",
+        key in access_key(),
+        key_first in any::<bool>(),
+        upper in any::<bool>(),
+        space in prop_oneof![Just(""), Just(" "), Just("\t")],
+    ) {
+        let scheme = if https { "https" } else { "http" };
+        let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+        let (e, k) = if upper { ("Endpoint", "AccessKey") } else { ("endpoint", "accesskey") };
+        let endpoint = format!("{e}={space}{scheme}://{host}{port}{prefix}{space}");
+        let access = format!("{k}={space}{key}");
+        let text = if key_first { format!("{access};{endpoint};") } else { format!("{endpoint};{access}") };
+        let parsed = ConnectionString::parse(&text).unwrap();
+        prop_assert_eq!(parsed.access_key().to_base64(), key.clone());
+        prop_assert_eq!(parsed.endpoint().is_https(), https);
+        let debug = format!("{parsed:?}");
+        prop_assert!(!debug.contains(&key));
+        prop_assert_eq!(ConnectionString::parse(&parsed.to_secret_string()).unwrap(), parsed);
+        // Broken in each way it can be: the key never shows, nor a password or a query value
+        // in the endpoint (letters and digits of the key: `/` would end the user info).
+        let secret: String = key.chars().filter(char::is_ascii_alphanumeric).collect();
+        for broken in [
+            format!("{endpoint};{k}={key}!"),
+            format!("{e}=ftp://{host};{access}"),
+            format!("{e}={scheme}://u:{secret}@{host};{access}"),
+            format!("{e}={scheme}://{host}/?sig={secret};{access}"),
+            access.clone(),
+            format!("{access};{endpoint};oops"),
+        ] {
+            let err = ConnectionString::parse(&broken).unwrap_err().to_string();
+            prop_assert!(!err.contains(&key) && !err.contains(&secret), "{}: {}", broken, err);
+        }
+    }
+
+    /// Any text as a connection string or an endpoint: an error or a value, never a panic, and
+    /// errors are bounded.
+    #[test]
+    fn any_text_is_a_connection_string_or_an_error(text in ".{0,80}", long in 0usize..3) {
+        let text = text.repeat(1 + long * 100);
+        if let Err(e) = ConnectionString::parse(&text) {
+            prop_assert!(e.to_string().len() < 1024, "{}", e);
+        }
+        match Endpoint::parse(&text) {
+            Ok(endpoint) => prop_assert_eq!(Endpoint::parse(&endpoint.to_string()).unwrap(), endpoint),
+            Err(e) => prop_assert!(e.to_string().len() < 4096, "{}", e),
+        }
+        prop_assert!(redact_url(&text).len() < 4096);
+    }
+
+    /// An endpoint keeps its scheme, host (lower-cased), port and prefix, and writes back to
+    /// one that parses the same; user info, a query or a fragment are refused, and neither the
+    /// error nor `redact_url` shows the password or the query values.
+    #[test]
+    fn endpoints_round_trip_and_never_show_secrets(
+        https in any::<bool>(),
+        host in host(),
+        port in proptest::option::of(any::<u16>()),
+        prefix in "(/[a-zA-Z0-9._~-]{1,6}){0,3}/?",
+        secret in "[a-zA-Z0-9]{12,20}",
+        form in 0..4u8,
+    ) {
+        let scheme = if https { "https" } else { "http" };
+        let port_text = port.map(|p| format!(":{p}")).unwrap_or_default();
+        let url = format!("{scheme}://{host}{port_text}{prefix}");
+        let endpoint = Endpoint::parse(&url).unwrap();
+        prop_assert_eq!(endpoint.host(), host.to_ascii_lowercase());
+        prop_assert_eq!(endpoint.port(), port.unwrap_or(if https { 443 } else { 80 }));
+        prop_assert_eq!(endpoint.path_prefix(), prefix.trim_end_matches('/'));
+        prop_assert_eq!(Endpoint::parse(&endpoint.to_string()).unwrap(), endpoint);
+        let with_secret = match form {
+            0 => format!("{scheme}://user:{secret}@{host}{port_text}{prefix}"),
+            1 => format!("{url}?a=1&sig={secret}"),
+            2 => format!("{url}#{secret}"),
+            _ => format!("{scheme}://{secret}@{host}{port_text}{prefix}?x={secret}#f"),
+        };
+        let err = Endpoint::parse(&with_secret).unwrap_err().to_string();
+        prop_assert!(!err.contains(&secret), "{}", err);
+        prop_assert!(!redact_url(&with_secret).contains(&secret));
+    }
+
+    /// `exp` is read from any JWT payload that has one: in range it is the expiry, out of range
+    /// or not a number it is an error; the error never shows the token.
+    #[test]
+    fn jwt_expiry_is_read_and_errors_never_show_the_token(
+        exp in prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            (-62_167_219_200i64..253_402_300_800).prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| f.to_string()),
+            Just("\"soon\"".to_string()),
+            Just("null".to_string()),
+        ],
+        extra in "[a-z]{0,8}",
+        signature in "[a-zA-Z0-9_-]{16,43}",
+        padded in any::<bool>(),
+    ) {
+        let payload = format!(r#"{{"{extra}x":1,"exp":{exp}}}"#);
+        let payload = if padded {
+            base64::engine::general_purpose::URL_SAFE.encode(&payload)
+        } else {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&payload)
+        };
+        let token = format!("eyJhbGciOiJIUzI1NiJ9.{payload}.{signature}");
+        let expected = exp.parse::<i64>().ok()
+            .or_else(|| exp.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+            .and_then(|s| DateTime::from_unix_timestamp(s).ok());
+        match (AccessToken::from_jwt(token.clone()), expected) {
+            (Ok(t), Some(at)) => {
+                prop_assert_eq!(t.expires_on(), at);
+                let debug = format!("{t:?}");
+                prop_assert!(!debug.contains(&signature));
+            }
+            (Err(e), None) => {
+                prop_assert_eq!(e.kind(), ErrorKind::InvalidToken);
+                let shown = e.to_string();
+                prop_assert!(!shown.contains(&signature) && !shown.contains(&payload), "{}", shown);
+            }
+            (got, expected) => prop_assert!(false, "{}: {:?}, expected {:?}", token, got.map(|t| t.expires_on()), expected),
+        }
+    }
+
+    /// Retry hints: a number of milliseconds (or seconds for `Retry-After`) is a delay clamped
+    /// to 86 400 000 units, an HTTP date is a date, and anything else is no hint, never a panic.
+    #[test]
+    fn retry_hints(
+        name in prop_oneof![Just("retry-after-ms"), Just("x-ms-retry-after-ms"), Just("retry-after")],
+        value in prop_oneof![
+            (0u64..200_000_000).prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| f.to_string()),
+            "[ -~]{0,30}",
+            Just("Wed, 21 Oct 2015 07:28:00 GMT".to_string()),
+        ],
+    ) {
+        let mut headers = http::HeaderMap::new();
+        let Ok(v) = http::HeaderValue::try_from(value.as_str()) else { return Ok(()) };
+        headers.insert(name, v);
+        let hint = RetryAfter::from_headers(&headers);
+        let number = value.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+        let unit = if name == "retry-after" { 1.0 } else { 0.001 };
+        match (hint, number) {
+            (Some(RetryAfter::Delay(d)), Some(n)) => {
+                let want = n.min(86_400_000.0) * unit;
+                prop_assert!((d.as_secs_f64() - want).abs() <= want * 1e-9 + 1e-6, "{}: {:?}", value, d);
+            }
+            (Some(RetryAfter::At(_)), None) => prop_assert_eq!(name, "retry-after"),
+            (None, None) => {}
+            (hint, _) => prop_assert!(false, "{} = {}: {:?}", name, value, hint),
+        }
+    }
 }

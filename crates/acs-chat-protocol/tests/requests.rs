@@ -210,6 +210,24 @@ fn a_2xx_body_that_does_not_parse_names_the_path() {
     assert_eq!(e.json_path(), Some("value[0].createdOn"));
 }
 
+/// Found by the `parse_response` fuzz target: a date that did not parse was quoted whole in the
+/// decode error (a response's content in an error, however long).
+#[test]
+fn a_date_that_does_not_parse_is_not_quoted_in_the_error() {
+    let date = "2020-06-10T05:50:49Z".repeat(250);
+    let e = GetChatThreadProperties::new(THREAD)
+        .parse_response(response(
+            200,
+            &format!(r#"{{"id":"19:a@thread.v2","createdOn":"{date}"}}"#),
+        ))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Decode);
+    assert_eq!(e.json_path(), Some("createdOn"));
+    let shown = e.to_string();
+    assert!(!shown.contains("2020-06-10"), "{shown}");
+    assert!(shown.len() < 256, "{shown}");
+}
+
 #[test]
 fn foreign_next_links_and_requests_are_refused() {
     let next =
@@ -232,6 +250,24 @@ fn foreign_next_links_and_requests_are_refused() {
         r.uri(),
         "https://contoso.communication.azure.com/chat/threads/19:a@thread.v2/messages?syncState=3e47&startTime=1/1/1970%2012:00:00%20AM%20+00:00&maxPageSize=5&api-version=2025-03-15"
     );
+}
+
+/// Found by the `next_link` fuzz target: the refusal showed the link's authority whole, user
+/// info (a password) included, and however long it was.
+#[test]
+fn a_refused_next_link_shows_neither_user_info_nor_an_unbounded_host() {
+    let refuse = |link: String| {
+        let e = ListChatMessages::next_page(link)
+            .build_request(&ctx(ApiVersion::default()))
+            .unwrap_err();
+        assert!(e.is_foreign_origin());
+        e.to_string()
+    };
+    let shown = refuse("https://user:hunter2hunter2@evil.example:8443/x".into());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("https://***@evil.example:8443"), "{shown}");
+    let shown = refuse(format!("https://{}.evil.example/x", "a".repeat(5000)));
+    assert!(shown.len() < 1024, "{} bytes", shown.len());
 }
 
 #[test]
