@@ -6,12 +6,12 @@ use acs_chat_protocol::{BODY_SNIPPET_LIMIT, DISPLAY_TEXT_LIMIT};
 /// a hostile response, link or command-line argument must not flood a log or a terminal.
 pub const DISPLAY_BOUND: usize = 4096;
 
-/// The bound of a service error's `Display` (`Error::from_response`), which shows the service's
-/// error code, message and target ([`DISPLAY_TEXT_LIMIT`] characters each) or the body snippet
-/// ([`BODY_SNIPPET_LIMIT`]), and the request id (128), each with control characters escaped (up
-/// to 10 bytes each, `\u{10ffff}`) and a note of the full size when cut.
+/// The bound of a service error's `Display` (`Error::from_response`): the service's error code,
+/// message and target ([`DISPLAY_TEXT_LIMIT`] bytes each, escapes included) or the body snippet
+/// ([`BODY_SNIPPET_LIMIT`]), the request id (128), each with a note of the full size when cut,
+/// and the fixed text around them: under [`DISPLAY_BOUND`].
 pub const SERVICE_DISPLAY_BOUND: usize =
-    max(3 * DISPLAY_TEXT_LIMIT, BODY_SNIPPET_LIMIT) * 10 + 128 * 10 + 512;
+    max(3 * DISPLAY_TEXT_LIMIT, BODY_SNIPPET_LIMIT) + 128 + 512;
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }

@@ -85,7 +85,10 @@ impl Endpoint {
         if host.is_empty() {
             return Err(bad("has no host"));
         }
-        let port = effective_port(authority, https).ok_or_else(|| bad("has an invalid port"))?;
+        let port = effective_port(authority, https)
+            // Port 0 is no destination: nothing listens there.
+            .filter(|&p| p != 0)
+            .ok_or_else(|| bad("has an invalid port"))?;
         let prefix = uri.path().trim_end_matches('/').to_string();
         let lowered = authority.as_str().to_ascii_lowercase();
         let authority = http::uri::Authority::try_from(lowered.as_str())
@@ -464,6 +467,8 @@ mod tests {
             "http://[::1]x:80",
             "https://[]50e:8960",
             "https://h.example:+1",
+            "https://h.example:0",
+            "http://127.0.0.1:00",
         ] {
             let err = Endpoint::parse(bad).unwrap_err().to_string();
             assert!(err.contains("invalid port"), "{bad}: {err}");

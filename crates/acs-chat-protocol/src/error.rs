@@ -15,8 +15,8 @@ use crate::models::{CommunicationError, CommunicationErrorResponse};
 /// How many bytes of a non-JSON error body are kept for diagnostics.
 pub const BODY_SNIPPET_LIMIT: usize = 1024;
 
-/// How many characters of a service error's code, message or target `Display` shows; the whole
-/// text stays available through [`ServiceError::error`].
+/// How many bytes of a service error's code, message or target `Display` shows (escapes
+/// included); the whole text stays available through [`ServiceError::error`].
 pub const DISPLAY_TEXT_LIMIT: usize = 512;
 
 /// What went wrong, for matching; details are on [`Error`]'s accessors.
@@ -199,7 +199,7 @@ impl fmt::Debug for ServiceError {
 }
 
 /// `Display` says the status, the service's code, message and target, and the request id.
-/// Text from the response is bounded ([`DISPLAY_TEXT_LIMIT`] characters each, with the full size
+/// Text from the response is bounded ([`DISPLAY_TEXT_LIMIT`] bytes each, with the full size
 /// said) and control characters (C0, C1 and bidirectional overrides) are escaped, so that a
 /// hostile response can neither flood a log nor rewrite the terminal it is printed on.
 impl fmt::Display for ServiceError {
@@ -228,19 +228,26 @@ impl fmt::Display for ServiceError {
     }
 }
 
-/// Writes at most `limit` characters of `text`, escaping control and bidirectional-formatting
-/// characters, and says how long the text was when it is cut.
+/// Writes at most `limit` bytes of `text` (counted as written: an escaped character counts its
+/// escape), escaping control and bidirectional-formatting characters, and says how long the
+/// text was when it is cut.
 pub(crate) fn write_bounded(f: &mut impl fmt::Write, text: &str, limit: usize) -> fmt::Result {
-    let mut chars = text.char_indices();
-    for (_, c) in chars.by_ref().take(limit) {
-        if is_dangerous(c) {
-            write!(f, "{}", c.escape_unicode())?;
+    let mut written = 0;
+    let mut escape = String::new();
+    for (i, c) in text.char_indices() {
+        escape.clear();
+        let piece: &str = if is_dangerous(c) {
+            use fmt::Write as _;
+            let _ = write!(escape, "{}", c.escape_unicode());
+            &escape
         } else {
-            f.write_char(c)?;
+            &text[i..i + c.len_utf8()]
+        };
+        if written + piece.len() > limit {
+            return write!(f, "… ({} bytes in all)", text.len());
         }
-    }
-    if chars.next().is_some() {
-        write!(f, "… ({} bytes in all)", text.len())?;
+        f.write_str(piece)?;
+        written += piece.len();
     }
     Ok(())
 }
@@ -518,6 +525,30 @@ mod tests {
         assert_eq!(e.retry_class(), RetryClass::NotRetryable);
         assert!(e.to_string().contains("Forbidden"));
         assert!(e.to_string().contains("req-1"));
+    }
+
+    /// Escapes count against the bound: text made only of characters that are escaped (10
+    /// bytes each) cannot make `Display` ten times longer.
+    #[test]
+    fn escaped_text_is_bounded_by_what_is_written() {
+        let controls = "\\u0001".repeat(5000);
+        let body = format!(
+            r#"{{"error":{{"code":"{controls}","message":"{controls}","target":"{controls}"}}}}"#
+        );
+        let e = Error::from_response(&response(
+            400,
+            &[("x-ms-request-id", &"r".repeat(5000))],
+            &body,
+        ));
+        let shown = e.to_string();
+        assert!(
+            shown.len() < 3 * DISPLAY_TEXT_LIMIT + 300,
+            "{} bytes: {shown}",
+            shown.len()
+        );
+        assert!(shown.contains("\\u{1}"), "{shown}");
+        assert!(!shown.chars().any(is_dangerous), "{shown}");
+        assert!(shown.contains("(5000 bytes in all)"), "{shown}");
     }
 
     #[test]
