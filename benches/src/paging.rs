@@ -131,7 +131,7 @@ pub(crate) fn run_child(
 }
 
 /// The peak resident set size of this process (`VmHWM`), in kB; `None` off Linux.
-fn peak_rss_kb() -> Option<u64> {
+pub(crate) fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()

@@ -25,23 +25,11 @@ pub(crate) fn restart_child(data_dir: &Path) -> Result<(), BoxError> {
             .start()
             .await?;
         let elapsed = started.elapsed();
-        let peak = peak_rss_kb().unwrap_or(0);
+        let peak = crate::paging::peak_rss_kb().unwrap_or(0);
         println!("elapsed_us={} peak_kb={peak}", elapsed.as_micros());
         emulator.shutdown().await;
         Ok(())
     })
-}
-
-fn peak_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 fn field(text: &str, name: &str) -> Option<u64> {

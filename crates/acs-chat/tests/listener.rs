@@ -61,6 +61,13 @@ fn message_event(id: &str, body: &str) -> String {
 
 const NOTIFICATION: (&str, &str) = ("aeg-event-type", "Notification");
 
+/// Delivers one message event (Event Grid schema) with id `id`; returns the status.
+async fn deliver(addr: std::net::SocketAddr, id: &str, body: &str) -> u16 {
+    post(addr, "/", &[NOTIFICATION], &message_event(id, body))
+        .await
+        .0
+}
+
 async fn next_message(listener: &mut EventGridListener) -> (String, String) {
     let received = tokio::time::timeout(DEADLINE, listener.next())
         .await
@@ -93,25 +100,10 @@ async fn validation_deliveries_and_duplicates() {
         "{body}"
     );
 
-    assert_eq!(
-        post(addr, "/", &[NOTIFICATION], &message_event("e1", "one"))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(deliver(addr, "e1", "one").await, 200);
     // Event Grid delivers again (same id): acknowledged, not yielded twice.
-    assert_eq!(
-        post(addr, "/", &[NOTIFICATION], &message_event("e1", "one"))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        post(addr, "/", &[NOTIFICATION], &message_event("e2", "two"))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(deliver(addr, "e1", "one").await, 200);
+    assert_eq!(deliver(addr, "e2", "two").await, 200);
     assert_eq!(
         next_message(&mut listener).await,
         ("e1".into(), "one".into())
@@ -263,26 +255,11 @@ async fn a_full_queue_answers_503_so_event_grid_delivers_again() {
         .await
         .unwrap();
     let addr = listener.local_addr();
-    assert_eq!(
-        post(addr, "/", &[NOTIFICATION], &message_event("e1", "one"))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(deliver(addr, "e1", "one").await, 200);
     // Nobody reads: the second cannot be queued.
-    assert_eq!(
-        post(addr, "/", &[NOTIFICATION], &message_event("e2", "two"))
-            .await
-            .0,
-        503
-    );
+    assert_eq!(deliver(addr, "e2", "two").await, 503);
     assert_eq!(next_message(&mut listener).await.1, "one");
     // Delivered again, it goes through.
-    assert_eq!(
-        post(addr, "/", &[NOTIFICATION], &message_event("e2", "two"))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(deliver(addr, "e2", "two").await, 200);
     assert_eq!(next_message(&mut listener).await.1, "two");
 }
