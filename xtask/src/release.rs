@@ -483,12 +483,45 @@ fn stage(input: StageInput<'_>) -> Result<String> {
     git::commit_tracked(repo, input.identity, &message)?;
     git::ensure_clean(repo).context("the release left files git does not track")?;
 
+    forget_unpublished_sources(input.version)?;
     run_steps(&input.plan.checks, &root, &input.plan.target_dir)?;
     git::ensure_clean(repo).context("the checks changed the release commit's files")?;
 
     println!("==> git tag {}", input.tag);
     git::tag(repo, input.identity, input.tag, &message)?;
     git::head(repo)
+}
+
+/// Removes what cargo extracted from its temporary local registries for the crates of this
+/// release at `version`. `cargo publish --dry-run` of several crates serves the not-yet-published
+/// ones from such a registry (`$CARGO_HOME/registry/src/-<hash>/`), and cargo does not extract a
+/// `name-version` again once it has: a second dry run of the same version would build the next
+/// crates against the first run's sources, stale (seen: `acs-chat-cli` built against an
+/// `acs-chat 0.1.0` from hours before, without the API it uses).
+fn forget_unpublished_sources(version: &Version) -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(home) = home else { return Ok(()) };
+    let src = home.join("registry").join("src");
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        // Local registries are named `-<hash>`; crates.io's and other remote ones are not.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for package in PUBLISHABLE {
+            let dir = registry.path().join(format!("{package}-{version}"));
+            if dir.exists() {
+                println!("==> removing the stale extracted {}", dir.display());
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run_steps(steps: &[Step], dir: &Path, target_dir: &Path) -> Result<()> {
