@@ -483,7 +483,7 @@ fn stage(input: StageInput<'_>) -> Result<String> {
     git::commit_tracked(repo, input.identity, &message)?;
     git::ensure_clean(repo).context("the release left files git does not track")?;
 
-    forget_unpublished_sources(input.version)?;
+    forget_unpublished_sources(input.version, &input.plan.target_dir)?;
     run_steps(&input.plan.checks, &root, &input.plan.target_dir)?;
     git::ensure_clean(repo).context("the checks changed the release commit's files")?;
 
@@ -493,33 +493,61 @@ fn stage(input: StageInput<'_>) -> Result<String> {
 }
 
 /// Removes what cargo extracted from its temporary local registries for the crates of this
-/// release at `version`. `cargo publish --dry-run` of several crates serves the not-yet-published
-/// ones from such a registry (`$CARGO_HOME/registry/src/-<hash>/`), and cargo does not extract a
-/// `name-version` again once it has: a second dry run of the same version would build the next
-/// crates against the first run's sources, stale (seen: `acs-chat-cli` built against an
-/// `acs-chat 0.1.0` from hours before, without the API it uses).
-fn forget_unpublished_sources(version: &Version) -> Result<()> {
+/// release at `version`, and what it compiled from them. `cargo publish --dry-run` of several
+/// crates serves the not-yet-published ones from such a registry
+/// (`$CARGO_HOME/registry/src/-<hash>/`); cargo does not extract a `name-version` again once it
+/// has, and does not look at a registry crate's files to decide whether its build is fresh (a
+/// registry version is taken as immutable). A second dry run of the same version would build the
+/// next crates against the first run's sources or artifacts, stale (seen: `acs-chat-cli` built
+/// against an `acs-chat 0.1.0` from hours before, without the API it uses). Forgetting the
+/// fingerprints of the release's crates under `target_dir` makes cargo rebuild them.
+fn forget_unpublished_sources(version: &Version, target_dir: &Path) -> Result<()> {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    let Some(home) = home else { return Ok(()) };
-    let src = home.join("registry").join("src");
-    let Ok(registries) = std::fs::read_dir(&src) else {
-        return Ok(());
-    };
-    for registry in registries.flatten() {
-        // Local registries are named `-<hash>`; crates.io's and other remote ones are not.
-        if !registry.file_name().to_string_lossy().starts_with('-') {
-            continue;
-        }
-        for package in PUBLISHABLE {
-            let dir = registry.path().join(format!("{package}-{version}"));
-            if dir.exists() {
-                println!("==> removing the stale extracted {}", dir.display());
-                std::fs::remove_dir_all(&dir)
-                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+    if let Some(home) = home {
+        if let Ok(registries) = std::fs::read_dir(home.join("registry").join("src")) {
+            for registry in registries.flatten() {
+                // Local registries are named `-<hash>`; crates.io's and other remote ones are not.
+                if !registry.file_name().to_string_lossy().starts_with('-') {
+                    continue;
+                }
+                for package in PUBLISHABLE {
+                    remove_dir(&registry.path().join(format!("{package}-{version}")))?;
+                }
             }
         }
+    }
+    // `<target>/<profile>/.fingerprint/<package>-<hash>`
+    let Ok(profiles) = std::fs::read_dir(target_dir) else {
+        return Ok(());
+    };
+    let mut forgotten = 0;
+    for profile in profiles.flatten() {
+        let Ok(fingerprints) = std::fs::read_dir(profile.path().join(".fingerprint")) else {
+            continue;
+        };
+        for fingerprint in fingerprints.flatten() {
+            let name = fingerprint.file_name().to_string_lossy().into_owned();
+            let is_ours = name.rsplit_once('-').is_some_and(|(package, hash)| {
+                PUBLISHABLE.contains(&package) && hash.chars().all(|c| c.is_ascii_hexdigit())
+            });
+            if is_ours {
+                let path = fingerprint.path();
+                std::fs::remove_dir_all(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                forgotten += 1;
+            }
+        }
+    }
+    println!("==> forgot {forgotten} build fingerprints of this release's crates");
+    Ok(())
+}
+
+fn remove_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        println!("==> forgetting the stale {}", dir.display());
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     }
     Ok(())
 }
