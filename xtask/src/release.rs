@@ -505,16 +505,16 @@ fn forget_unpublished_sources(version: &Version, target_dir: &Path) -> Result<()
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    if let Some(home) = home {
-        if let Ok(registries) = std::fs::read_dir(home.join("registry").join("src")) {
-            for registry in registries.flatten() {
-                // Local registries are named `-<hash>`; crates.io's and other remote ones are not.
-                if !registry.file_name().to_string_lossy().starts_with('-') {
-                    continue;
-                }
-                for package in PUBLISHABLE {
-                    remove_dir(&registry.path().join(format!("{package}-{version}")))?;
-                }
+    if let Some(home) = home
+        && let Ok(registries) = std::fs::read_dir(home.join("registry").join("src"))
+    {
+        for registry in registries.flatten() {
+            // Local registries are named `-<hash>`; crates.io's and other remote ones are not.
+            if !registry.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            for package in PUBLISHABLE {
+                remove_dir(&registry.path().join(format!("{package}-{version}")))?;
             }
         }
     }
