@@ -358,7 +358,7 @@ async fn a_token_refresh_counts_against_the_budget() {
 /// A transport that never answers and says it would give up after an hour by itself.
 struct SlowToGiveUp;
 
-impl acs_chat_transport::Transport for SlowToGiveUp {
+impl Transport for SlowToGiveUp {
     fn send(&self, _request: Request<Bytes>) -> impl Future<Output = Canned> + Send {
         futures::future::pending()
     }
