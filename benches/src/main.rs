@@ -121,6 +121,28 @@ enum Hidden {
         /// acs-chat-transport's `HyperTransport` alone sending the raw requests.
         #[arg(long)]
         transport: bool,
+        /// Send this many requests in all instead of running for `--seconds` (for callgrind
+        /// and `strace -c`, whose figures are then per request).
+        #[arg(long)]
+        requests: Option<u64>,
+        /// A current-thread runtime instead of the multi-thread one.
+        #[arg(long)]
+        current_thread: bool,
+        /// With `--emulator`: persisted in a temporary data directory.
+        #[arg(long, requires = "emulator")]
+        persisted: bool,
+    },
+    /// Parses a list-messages page `--calls` times, for callgrind.
+    #[command(hide = true)]
+    Parse {
+        /// Messages in the page.
+        #[arg(long, default_value_t = 200)]
+        messages: usize,
+        #[arg(long, default_value_t = 1000)]
+        calls: u64,
+        /// `serde_json` into the plain baseline types instead of acs-chat-protocol.
+        #[arg(long)]
+        baseline: bool,
     },
 }
 
@@ -198,6 +220,9 @@ fn main() -> ExitCode {
             memory_calls: None,
             emulator,
             transport,
+            requests,
+            current_thread,
+            persisted,
         }) => {
             let variant = match (raw, transport, emulator) {
                 (true, _, _) if decode => Variant::RawDecode,
@@ -206,8 +231,24 @@ fn main() -> ExitCode {
                 (_, _, true) => Variant::Emulator,
                 _ => Variant::Client,
             };
-            drive(op, variant, in_flight, seconds, args.http1)
+            let budget = match requests {
+                Some(n) => Budget::Count(n),
+                None => Budget::Time(Duration::from_secs_f64(seconds)),
+            };
+            let setup = DriveSetup {
+                in_flight,
+                budget,
+                http1: args.http1,
+                current_thread,
+                persisted,
+            };
+            drive(op, variant, &setup)
         }
+        Some(Hidden::Parse {
+            messages,
+            calls,
+            baseline,
+        }) => parse(messages, calls, baseline),
         None => run(&args),
     };
     match result {
@@ -264,8 +305,38 @@ fn drive_memory(op: Op, calls: u64) -> Result<(), BoxError> {
     })
 }
 
-/// The `drive` subcommand: one variant, one point, for `perf record` and the like.
-/// What `drive` runs.
+/// The `parse` subcommand: a page of `messages` parsed `calls` times, by acs-chat-protocol or
+/// (`baseline`) by `serde_json` into the plain types (for callgrind).
+fn parse(messages: usize, calls: u64, baseline: bool) -> Result<(), BoxError> {
+    use acs_chat_protocol::Operation as _;
+    use acs_chat_protocol::operations::ListChatMessages;
+
+    let body = Bytes::from(fixtures::last_page(messages));
+    let op = ListChatMessages::new(THREAD, Default::default());
+    let started = std::time::Instant::now();
+    for _ in 0..calls {
+        if baseline {
+            raw::decode_list(std::hint::black_box(&body))?;
+        } else {
+            let mut response = http::Response::new(body.clone());
+            *response.status_mut() = http::StatusCode::OK;
+            let page = op.parse_response(std::hint::black_box(response))?;
+            std::hint::black_box(page);
+        }
+    }
+    eprintln!(
+        "parse of {messages} messages ({}): {calls} calls, {:.2} µs per call",
+        if baseline {
+            "baseline"
+        } else {
+            "acs-chat-protocol"
+        },
+        started.elapsed().as_secs_f64() * 1e6 / calls.max(1) as f64
+    );
+    Ok(())
+}
+
+/// What `drive` runs (one variant, one point, for `perf record`, callgrind or strace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Raw,
@@ -275,15 +346,28 @@ enum Variant {
     Emulator,
 }
 
-fn drive(
-    op: Op,
-    variant: Variant,
+/// How `drive` runs.
+#[derive(Debug)]
+struct DriveSetup {
     in_flight: usize,
-    seconds: f64,
+    budget: Budget,
     http1: bool,
-) -> Result<(), BoxError> {
-    let protocol = Protocol::from_flag(http1);
-    let runtime = multi_thread_runtime()?;
+    current_thread: bool,
+    persisted: bool,
+}
+
+fn drive(op: Op, variant: Variant, setup: &DriveSetup) -> Result<(), BoxError> {
+    let protocol = Protocol::from_flag(setup.http1);
+    let in_flight = setup.in_flight;
+    let runtime = if setup.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        multi_thread_runtime()?
+    };
+    let dir = tempfile::tempdir()?;
+    let data_dir = setup.persisted.then(|| dir.path());
     runtime.block_on(async {
         let server = CannedServer::start().await?;
         let endpoint = server.endpoint();
@@ -294,7 +378,7 @@ fn drive(
         };
         let driver = match variant {
             Variant::Emulator => {
-                let (e, client) = start_emulator(protocol).await?;
+                let (e, client) = start_emulator_in(protocol, data_dir).await?;
                 running = Some(e);
                 client_driver(emulator_thread(&client, op).await?, op)
             }
@@ -312,12 +396,9 @@ fn drive(
                 op,
             ),
         };
-        let stats = load::round(
-            &driver,
-            in_flight,
-            Budget::Time(Duration::from_secs_f64(seconds)),
-        )
-        .await?;
+        // One request first, so connection setup is not in the figures.
+        load::round(&driver, 1, Budget::Count(1)).await?;
+        let stats = load::round(&driver, in_flight, setup.budget).await?;
         eprintln!(
             "{variant:?} {} at {in_flight} in flight: {} requests, {} req/s, p50 {}, p99 {}",
             op.name(),

@@ -1,5 +1,5 @@
 //! Protocol benchmarks: building a send-message request, and parsing a list-messages page of 200
-//! realistic messages next to a baseline in the same run: `serde_json` parsing the same bytes into
+//! (and of 20) realistic messages next to a baseline in the same run: `serde_json` parsing the same bytes into
 //! a minimal plain struct of the same shape (strings for timestamps and enums).
 //!
 //! `cargo xtask bench` runs this and reports our/baseline.
@@ -18,11 +18,11 @@ mod common;
 
 use common::PlainPage;
 
-/// A page of 200 messages like the service sends, with a nextLink (see [`common::message`]).
-fn page_of_200() -> Vec<u8> {
+/// A page of `n` messages like the service sends, with a nextLink (see [`common::message`]).
+fn page_of(n: usize) -> Vec<u8> {
     format!(
-        r#"{{"value":[{}],"nextLink":"https://contoso.communication.azure.com/chat/threads/19:meeting_453dafb77b26481ea2e73bcada0324af@thread.v2/messages?syncState=3e47000000000000&startTime=0&maxPageSize=200&api-version=2025-03-15"}}"#,
-        common::messages(200)
+        r#"{{"value":[{}],"nextLink":"https://contoso.communication.azure.com/chat/threads/19:meeting_453dafb77b26481ea2e73bcada0324af@thread.v2/messages?syncState=3e47000000000000&startTime=0&maxPageSize={n}&api-version=2025-03-15"}}"#,
+        common::messages(n)
     )
     .into_bytes()
 }
@@ -45,30 +45,33 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    let body = Bytes::from(page_of_200());
     let op = ListChatMessages::new(
         "19:meeting_453dafb77b26481ea2e73bcada0324af@thread.v2",
         Default::default(),
     );
-    let mut group = c.benchmark_group("parse_list_messages_200");
-    group.throughput(Throughput::Bytes(body.len() as u64));
-    group.bench_function("acs_chat_protocol", |b| {
-        b.iter(|| {
-            let response = http::Response::builder()
-                .status(200)
-                .body(body.clone())
-                .unwrap();
-            let page: Page<ChatMessage> = op.parse_response(black_box(response)).unwrap();
-            black_box(page)
-        })
-    });
-    group.bench_function("serde_json_plain_baseline", |b| {
-        b.iter(|| {
-            let page: PlainPage = serde_json::from_slice(black_box(&body)).unwrap();
-            black_box(page)
-        })
-    });
-    group.finish();
+    // The service's largest page, and the size most clients ask for.
+    for n in [200, 20] {
+        let body = Bytes::from(page_of(n));
+        let mut group = c.benchmark_group(format!("parse_list_messages_{n}"));
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function("acs_chat_protocol", |b| {
+            b.iter(|| {
+                let response = http::Response::builder()
+                    .status(200)
+                    .body(body.clone())
+                    .unwrap();
+                let page: Page<ChatMessage> = op.parse_response(black_box(response)).unwrap();
+                black_box(page)
+            })
+        });
+        group.bench_function("serde_json_plain_baseline", |b| {
+            b.iter(|| {
+                let page: PlainPage = serde_json::from_slice(black_box(&body)).unwrap();
+                black_box(page)
+            })
+        });
+        group.finish();
+    }
 }
 
 criterion_group!(protocol, benches);

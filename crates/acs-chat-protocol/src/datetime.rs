@@ -70,26 +70,26 @@ impl DateTime {
     /// Converts a [`SystemTime`] (for callers that read a clock; this crate never does).
     pub fn from_system_time(time: SystemTime) -> Result<Self, DateTimeError> {
         // Whole seconds and the nanoseconds apart: no 128-bit division on this hot path (a
-        // client reads the clock on every call).
-        let (seconds, nanos) = match time.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(after) => (
-                i64::try_from(after.as_secs()).ok(),
-                i64::from(after.subsec_nanos()),
-            ),
+        // client reads the clock on every call). After the epoch (any real clock) the
+        // nanoseconds are set in place, which is cheaper than adding a duration.
+        let t = match time.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_secs())
+                .ok()
+                .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                .and_then(|t| t.replace_nanosecond(after.subsec_nanos()).ok()),
             Err(before) => {
                 let d = before.duration();
-                (
-                    i64::try_from(d.as_secs()).ok().map(|s| -s),
-                    -i64::from(d.subsec_nanos()),
-                )
+                i64::try_from(d.as_secs())
+                    .ok()
+                    .and_then(|s| OffsetDateTime::from_unix_timestamp(-s).ok())
+                    .and_then(|t| {
+                        t.checked_sub(time::Duration::nanoseconds(i64::from(d.subsec_nanos())))
+                    })
             }
         };
-        let t = seconds
-            .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-            .and_then(|t| t.checked_add(time::Duration::nanoseconds(nanos)))
-            .ok_or_else(|| DateTimeError {
-                message: "the system time is out of range".into(),
-            })?;
+        let t = t.ok_or_else(|| DateTimeError {
+            message: "the system time is out of range".into(),
+        })?;
         Self::checked(t)
     }
 

@@ -460,7 +460,26 @@ fn snippet(body: &[u8]) -> String {
 /// parsed again to find the JSON path of the failure. Quoted values are removed from the message
 /// so that a response's content (or a token) never ends up in an error.
 pub(crate) fn parse_json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    match serde_json::from_slice(body) {
+    parse_json_body_seed(body, std::marker::PhantomData::<T>)
+}
+
+/// [`parse_json_body`] with a seed (which must deserialize like `T`'s own impl, for the error
+/// path).
+///
+/// The body is checked as UTF-8 once, as a whole, and parsed as a `str`: serde_json then skips
+/// the check it otherwise makes of every string (`from_slice`), which costs several times more
+/// over many short strings. A body that is not UTF-8 goes through `from_slice`, which fails
+/// with the error it always did.
+pub(crate) fn parse_json_body_seed<T, S>(body: &[u8], seed: S) -> Result<T, Error>
+where
+    T: serde::de::DeserializeOwned,
+    S: for<'de> serde::de::DeserializeSeed<'de, Value = T>,
+{
+    let parsed = match std::str::from_utf8(body) {
+        Ok(text) => from_reader(serde_json::Deserializer::from_str(text), seed),
+        Err(_) => from_reader(serde_json::Deserializer::from_slice(body), seed),
+    };
+    match parsed {
         Ok(v) => Ok(v),
         Err(first) => {
             let mut de = serde_json::Deserializer::from_slice(body);
@@ -471,6 +490,20 @@ pub(crate) fn parse_json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Re
             Err(Error::decode(path, redact(&first.to_string())))
         }
     }
+}
+
+/// `serde_json::from_str`/`from_slice` with a seed: the value, then only whitespace.
+fn from_reader<'de, R, S>(
+    mut de: serde_json::Deserializer<R>,
+    seed: S,
+) -> Result<S::Value, serde_json::Error>
+where
+    R: serde_json::de::Read<'de>,
+    S: serde::de::DeserializeSeed<'de>,
+{
+    let value = seed.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
 }
 
 /// Replaces the contents of every `"..."` in a serde message with `…`.

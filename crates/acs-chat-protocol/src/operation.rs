@@ -9,9 +9,9 @@ use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::endpoint::{push_path_segment, push_query_value};
-use crate::error::parse_json_body;
+use crate::error::{parse_json_body, parse_json_body_seed};
 use crate::image::ChatImage;
-use crate::paging::{Page, RawPage};
+use crate::paging::{Page, RawPage, RawPageSeed};
 use crate::{AccessToken, ApiVersion, Endpoint, Error};
 
 /// Static facts about one operation, generated from the spec (see `operations::table` and
@@ -273,7 +273,9 @@ pub(crate) fn parse_page<T: DeserializeOwned>(
     info: &OperationInfo,
     response: Response<Bytes>,
 ) -> Result<Page<T>, Error> {
-    let raw: RawPage<T> = parse_json(info, response)?;
+    let response = check_status(info, response)?;
+    let body = response.body();
+    let raw: RawPage<T> = parse_json_body_seed(body, RawPageSeed::for_body(body.len()))?;
     Ok(Page::new(
         raw.value,
         raw.next_link.filter(|link| !link.is_empty()),

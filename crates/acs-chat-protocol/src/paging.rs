@@ -5,8 +5,12 @@ use std::marker::PhantomData;
 use bytes::Bytes;
 use http::header::{ACCEPT, HeaderValue};
 use http::{Method, Request, Response, Uri};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use std::fmt;
+
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
+use serde::{Deserialize, Deserializer};
 
 use crate::endpoint::requote;
 use crate::operation::parse_page;
@@ -30,11 +34,171 @@ impl<T> Page<T> {
 }
 
 /// A page as the wire has it.
-#[derive(Deserialize)]
 pub(crate) struct RawPage<T> {
     pub(crate) value: Vec<T>,
-    #[serde(rename = "nextLink", default)]
     pub(crate) next_link: Option<String>,
+}
+
+/// Reads a page with its items' vector allocated once, at a size estimated from the body's
+/// length (see [`RawPageSeed::for_body`]), instead of growing from 4 by doubling: a page of 200
+/// messages (536 bytes each in memory) otherwise reallocates 7 times and copies 252 of them.
+pub(crate) struct RawPageSeed<T> {
+    capacity: usize,
+    marker: PhantomData<fn() -> T>,
+}
+
+/// The fewest wire bytes an item of any list takes, about: a message with only its required
+/// fields is some 90 bytes, and the ones the service sends are 200 to 600.
+const MIN_ITEM_BYTES: usize = 128;
+
+/// The most items allocated ahead (the service's largest page is 200); a bigger page grows
+/// from there.
+const MAX_PRESIZED_ITEMS: usize = 256;
+
+impl<T> RawPageSeed<T> {
+    /// The seed for a body of `len` bytes: room for `len / 128` items (at most 256); what is
+    /// left unused is given back when the page ends.
+    pub(crate) fn for_body(len: usize) -> Self {
+        Self {
+            capacity: (len / MIN_ITEM_BYTES).min(MAX_PRESIZED_ITEMS),
+            marker: PhantomData,
+        }
+    }
+}
+
+const PAGE_FIELDS: &[&str] = &["value", "nextLink"];
+
+/// The members of a page.
+enum PageField {
+    Value,
+    NextLink,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for PageField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PageField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PageField, E> {
+                Ok(match v {
+                    "value" => PageField::Value,
+                    "nextLink" => PageField::NextLink,
+                    _ => PageField::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(V)
+    }
+}
+
+/// The items, into a vector of the estimated capacity.
+struct Items<T> {
+    capacity: usize,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Items<T> {
+    type Value = Vec<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<T>, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(self.capacity));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        // Given back in place (the allocator shrinks the block), unless it is a small waste.
+        if items.capacity() - items.len() > items.len() / 4 {
+            items.shrink_to_fit();
+        }
+        Ok(items)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for RawPageSeed<T> {
+    type Value = RawPage<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawPage<T>, D::Error> {
+        deserializer.deserialize_struct("RawPage", PAGE_FIELDS, self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for RawPageSeed<T> {
+    type Value = RawPage<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a page (value and nextLink)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawPage<T>, A::Error> {
+        let mut value = None;
+        let mut next_link = None;
+        let items = Items {
+            capacity: self.capacity,
+            marker: PhantomData,
+        };
+        let mut items = Some(items);
+        while let Some(field) = map.next_key()? {
+            match field {
+                PageField::Value => match items.take() {
+                    Some(seed) => value = Some(map.next_value_seed(seed)?),
+                    None => return Err(de::Error::duplicate_field("value")),
+                },
+                PageField::NextLink => {
+                    if next_link.is_some() {
+                        return Err(de::Error::duplicate_field("nextLink"));
+                    }
+                    next_link = Some(map.next_value::<Option<String>>()?);
+                }
+                PageField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let value = value.ok_or_else(|| de::Error::missing_field("value"))?;
+        Ok(RawPage {
+            value,
+            next_link: next_link.flatten(),
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawPage<T>, A::Error> {
+        // What serde's derive accepts too: the fields in order, as an array.
+        let items = Items {
+            capacity: self.capacity,
+            marker: PhantomData,
+        };
+        let value = seq
+            .next_element_seed(items)?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let next_link = seq.next_element::<Option<String>>()?.flatten();
+        Ok(RawPage { value, next_link })
+    }
+}
+
+/// The same as the seed, without a size estimate (the error path re-parses through this).
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        RawPageSeed {
+            capacity: 0,
+            marker: PhantomData,
+        }
+        .deserialize(deserializer)
+    }
 }
 
 /// The request for the next page: a GET of the nextLink, verbatim.
@@ -124,5 +288,107 @@ impl<T: DeserializeOwned> Operation for NextPage<T> {
 
     fn idempotency(&self) -> Idempotency {
         Idempotency::Idempotent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use crate::operations::table;
+
+    /// What serde's derive made of a page before the seed, to compare with.
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Derived {
+        value: Vec<serde_json::Value>,
+        #[serde(rename = "nextLink", default)]
+        next_link: Option<String>,
+    }
+
+    fn parse(body: &[u8]) -> Result<Page<serde_json::Value>, Error> {
+        let info = table::ALL
+            .iter()
+            .find(|i| i.pageable && i.success.contains(&200))
+            .expect("a list operation");
+        let mut response = Response::new(Bytes::copy_from_slice(body));
+        *response.status_mut() = http::StatusCode::OK;
+        parse_page(info, response)
+    }
+
+    #[test]
+    fn pages_parse_as_the_derive_did() {
+        for body in [
+            r#"{"value":[]}"#,
+            r#"{"value":[1,{"a":[2]},"x"],"nextLink":"https://h/x?y=1"}"#,
+            r#"{"nextLink":null,"value":[1]}"#,
+            r#"{"value":[1],"nextLink":""}"#,
+            r#"{"future":{"a":[1,2]},"value":[true],"other":null}"#,
+            r#"[[1,2],"https://h/next"]"#,
+            r#"[[1]]"#,
+        ] {
+            let page = parse(body.as_bytes()).unwrap();
+            let derived: Derived = serde_json::from_str(body).unwrap();
+            assert_eq!(page.items, derived.value, "{body}");
+            // An empty link counts as none.
+            assert_eq!(
+                page.next_link,
+                derived.next_link.filter(|l| !l.is_empty()),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_pages_are_decode_errors() {
+        for body in [
+            &br#"{"nextLink":"x"}"#[..],
+            br#"{"value":[1],"value":[2]}"#,
+            br#"{"value":[1],"nextLink":"a","nextLink":"b"}"#,
+            br#"{"value":{}}"#,
+            br#"{"value":[1]} x"#,
+            br#"[]"#,
+            b"{\"value\":[\"\xff\"]}",
+        ] {
+            let e = parse(body).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                ErrorKind::Decode,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(
+                serde_json::from_slice::<Derived>(body).is_err(),
+                "the derive took {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn the_items_vector_is_sized_from_the_body() {
+        assert_eq!(RawPageSeed::<u8>::for_body(0).capacity, 0);
+        assert_eq!(RawPageSeed::<u8>::for_body(11_400).capacity, 89);
+        assert_eq!(RawPageSeed::<u8>::for_body(10_000_000).capacity, 256);
+        // What is left over is given back.
+        let body = format!(r#"{{"value":[{}]}}"#, ["1"; 10].join(","));
+        let seed = RawPageSeed::<u8> {
+            capacity: 100,
+            marker: PhantomData,
+        };
+        let page = seed
+            .deserialize(&mut serde_json::Deserializer::from_str(&body))
+            .unwrap();
+        assert_eq!(page.value.len(), 10);
+        assert!(page.value.capacity() < 100);
+        // A page bigger than the estimate grows.
+        let body = format!(r#"{{"value":[{}]}}"#, vec!["1"; 300].join(","));
+        let seed = RawPageSeed::<u8> {
+            capacity: 2,
+            marker: PhantomData,
+        };
+        let page = seed
+            .deserialize(&mut serde_json::Deserializer::from_str(&body))
+            .unwrap();
+        assert_eq!(page.value.len(), 300);
     }
 }
