@@ -398,7 +398,11 @@ fn drive(op: Op, variant: Variant, setup: &DriveSetup) -> Result<(), BoxError> {
         };
         // One request first, so connection setup is not in the figures.
         load::round(&driver, 1, Budget::Count(1)).await?;
+        let cpu_before = process_cpu();
         let stats = load::round(&driver, in_flight, setup.budget).await?;
+        let cpu = process_cpu()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
         eprintln!(
             "{variant:?} {} at {in_flight} in flight: {} requests, {} req/s, p50 {}, p99 {}",
             op.name(),
@@ -407,12 +411,32 @@ fn drive(op: Op, variant: Variant, setup: &DriveSetup) -> Result<(), BoxError> {
             fmt_duration(stats.quantile(0.5)),
             fmt_duration(stats.quantile(0.99)),
         );
+        // For `cargo xtask bench` (section 6): one line it reads.
+        let requests = stats.requests().max(1) as f64;
+        eprintln!(
+            "drive-figures: rps={:.1} cpu_us_per_request={:.2}",
+            stats.rps(),
+            cpu.map_or(f64::NAN, |c| c.as_secs_f64() * 1e6 / requests),
+        );
         server.shutdown().await;
         if let Some(e) = running {
             e.shutdown().await;
         }
         Ok(())
     })
+}
+
+/// The CPU time this process (all its threads, user and system) has used so far, from
+/// `/proc/self/stat` (clock ticks, assumed 100 per second as on every Linux since 2.6); `None`
+/// off Linux.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// acs-chat-transport's transport, limited to `protocol`, trusting `ca_pem`.

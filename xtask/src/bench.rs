@@ -6,6 +6,9 @@
 //! 2. to 4. Client overhead against raw hyper, paging memory and the emulator: the
 //!    `acs-chat-bench` binary (`benches/`), which prints its Markdown section.
 //!
+//! 6. Syscalls and instructions per request (`strace -c`, callgrind; full runs only, when both
+//!    tools are installed): see [`profile`]. `--profile-only` prints this section alone.
+//!
 //! `--quick` is the CI smoke run: short measurement times and the dev profile (already built by
 //! the tests), so the harness keeps compiling and running in seconds; its numbers mean little
 //! and it does not rewrite `BENCHMARKS.md`.
@@ -18,9 +21,17 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use time::macros::format_description;
 
+mod profile;
+
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let quick = crate::has_flag(args, "--quick");
     let root = crate::workspace_root();
+    if crate::has_flag(args, "--profile-only") {
+        // Section 6 alone, printed (BENCHMARKS.md is left as it is).
+        build_bench(&root)?;
+        println!("{}", profile::section(&bench_binary(&root))?);
+        return Ok(());
+    }
     let criterion_home =
         std::env::temp_dir().join(format!("acs-chat-criterion-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&criterion_home);
@@ -77,6 +88,13 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         println!("{text}");
         sections.push(text);
+        if !quick {
+            let bench = bench_binary(&root);
+            println!("profiling {}", bench.display());
+            let text = profile::section(&bench)?;
+            println!("{text}");
+            sections.push(text);
+        }
     }
 
     if quick {
@@ -87,6 +105,29 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     std::fs::write(root.join("BENCHMARKS.md"), report)?;
     println!("wrote BENCHMARKS.md");
     Ok(())
+}
+
+/// Builds the release `acs-chat-bench` (which `cargo run --release` also does).
+fn build_bench(root: &Path) -> anyhow::Result<()> {
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(["build", "-q", "--release", "-p", "acs-chat-bench"])
+        .status()
+        .context("building acs-chat-bench")?;
+    if !status.success() {
+        bail!("cargo build -p acs-chat-bench failed");
+    }
+    Ok(())
+}
+
+/// Where cargo puts the release `acs-chat-bench`.
+fn bench_binary(root: &Path) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|t| if t.is_relative() { root.join(t) } else { t })
+        .unwrap_or_else(|| root.join("target"))
+        .join("release")
+        .join("acs-chat-bench")
 }
 
 fn header() -> String {
