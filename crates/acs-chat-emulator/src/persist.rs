@@ -486,21 +486,19 @@ impl Db {
 }
 
 fn write_counters(tx: &Transaction<'_>, store: &Store) -> Result<(), PersistError> {
-    let put = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)";
-    tx.execute(put, params!["id_counter", store.ids.counter.to_string()])?;
-    tx.execute(
-        put,
-        params!["last_time_id", store.ids.last_time_id.to_string()],
-    )?;
+    let mut put = tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+    put.execute(params!["id_counter", store.ids.counter.to_string()])?;
+    put.execute(params!["last_time_id", store.ids.last_time_id.to_string()])?;
     Ok(())
 }
 
 fn write_thread(tx: &Transaction<'_>, thread: &Thread) -> Result<(), PersistError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO threads (id, properties, last_message_received_on, next_seq)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (id) DO UPDATE SET properties = ?2, last_message_received_on = ?3, next_seq = ?4",
-        params![
+    )?
+    .execute(params![
             thread.props.id,
             serde_json::to_string(&thread.props)?,
             thread.last_message_received_on.to_string(),
@@ -579,22 +577,34 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
             let Some(thread) = store.threads.get(thread_id) else {
                 return Ok(());
             };
-            write_thread(tx, thread)?;
-            if let Some(m) = thread
-                .messages
-                .iter()
-                .find(|m| m.message().id == *message_id)
-            {
-                tx.execute(
+            // A message changes the thread's last message time and next sequence number,
+            // never its properties: those two columns alone, unless the row is missing.
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE threads SET last_message_received_on = ?2, next_seq = ?3 WHERE id = ?1",
+                )?
+                .execute(params![
+                    thread_id,
+                    thread.last_message_received_on.to_string(),
+                    i64::try_from(thread.next_seq).unwrap_or(i64::MAX),
+                ])?;
+            if updated == 0 {
+                write_thread(tx, thread)?;
+            }
+            if let Some(m) = thread.message_by_id(message_id) {
+                // The JSON the listings send (made once per version of the message).
+                let json = m.json();
+                let json = std::str::from_utf8(&json).map_err(|_| corrupt("a message"))?;
+                tx.prepare_cached(
                     "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        thread_id,
-                        i64::try_from(m.seq).unwrap_or(i64::MAX),
-                        message_id,
-                        m.sender,
-                        serde_json::to_string(m.message())?
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    thread_id,
+                    i64::try_from(m.seq).unwrap_or(i64::MAX),
+                    message_id,
+                    m.sender,
+                    json
+                ])?;
             }
         }
         Change::ParticipantsAdded {
