@@ -604,6 +604,11 @@ impl ServerState {
                 WebResponse::Stream(r) => r.map(Either::Right),
             });
         }
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            // No request log: nothing to time or keep for it.
+            let response = self.respond_inner(request).await;
+            return response.map(|r| r.map(|body| Either::Left(ChunkedBody::new(body, permit))));
+        }
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();

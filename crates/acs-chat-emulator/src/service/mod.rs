@@ -121,7 +121,12 @@ impl State {
         if changes.is_empty() {
             return Ok(());
         }
-        let emitted = chat_events(&changes, &self.store, now);
+        // Nobody would hear of them (a subscriber that comes later sees only later events).
+        let emitted = if publisher.listened() {
+            chat_events(&changes, &self.store, now)
+        } else {
+            Vec::new()
+        };
         let outgoing = publisher.outgoing(&emitted, now);
         let Some(db) = &mut self.db else {
             publisher.publish(emitted, &outgoing, None);
@@ -217,6 +222,41 @@ fn parse_query(query: Option<&str>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
             (d(k), d(v))
         })
         .collect()
+}
+
+/// `00000000-0000-4000-8000-<the low 48 bits of n, 12 hex digits>`: the `x-ms-request-id`
+/// of the `n`th response.
+fn request_id(n: u64) -> HeaderValue {
+    const PREFIX: &[u8] = b"00000000-0000-4000-8000-";
+    let mut id = [0u8; 36];
+    id[..PREFIX.len()].copy_from_slice(PREFIX);
+    for (i, b) in id[PREFIX.len()..].iter_mut().enumerate() {
+        let nibble = (n >> (4 * (11 - i))) & 0xf;
+        *b = b"0123456789abcdef"[nibble as usize];
+    }
+    // Hex digits and dashes are always a valid header value.
+    HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `emulator.<n>`: the `MS-CV` of the `n`th response.
+fn correlation_vector(n: u64) -> HeaderValue {
+    let mut cv = [0u8; 29];
+    cv[..9].copy_from_slice(b"emulator.");
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        digits[len] = b'0' + (rest % 10) as u8;
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for (i, d) in digits[..len].iter().rev().enumerate() {
+        cv[9 + i] = *d;
+    }
+    HeaderValue::from_bytes(&cv[..9 + len]).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn check_api_version(ctx: &Ctx<'_>, allowed: &[&str]) -> Result<()> {
@@ -501,14 +541,9 @@ impl Service {
             .requests
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
-        let request_id = format!("00000000-0000-4000-8000-{:012x}", n & 0xffff_ffff_ffff);
         let headers = response.headers_mut();
-        if let Ok(v) = HeaderValue::try_from(request_id) {
-            headers.insert("x-ms-request-id", v);
-        }
-        if let Ok(v) = HeaderValue::try_from(format!("emulator.{n}")) {
-            headers.insert("ms-cv", v);
-        }
+        headers.insert("x-ms-request-id", request_id(n));
+        headers.insert("ms-cv", correlation_vector(n));
         if let Some(v) = request.headers().get("x-ms-client-request-id") {
             headers.insert("x-ms-client-request-id", v.clone());
         }

@@ -950,3 +950,28 @@ fn page_size_bounds_come_from_the_limits_and_typing_names_are_checked() {
     );
     assert_eq!(r.status(), 200);
 }
+
+proptest! {
+    #[test]
+    fn request_ids_are_written_as_before(n in any::<u64>()) {
+        let (id, cv) = (request_id(n), correlation_vector(n));
+        prop_assert_eq!(
+            id.to_str().unwrap(),
+            format!("00000000-0000-4000-8000-{:012x}", n & 0xffff_ffff_ffff)
+        );
+        prop_assert_eq!(cv.to_str().unwrap(), format!("emulator.{n}"));
+    }
+}
+
+#[test]
+fn request_ids_at_the_edges() {
+    assert_eq!(
+        request_id(0).to_str().unwrap(),
+        "00000000-0000-4000-8000-000000000000"
+    );
+    assert_eq!(correlation_vector(0).to_str().unwrap(), "emulator.0");
+    assert_eq!(
+        correlation_vector(u64::MAX).to_str().unwrap(),
+        format!("emulator.{}", u64::MAX)
+    );
+}
