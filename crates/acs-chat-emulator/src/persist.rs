@@ -160,6 +160,9 @@ pub(crate) struct Loaded {
 pub(crate) struct Db {
     conn: Connection,
     path: PathBuf,
+    /// The id counters as the last committed transaction wrote them (`None`: unknown), so
+    /// that a transaction writes only those that changed.
+    counters: Option<(u64, u64)>,
 }
 
 impl fmt::Debug for Db {
@@ -200,7 +203,11 @@ impl Db {
                 )));
             }
         }
-        Ok(Self { conn, path })
+        Ok(Self {
+            conn,
+            path,
+            counters: None,
+        })
     }
 
     /// Everything the database holds, or `None` when it is new.
@@ -385,8 +392,9 @@ impl Db {
             put,
             params!["token_signing_key", STANDARD.encode(signing_key)],
         )?;
-        write_counters(&tx, store)?;
+        write_counters(&tx, store, None)?;
         tx.commit()?;
+        self.counters = Some(counters(store));
         Ok(())
     }
 
@@ -407,7 +415,7 @@ impl Db {
         for change in changes {
             write_change(&tx, store, change)?;
         }
-        write_counters(&tx, store)?;
+        write_counters(&tx, store, self.counters)?;
         let mut rows = Vec::with_capacity(subscriptions.len());
         if !outgoing.is_empty() {
             let mut insert = tx.prepare_cached(
@@ -424,6 +432,7 @@ impl Db {
             }
         }
         tx.commit()?;
+        self.counters = Some(counters(store));
         Ok(rows)
     }
 
@@ -485,10 +494,32 @@ impl Db {
     }
 }
 
-fn write_counters(tx: &Transaction<'_>, store: &Store) -> Result<(), PersistError> {
-    let mut put = tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
-    put.execute(params!["id_counter", store.ids.counter.to_string()])?;
-    put.execute(params!["last_time_id", store.ids.last_time_id.to_string()])?;
+/// The id counters the `meta` table keeps: (`id_counter`, `last_time_id`).
+fn counters(store: &Store) -> (u64, u64) {
+    (store.ids.counter, store.ids.last_time_id)
+}
+
+/// Writes the id counters that differ from `written` (what the database holds, when known).
+fn write_counters(
+    tx: &Transaction<'_>,
+    store: &Store,
+    written: Option<(u64, u64)>,
+) -> Result<(), PersistError> {
+    let (counter, last_time_id) = counters(store);
+    let mut update = tx.prepare_cached("UPDATE meta SET value = ?2 WHERE key = ?1")?;
+    for (key, value, before) in [
+        ("id_counter", counter, written.map(|w| w.0)),
+        ("last_time_id", last_time_id, written.map(|w| w.1)),
+    ] {
+        if before == Some(value) {
+            continue;
+        }
+        let value = value.to_string();
+        if update.execute(params![key, value])? == 0 {
+            tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2)")?
+                .execute(params![key, value])?;
+        }
+    }
     Ok(())
 }
 
