@@ -677,7 +677,15 @@ impl ServerState {
         };
         let request = Request::from_parts(parts, body);
         let panic = fault == Some(Fault::Panic);
-        Ok(self.service.handle_inner(&request, wall_clock(), panic))
+        let (mut response, seq) = self.service.handle_unwritten(&request, wall_clock(), panic);
+        // With a data directory: wait (without a thread) until what the request changed or
+        // saw is written, with the changes of the other requests meanwhile.
+        if let Some(seq) = seq
+            && !self.service.written(seq).await
+        {
+            response = Service::not_saved_response();
+        }
+        Ok(self.service.finish(&request, response))
     }
 }
 
