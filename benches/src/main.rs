@@ -74,8 +74,27 @@ struct Args {
     /// Limit both clients to HTTP/1.1 instead of HTTP/2.
     #[arg(long)]
     http1: bool,
+    /// Run only this section (for profiling work; the full run is what BENCHMARKS.md shows).
+    #[arg(long, value_enum, hide = true)]
+    only: Option<Section>,
+    /// Leave out the restart measurement of section 4 (which fills a data directory first).
+    #[arg(long, hide = true)]
+    no_restart: bool,
     #[command(subcommand)]
     command: Option<Hidden>,
+}
+
+/// A section of the run, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Section {
+    /// 2. Client overhead.
+    Overhead,
+    /// 3. Paging memory.
+    Paging,
+    /// 4. Emulator.
+    Emulator,
+    /// The events section.
+    Events,
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,10 +288,19 @@ fn run(args: &Args) -> Result<(), BoxError> {
         let server = CannedServer::start().await?;
         eprintln!("acs-chat-bench: canned server at {}", server.endpoint());
         let mut out = String::new();
-        out.push_str(&overhead(&server, protocol, &plan, workers).await?);
-        out.push_str(&paging_section(&server, &plan).await?);
-        out.push_str(&emulator_section(&server, protocol, &plan).await?);
-        out.push_str(&events::section(&plan).await?);
+        let runs = |section| args.only.is_none_or(|only| only == section);
+        if runs(Section::Overhead) {
+            out.push_str(&overhead(&server, protocol, &plan, workers).await?);
+        }
+        if runs(Section::Paging) {
+            out.push_str(&paging_section(&server, &plan).await?);
+        }
+        if runs(Section::Emulator) {
+            out.push_str(&emulator_section(&server, protocol, &plan, !args.no_restart).await?);
+        }
+        if runs(Section::Events) {
+            out.push_str(&events::section(&plan).await?);
+        }
         eprintln!(
             "acs-chat-bench: the canned server answered {} requests",
             server.requests()
@@ -1001,6 +1029,7 @@ async fn emulator_section(
     server: &CannedServer,
     protocol: Protocol,
     plan: &Plan,
+    restart: bool,
 ) -> Result<String, BoxError> {
     let (emulator, emulator_client) = start_emulator(protocol).await?;
     let send_thread = emulator_thread(&emulator_client, Op::SendMessage).await?;
@@ -1084,7 +1113,9 @@ async fn emulator_section(
             verdict(rp >= 0.8)
         );
     }
-    s.push_str(&persistence::restart_section(plan, protocol).await?);
+    if restart {
+        s.push_str(&persistence::restart_section(plan, protocol).await?);
+    }
     if plan.quick {
         s.push_str("\n(`--quick`: tiny counts, dev profile; these numbers mean nothing.)\n");
     }

@@ -1,13 +1,18 @@
 //! Persistence: the store's state in SQLite, under the store.
 //!
-//! The store stays a pure state machine; after each of its calls the service hands the
-//! recorded [`Change`]s to `Db::write`, which writes the rows they name in one transaction
-//! before the response is sent. So an acknowledged mutation is on disk: the database is in WAL
-//! mode with `synchronous=NORMAL`, which makes a commit durable once SQLite has written it to
-//! the WAL file, so it survives the emulator being killed (`kill -9`); only an operating-system
-//! crash or a power cut can lose the last commits. That is the right trade for a development
-//! emulator: `FULL` would add an fsync to every request for a case a test machine does not
-//! care about. On start, `Db::load` reads everything back.
+//! The store stays a pure state machine; after each of its calls the service turns the
+//! recorded [`Change`]s into the statements that write the rows they name (`plan`, while the
+//! store is at hand) and queues them; `Db::write_batch` writes the queued plans of concurrent
+//! requests in order in one transaction (a group commit), and no response is sent before the
+//! changes it made or may have seen are committed. So an acknowledged mutation is on disk, and
+//! no response shows one a crash could lose: the database is in WAL mode with
+//! `synchronous=NORMAL`, which makes a commit durable once SQLite has written it to the WAL
+//! file, so it survives the emulator being killed (`kill -9`); only an operating-system crash
+//! or a power cut can lose the last commits. That is the right trade for a development
+//! emulator: `FULL` would add an fsync to every commit for a case a test machine does not care
+//! about. A batch that cannot be written is undone (the store is read back) and its requests,
+//! and those that may have seen it, are answered 500. On start, `Db::load` reads everything
+//! back.
 //!
 //! Tables (inspect them with `sqlite3 <data dir>/emulator.sqlite3 .tables`): `meta` (resource
 //! id, id counters, the token signing key), `users`, `tokens` (a revoked token's row is
@@ -29,6 +34,7 @@ use acs_chat_protocol::models::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use std::sync::Arc;
@@ -160,6 +166,9 @@ pub(crate) struct Loaded {
 pub(crate) struct Db {
     conn: Connection,
     path: PathBuf,
+    /// The id counters as the last committed transaction wrote them (`None`: unknown), so
+    /// that a transaction writes only those that changed.
+    counters: Option<(u64, u64)>,
 }
 
 impl fmt::Debug for Db {
@@ -200,7 +209,11 @@ impl Db {
                 )));
             }
         }
-        Ok(Self { conn, path })
+        Ok(Self {
+            conn,
+            path,
+            counters: None,
+        })
     }
 
     /// Everything the database holds, or `None` when it is new.
@@ -385,46 +398,48 @@ impl Db {
             put,
             params!["token_signing_key", STANDARD.encode(signing_key)],
         )?;
-        write_counters(&tx, store)?;
+        write_counters(&tx, counters(store), None)?;
         tx.commit()?;
+        self.counters = Some(counters(store));
         Ok(())
     }
 
-    /// Writes what `changes` changed (reading the new state from `store`) and their events
-    /// (`outgoing`, once for each of the `subscriptions`) in one transaction. Returns the
-    /// outbox rows: `rows[i][j]` is event `j` for subscription `i`.
-    pub(crate) fn write(
+    /// Writes `plans`, in order, in one transaction (a group commit). Returns the outbox rows
+    /// of each plan: `rows[p][i][j]` is event `j` of plan `p` for subscription `i`.
+    pub(crate) fn write_batch(
         &mut self,
-        store: &Store,
-        changes: &[Change],
-        subscriptions: &[&str],
-        outgoing: &[Outgoing],
-    ) -> Result<Vec<Vec<i64>>, PersistError> {
-        if changes.is_empty() {
+        plans: &[&Plan],
+    ) -> Result<Vec<Vec<Vec<i64>>>, PersistError> {
+        let Some(last) = plans.last() else {
             return Ok(Vec::new());
-        }
+        };
         let tx = self.conn.transaction()?;
-        for change in changes {
-            write_change(&tx, store, change)?;
-        }
-        write_counters(&tx, store)?;
-        let mut rows = Vec::with_capacity(subscriptions.len());
-        if !outgoing.is_empty() {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO outbox (subscription, thread_id, event) VALUES (?1, ?2, ?3)",
-            )?;
-            for name in subscriptions {
-                let mut mine = Vec::with_capacity(outgoing.len());
-                for out in outgoing {
-                    let event = serde_json::to_string(&*out.event)?;
-                    insert.execute(params![name, out.thread, event])?;
-                    mine.push(tx.last_insert_rowid());
-                }
-                rows.push(mine);
+        let mut all_rows = Vec::with_capacity(plans.len());
+        for planned in plans.iter().copied() {
+            for op in &planned.ops {
+                tx.prepare_cached(op.sql)?
+                    .execute(rusqlite::params_from_iter(&op.params))?;
             }
+            let mut rows = Vec::with_capacity(planned.subscriptions.len());
+            if !planned.outbox.is_empty() {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO outbox (subscription, thread_id, event) VALUES (?1, ?2, ?3)",
+                )?;
+                for name in &planned.subscriptions {
+                    let mut mine = Vec::with_capacity(planned.outbox.len());
+                    for (thread, event) in &planned.outbox {
+                        insert.execute(params![name, thread, event])?;
+                        mine.push(tx.last_insert_rowid());
+                    }
+                    rows.push(mine);
+                }
+            }
+            all_rows.push(rows);
         }
+        write_counters(&tx, last.counters, self.counters)?;
         tx.commit()?;
-        Ok(rows)
+        self.counters = Some(last.counters);
+        Ok(all_rows)
     }
 
     /// The undelivered events of `subscription`, oldest first, with the attempts made.
@@ -485,87 +500,186 @@ impl Db {
     }
 }
 
-fn write_counters(tx: &Transaction<'_>, store: &Store) -> Result<(), PersistError> {
-    let put = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)";
-    tx.execute(put, params!["id_counter", store.ids.counter.to_string()])?;
-    tx.execute(
-        put,
-        params!["last_time_id", store.ids.last_time_id.to_string()],
-    )?;
+/// The id counters the `meta` table keeps: (`id_counter`, `last_time_id`).
+fn counters(store: &Store) -> (u64, u64) {
+    (store.ids.counter, store.ids.last_time_id)
+}
+
+/// Writes the id counters `now` that differ from `written` (what the database holds, when
+/// known).
+fn write_counters(
+    tx: &Transaction<'_>,
+    now: (u64, u64),
+    written: Option<(u64, u64)>,
+) -> Result<(), PersistError> {
+    let (counter, last_time_id) = now;
+    let mut update = tx.prepare_cached("UPDATE meta SET value = ?2 WHERE key = ?1")?;
+    for (key, value, before) in [
+        ("id_counter", counter, written.map(|w| w.0)),
+        ("last_time_id", last_time_id, written.map(|w| w.1)),
+    ] {
+        if before == Some(value) {
+            continue;
+        }
+        let value = value.to_string();
+        if update.execute(params![key, value])? == 0 {
+            tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2)")?
+                .execute(params![key, value])?;
+        }
+    }
     Ok(())
 }
 
-fn write_thread(tx: &Transaction<'_>, thread: &Thread) -> Result<(), PersistError> {
-    tx.execute(
+/// One statement of a planned write and its parameters.
+#[derive(Debug)]
+pub(crate) struct Op {
+    sql: &'static str,
+    params: Vec<Value>,
+}
+
+fn op(ops: &mut Vec<Op>, sql: &'static str, params: Vec<Value>) {
+    ops.push(Op { sql, params });
+}
+
+/// What one store call changed and its events, as the statements that write them: made
+/// while the store is at hand, written later ([`Db::write_batch`]) without it.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    ops: Vec<Op>,
+    /// (thread, event JSON), written once for each subscription.
+    outbox: Vec<(String, String)>,
+    subscriptions: Vec<String>,
+    counters: (u64, u64),
+}
+
+/// The statements that write what `changes` changed (reading the new state from `store`)
+/// and their events (`outgoing`, once for each of the `subscriptions`).
+pub(crate) fn plan(
+    store: &Store,
+    changes: &[Change],
+    subscriptions: &[&str],
+    outgoing: &[Outgoing],
+) -> Result<Plan, PersistError> {
+    let mut ops = Vec::new();
+    for change in changes {
+        write_change(&mut ops, store, change)?;
+    }
+    let outbox = if subscriptions.is_empty() {
+        Vec::new()
+    } else {
+        outgoing
+            .iter()
+            .map(|out| Ok((out.thread.clone(), serde_json::to_string(&*out.event)?)))
+            .collect::<Result<_, PersistError>>()?
+    };
+    Ok(Plan {
+        ops,
+        outbox,
+        subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
+        counters: counters(store),
+    })
+}
+
+fn text(s: impl Into<String>) -> Value {
+    Value::Text(s.into())
+}
+
+fn int(n: u64) -> Value {
+    Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn write_thread(ops: &mut Vec<Op>, thread: &Thread) -> Result<(), PersistError> {
+    op(
+        ops,
         "INSERT INTO threads (id, properties, last_message_received_on, next_seq)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (id) DO UPDATE SET properties = ?2, last_message_received_on = ?3, next_seq = ?4",
-        params![
-            thread.props.id,
-            serde_json::to_string(&thread.props)?,
-            thread.last_message_received_on.to_string(),
-            i64::try_from(thread.next_seq).unwrap_or(i64::MAX),
+        vec![
+            text(&thread.props.id),
+            text(serde_json::to_string(&thread.props)?),
+            text(thread.last_message_received_on.to_string()),
+            int(thread.next_seq),
         ],
-    )?;
+    );
     Ok(())
 }
 
-fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<(), PersistError> {
+fn write_change(ops: &mut Vec<Op>, store: &Store, change: &Change) -> Result<(), PersistError> {
     match change {
         Change::UserCreated { user_id } => {
-            tx.execute("INSERT OR IGNORE INTO users (id) VALUES (?1)", [user_id])?;
+            op(
+                ops,
+                "INSERT OR IGNORE INTO users (id) VALUES (?1)",
+                vec![text(user_id)],
+            );
         }
         Change::UserDeleted { user_id } => {
-            tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
-            tx.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
+            op(ops, "DELETE FROM users WHERE id = ?1", vec![text(user_id)]);
+            op(
+                ops,
+                "DELETE FROM tokens WHERE user_id = ?1",
+                vec![text(user_id)],
+            );
         }
         Change::TokensRevoked { user_id } => {
-            tx.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
+            op(
+                ops,
+                "DELETE FROM tokens WHERE user_id = ?1",
+                vec![text(user_id)],
+            );
         }
         Change::TokenIssued { token_id } => {
             if let Some(t) = store.tokens.get(token_id) {
-                tx.execute(
+                op(
+                    ops,
                     "INSERT OR REPLACE INTO tokens (id, user_id, expires_on, scopes) VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        token_id,
-                        t.user_id,
-                        t.expires_on.to_string(),
-                        serde_json::to_string(&t.scopes)?
+                    vec![
+                        text(token_id),
+                        text(&t.user_id),
+                        text(t.expires_on.to_string()),
+                        text(serde_json::to_string(&t.scopes)?),
                     ],
-                )?;
+                );
             }
         }
         Change::ThreadCreated { thread_id } | Change::ThreadUpdated { thread_id, .. } => {
             if let Some(thread) = store.threads.get(thread_id) {
-                write_thread(tx, thread)?;
+                write_thread(ops, thread)?;
             }
         }
         Change::ThreadDeleted { thread_id, .. } => {
-            tx.execute("DELETE FROM threads WHERE id = ?1", [thread_id])?;
-            tx.execute(
+            op(
+                ops,
+                "DELETE FROM threads WHERE id = ?1",
+                vec![text(thread_id)],
+            );
+            op(
+                ops,
                 "INSERT OR IGNORE INTO deleted_threads (id) VALUES (?1)",
-                [thread_id],
-            )?;
+                vec![text(thread_id)],
+            );
             if let Some(t) = store.tombstones.get(thread_id) {
-                tx.execute(
+                op(
+                    ops,
                     "INSERT OR REPLACE INTO deleted_thread_listings \
                      (id, topic, deleted_on, last_message_received_on, members) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        thread_id,
-                        t.topic,
-                        t.deleted_on.to_string(),
-                        t.last_message_received_on.to_string(),
-                        serde_json::to_string(&t.members)?,
+                    vec![
+                        text(thread_id),
+                        text(&t.topic),
+                        text(t.deleted_on.to_string()),
+                        text(t.last_message_received_on.to_string()),
+                        text(serde_json::to_string(&t.members)?),
                     ],
-                )?;
+                );
             }
             // The oldest beyond the bound, as the store dropped them.
-            tx.execute(
+            op(
+                ops,
                 "DELETE FROM deleted_thread_listings WHERE id NOT IN \
                  (SELECT id FROM deleted_thread_listings ORDER BY deleted_on DESC, id DESC LIMIT ?1)",
-                [crate::store::MAX_LISTED_DELETED_THREADS as i64],
-            )?;
+                vec![int(crate::store::MAX_LISTED_DELETED_THREADS as u64)],
+            );
         }
         Change::MessageAdded {
             thread_id,
@@ -579,22 +693,32 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
             let Some(thread) = store.threads.get(thread_id) else {
                 return Ok(());
             };
-            write_thread(tx, thread)?;
-            if let Some(m) = thread
-                .messages
-                .iter()
-                .find(|m| m.message().id == *message_id)
-            {
-                tx.execute(
+            // A message changes the thread's last message time and next sequence number,
+            // never its properties (the thread's row was written when it was created).
+            op(
+                ops,
+                "UPDATE threads SET last_message_received_on = ?2, next_seq = ?3 WHERE id = ?1",
+                vec![
+                    text(thread_id),
+                    text(thread.last_message_received_on.to_string()),
+                    int(thread.next_seq),
+                ],
+            );
+            if let Some(m) = thread.message_by_id(message_id) {
+                // The JSON the listings send (made once per version of the message).
+                let json = m.json();
+                let json = std::str::from_utf8(&json).map_err(|_| corrupt("a message"))?;
+                op(
+                    ops,
                     "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        thread_id,
-                        i64::try_from(m.seq).unwrap_or(i64::MAX),
-                        message_id,
-                        m.sender,
-                        serde_json::to_string(m.message())?
+                    vec![
+                        text(thread_id),
+                        int(m.seq),
+                        text(message_id),
+                        m.sender.clone().map_or(Value::Null, Value::Text),
+                        text(json),
                     ],
-                )?;
+                );
             }
         }
         Change::ParticipantsAdded {
@@ -607,21 +731,27 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
             };
             for (user_id, participant) in &thread.participants {
                 if user_ids.contains(user_id) {
-                    tx.execute(
+                    op(
+                        ops,
                         "INSERT OR REPLACE INTO participants (thread_id, user_id, position, participant)
                          VALUES (?1, ?2, (SELECT COALESCE(MAX(position), -1) + 1 FROM participants WHERE thread_id = ?1), ?3)",
-                        params![thread_id, user_id, serde_json::to_string(participant)?],
-                    )?;
+                        vec![
+                            text(thread_id),
+                            text(user_id),
+                            text(serde_json::to_string(participant)?),
+                        ],
+                    );
                 }
             }
         }
         Change::ParticipantRemoved {
             thread_id, user_id, ..
         } => {
-            tx.execute(
+            op(
+                ops,
                 "DELETE FROM participants WHERE thread_id = ?1 AND user_id = ?2",
-                [thread_id, user_id],
-            )?;
+                vec![text(thread_id), text(user_id)],
+            );
         }
         Change::ReadReceiptSent { thread_id, user_id } => {
             let receipt = store
@@ -629,12 +759,17 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
                 .get(thread_id)
                 .and_then(|t| t.receipts.iter().find(|(who, _)| who == user_id));
             if let Some((_, receipt)) = receipt {
-                tx.execute(
+                op(
+                    ops,
                     "INSERT INTO read_receipts (thread_id, user_id, position, receipt)
                      VALUES (?1, ?2, (SELECT COALESCE(MAX(position), -1) + 1 FROM read_receipts WHERE thread_id = ?1), ?3)
                      ON CONFLICT (thread_id, user_id) DO UPDATE SET receipt = ?3",
-                    params![thread_id, user_id, serde_json::to_string(receipt)?],
-                )?;
+                    vec![
+                        text(thread_id),
+                        text(user_id),
+                        text(serde_json::to_string(receipt)?),
+                    ],
+                );
             }
         }
         // Not state: only its event is published.
@@ -645,15 +780,16 @@ fn write_change(tx: &Transaction<'_>, store: &Store, change: &Change) -> Result<
         } => {
             let key = (user_id.clone(), request_id.clone());
             if let Some((request, result)) = store.repeatability.get(&key) {
-                tx.execute(
+                op(
+                    ops,
                     "INSERT OR REPLACE INTO repeatability (user_id, request_id, request, result) VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        user_id,
-                        request_id,
-                        serde_json::to_string(request)?,
-                        serde_json::to_string(result)?
+                    vec![
+                        text(user_id),
+                        text(request_id),
+                        text(serde_json::to_string(request)?),
+                        text(serde_json::to_string(result)?),
                     ],
-                )?;
+                );
             }
         }
     }

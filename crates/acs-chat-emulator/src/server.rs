@@ -604,6 +604,11 @@ impl ServerState {
                 WebResponse::Stream(r) => r.map(Either::Right),
             });
         }
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            // No request log: nothing to time or keep for it.
+            let response = self.respond_inner(request).await;
+            return response.map(|r| r.map(|body| Either::Left(ChunkedBody::new(body, permit))));
+        }
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
@@ -672,7 +677,15 @@ impl ServerState {
         };
         let request = Request::from_parts(parts, body);
         let panic = fault == Some(Fault::Panic);
-        Ok(self.service.handle_inner(&request, wall_clock(), panic))
+        let (mut response, seq) = self.service.handle_unwritten(&request, wall_clock(), panic);
+        // With a data directory: wait (without a thread) until what the request changed or
+        // saw is written, with the changes of the other requests meanwhile.
+        if let Some(seq) = seq
+            && !self.service.written(seq).await
+        {
+            response = Service::not_saved_response();
+        }
+        Ok(self.service.finish(&request, response))
     }
 }
 

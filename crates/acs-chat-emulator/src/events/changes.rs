@@ -70,7 +70,7 @@ pub(crate) fn chat_events(changes: &[Change], store: &Store, now: DateTime) -> V
                 thread_id,
                 message_id,
             } => store.threads.get(thread_id).and_then(|t| {
-                let m = t.messages.iter().find(|m| m.message().id == *message_id)?;
+                let m = t.message_by_id(message_id)?;
                 m.sender.as_ref()?;
                 let event = ChatMessageReceivedEvent::from_message(thread_id.clone(), m.message());
                 Some(emitted(t, ChatEvent::ChatMessageReceived(event)))
@@ -80,7 +80,7 @@ pub(crate) fn chat_events(changes: &[Change], store: &Store, now: DateTime) -> V
                 message_id,
                 deleted,
             } => store.threads.get(thread_id).and_then(|t| {
-                let m = t.messages.iter().find(|m| m.message().id == *message_id)?;
+                let m = t.message_by_id(message_id)?;
                 let event = if *deleted {
                     ChatEvent::ChatMessageDeleted(ChatMessageDeletedEvent::from_message(
                         thread_id.clone(),

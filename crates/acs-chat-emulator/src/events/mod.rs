@@ -503,6 +503,12 @@ impl Publisher {
         &self.subscriptions
     }
 
+    /// Whether anyone hears of the chat events now: an in-process subscriber (the web view's
+    /// included) or a webhook subscription. When no one does, the events are not made.
+    pub(crate) fn listened(&self) -> bool {
+        !self.subscriptions.is_empty() || self.chat.receiver_count() > 0
+    }
+
     /// The Event Grid events of `emitted` (none when no webhook is subscribed).
     pub(crate) fn outgoing(&self, emitted: &[Emitted], now: DateTime) -> Vec<Outgoing> {
         if self.subscriptions.is_empty() {

@@ -67,7 +67,7 @@ impl Service {
         let claims = self
             .verified_claims(token)
             .ok_or_else(|| StoreError::unauthorized("The access token is not valid."))?;
-        let caller = self.transact(ctx.now, |store| {
+        let caller = self.transact(ctx, |store| {
             store.authenticate(&claims.token_id, &claims.user_id, ctx.now)
         })?;
         if !caller
@@ -94,7 +94,7 @@ impl Service {
             .caller
             .as_ref()
             .ok_or_else(|| StoreError::unauthorized("The request is not authenticated."))?;
-        self.transact(ctx.now, |store| f(store, caller))
+        self.transact(ctx, |store| f(store, caller))
     }
 }
 

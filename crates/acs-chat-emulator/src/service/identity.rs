@@ -72,7 +72,7 @@ pub(super) fn create(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
         .unwrap_or_default();
     check_scopes(&scopes, "CreateTokenWithScopes")?;
     let ttl = token_ttl(minutes)?;
-    s.transact(ctx.now, |store| {
+    s.transact(ctx, |store| {
         let id = store.create_user();
         let mut result = json!({ "identity": { "id": id } });
         if !scopes.is_empty() {
@@ -96,7 +96,7 @@ pub(super) fn issue_token(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>>
         .ok_or_else(|| StoreError::validation("Scopes", "Scopes: The Scopes field is required."))?;
     check_scopes(&scopes, "Scopes")?;
     let ttl = token_ttl(body.expires_in_minutes)?;
-    s.transact(ctx.now, |store| {
+    s.transact(ctx, |store| {
         let grant = store.issue_token(ctx.param("id"), scopes, ttl, ctx.now)?;
         Ok(json_response(
             200,
@@ -110,12 +110,12 @@ pub(super) fn issue_token(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>>
 
 /// `POST /identities/{id}/:revokeAccessTokens`
 pub(super) fn revoke_tokens(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
-    s.transact(ctx.now, |store| store.revoke_tokens(ctx.param("id")))?;
+    s.transact(ctx, |store| store.revoke_tokens(ctx.param("id")))?;
     Ok(empty_response(204))
 }
 
 /// `DELETE /identities/{id}`
 pub(super) fn delete(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
-    s.transact(ctx.now, |store| store.delete_user(ctx.param("id")))?;
+    s.transact(ctx, |store| store.delete_user(ctx.param("id")))?;
     Ok(empty_response(204))
 }

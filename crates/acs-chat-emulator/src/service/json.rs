@@ -92,6 +92,11 @@ pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result
             format!("The request body ({what}) is required."),
         ));
     }
+    // A body that parses (nearly all) needs no path; one that does not is parsed again,
+    // tracking the path, for the error (the same parse, so the same error).
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -11,6 +11,7 @@ mod json;
 mod routes;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,11 +24,13 @@ use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderValue, Request, Response};
 use percent_encoding::percent_decode_str;
 
-use crate::events::{Publisher, chat_events};
+use tokio::sync::watch;
+
+use crate::events::{Emitted, Outgoing, Publisher, chat_events};
 use crate::hmac_auth::{MAX_CLOCK_SKEW, verify_request};
 use crate::identity::{AccessKey, TokenClaims, TokenSigner};
 use crate::limits::ServiceLimits;
-use crate::persist::{Db, PersistError};
+use crate::persist::{Db, PersistError, Plan};
 use crate::store::{Caller, Store, StoreError};
 pub use json::error_response;
 use routes::Api;
@@ -103,57 +106,135 @@ pub struct Service {
     verified_tokens: Mutex<HashMap<String, TokenClaims>>,
     /// Who hears of the changes: in-process subscribers and webhook subscriptions.
     publisher: Publisher,
+    /// The database, when the emulator has a data directory. Lock order: `flushing`, then
+    /// `state`, then `db`.
+    db: Mutex<Option<Db>>,
+    /// Held by whoever writes the pending changes (one writer at a time, so batches are
+    /// written in the order they were made).
+    flushing: Mutex<()>,
+    /// How far the changes made are written (see [`Durable`]).
+    durable: watch::Sender<Durable>,
 }
 
-/// The store, and the database under it when the emulator has a data directory.
+/// How far the changes made in memory are in the database. Each store call of a persisted
+/// emulator gets the number of the latest change made when it ended (its own, or an earlier
+/// one it may have seen); its response waits until that number is written, so that no
+/// response shows what a crash could lose.
+#[derive(Debug, Default)]
+struct Durable {
+    /// Every change up to this one is written, or failed.
+    done: u64,
+    /// The changes that could not be written (undone in memory): their calls fail with 500.
+    failed: Vec<std::ops::RangeInclusive<u64>>,
+}
+
+/// A change made in memory and not yet written: its statements and its events.
+#[derive(Debug)]
+struct Pending {
+    seq: u64,
+    plan: Plan,
+    emitted: Vec<Emitted>,
+    outgoing: Vec<Outgoing>,
+}
+
+/// The store, and (with a data directory) the changes made and not yet written.
 #[derive(Debug)]
 struct State {
     store: Store,
-    db: Option<Db>,
+    /// Whether there is a database under the store.
+    persisted: bool,
+    /// The number of the latest change made (persisted only).
+    applied: u64,
+    pending: Vec<Pending>,
 }
 
 impl State {
-    /// Writes the store's recorded changes to the database, with their events in the outbox
-    /// (one transaction), then publishes the events; on failure, reloads the store from the
-    /// database (so memory never holds what the database does not) and publishes nothing.
-    fn commit(&mut self, publisher: &Publisher, now: DateTime) -> Result<(), PersistError> {
+    /// Hands the store's recorded changes on: in memory, publishes their events; with a
+    /// database, plans their rows and queues them to be written (then published) by
+    /// [`Service::flush`]. Returns the number of the latest change made (persisted only),
+    /// which the caller's response waits for. On failure (a change that cannot be
+    /// written), the store goes back to what the database holds.
+    fn commit(
+        &mut self,
+        publisher: &Publisher,
+        db: &Mutex<Option<Db>>,
+        durable: &watch::Sender<Durable>,
+        now: DateTime,
+    ) -> Result<Option<u64>, PersistError> {
         let changes = self.store.take_changes();
         if changes.is_empty() {
-            return Ok(());
+            return Ok(self.persisted.then_some(self.applied));
         }
-        let emitted = chat_events(&changes, &self.store, now);
-        let outgoing = publisher.outgoing(&emitted, now);
-        let Some(db) = &mut self.db else {
-            publisher.publish(emitted, &outgoing, None);
-            return Ok(());
+        // Nobody would hear of them (a subscriber that comes later sees only later events).
+        let emitted = if publisher.listened() {
+            chat_events(&changes, &self.store, now)
+        } else {
+            Vec::new()
         };
+        let outgoing = publisher.outgoing(&emitted, now);
+        if !self.persisted {
+            publisher.publish(emitted, &outgoing, None);
+            return Ok(None);
+        }
         let names: Vec<&str> = publisher.subscriptions().iter().map(|s| s.name()).collect();
-        match db.write(&self.store, &changes, &names, &outgoing) {
-            Ok(rows) => {
-                let evicted = publisher.publish(emitted, &outgoing, Some(&rows));
-                if !evicted.is_empty()
-                    && let Err(e) = db.outbox_delete(&evicted)
-                {
-                    tracing::warn!(error = %e, "dead-lettered events could not be removed from the outbox");
-                }
-                Ok(())
+        match crate::persist::plan(&self.store, &changes, &names, &outgoing) {
+            Ok(plan) => {
+                self.applied += 1;
+                self.pending.push(Pending {
+                    seq: self.applied,
+                    plan,
+                    emitted,
+                    outgoing,
+                });
+                Ok(Some(self.applied))
             }
             Err(e) => {
-                self.reload()?;
+                self.undo(db, durable);
                 Err(e)
             }
         }
     }
 
+    /// Goes back to what the database holds: the store is read again, and the changes not
+    /// yet written are dropped (their calls fail).
+    ///
+    /// The state after it counts as a change of its own, written already: the requests that
+    /// see it wait for nothing.
+    fn undo(&mut self, db: &Mutex<Option<Db>>, durable: &watch::Sender<Durable>) {
+        // Taken before anything is decided: a batch being written is written (or its
+        // failure recorded) by then.
+        let db = db.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = self.reload(&db) {
+            tracing::error!(error = %e, "the database could not be read back");
+        }
+        let failed = self.pending.first().map(|first| first.seq..=self.applied);
+        self.pending.clear();
+        self.applied += 1;
+        let applied = self.applied;
+        durable.send_modify(|d| {
+            d.failed.extend(failed);
+            d.done = d.done.max(applied);
+        });
+    }
+
     /// The store as the database holds it (same configuration); nothing without a database.
-    fn reload(&mut self) -> Result<(), PersistError> {
-        if let Some(loaded) = self.db.as_ref().map(Db::load).transpose()?.flatten() {
+    fn reload(&mut self, db: &Option<Db>) -> Result<(), PersistError> {
+        if let Some(loaded) = db.as_ref().map(Db::load).transpose()?.flatten() {
             let mut store = loaded.store;
             store.configure_like(&self.store);
             self.store = store;
         }
         Ok(())
     }
+}
+
+/// The 500 of a change that could not be written.
+fn not_saved() -> StoreError {
+    StoreError::new(
+        500,
+        "InternalServerError",
+        "The emulator could not save the change.",
+    )
 }
 
 /// What a handler needs of a request.
@@ -169,6 +250,9 @@ struct Ctx<'a> {
     caller: Option<Caller>,
     repeatability: Option<&'a str>,
     now: DateTime,
+    /// The latest change the request made or may have seen (persisted only): its response
+    /// waits until it is written.
+    seq: &'a Cell<Option<u64>>,
 }
 
 impl Ctx<'_> {
@@ -219,6 +303,41 @@ fn parse_query(query: Option<&str>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
         .collect()
 }
 
+/// `00000000-0000-4000-8000-<the low 48 bits of n, 12 hex digits>`: the `x-ms-request-id`
+/// of the `n`th response.
+fn request_id(n: u64) -> HeaderValue {
+    const PREFIX: &[u8] = b"00000000-0000-4000-8000-";
+    let mut id = [0u8; 36];
+    id[..PREFIX.len()].copy_from_slice(PREFIX);
+    for (i, b) in id[PREFIX.len()..].iter_mut().enumerate() {
+        let nibble = (n >> (4 * (11 - i))) & 0xf;
+        *b = b"0123456789abcdef"[nibble as usize];
+    }
+    // Hex digits and dashes are always a valid header value.
+    HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `emulator.<n>`: the `MS-CV` of the `n`th response.
+fn correlation_vector(n: u64) -> HeaderValue {
+    let mut cv = [0u8; 29];
+    cv[..9].copy_from_slice(b"emulator.");
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    let mut rest = n;
+    loop {
+        digits[len] = b'0' + (rest % 10) as u8;
+        len += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for (i, d) in digits[..len].iter().rev().enumerate() {
+        cv[9 + i] = *d;
+    }
+    HeaderValue::from_bytes(&cv[..9 + len]).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 fn check_api_version(ctx: &Ctx<'_>, allowed: &[&str]) -> Result<()> {
     match ctx.query("api-version") {
         None => Err(StoreError::new(
@@ -253,7 +372,12 @@ impl Service {
         Self {
             limits: store.limits().clone(),
             signer: TokenSigner::new(&key),
-            state: Mutex::new(State { store, db: None }),
+            state: Mutex::new(State {
+                store,
+                persisted: false,
+                applied: 0,
+                pending: Vec::new(),
+            }),
             key,
             https,
             default_authority: default_authority.into(),
@@ -261,6 +385,9 @@ impl Service {
             max_body_bytes: crate::MAX_BODY_BYTES,
             verified_tokens: Mutex::new(HashMap::new()),
             publisher: Publisher::default(),
+            db: Mutex::new(None),
+            flushing: Mutex::new(()),
+            durable: watch::channel(Durable::default()).0,
         }
     }
 
@@ -306,8 +433,7 @@ impl Service {
 
     /// Removes delivered (or dead-lettered) events from the outbox.
     pub(crate) fn outbox_done(&self, rows: &[i64]) {
-        let mut state = self.lock_state();
-        if let Some(db) = &mut state.db
+        if let Some(db) = &mut *self.lock_db()
             && let Err(e) = db.outbox_delete(rows)
         {
             tracing::warn!(error = %e, "delivered events could not be removed from the outbox");
@@ -316,8 +442,7 @@ impl Service {
 
     /// Records the attempts made for an outbox row (so that a restart goes on counting).
     pub(crate) fn outbox_attempted(&self, row: i64, attempts: u32) {
-        let mut state = self.lock_state();
-        if let Some(db) = &mut state.db
+        if let Some(db) = &mut *self.lock_db()
             && let Err(e) = db.outbox_attempted(row, attempts)
         {
             tracing::warn!(error = %e, "the attempts of an event could not be recorded in the outbox");
@@ -327,8 +452,8 @@ impl Service {
     /// Reads the undelivered events of every subscription back from the outbox and queues
     /// them (at start).
     pub(crate) fn requeue_outbox(&self) {
-        let mut state = self.lock_state();
-        let Some(db) = &mut state.db else {
+        let mut db = self.lock_db();
+        let Some(db) = &mut *db else {
             return;
         };
         for sub in self.publisher.subscriptions() {
@@ -363,8 +488,135 @@ impl Service {
         self.state
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
-            .db = Some(db);
+            .persisted = true;
+        *self.db.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(db);
         self.signer = signer;
+    }
+
+    fn lock_db(&self) -> MutexGuard<'_, Option<Db>> {
+        self.db.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the changes made and not yet written, in one transaction (a group commit:
+    /// every change queued meanwhile goes in the same one), then publishes their events, in
+    /// order. When the write fails, the store goes back to what the database holds and the
+    /// calls of those changes (and of any made since) fail.
+    fn flush(&self) {
+        let _flushing = self.flushing.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_pending();
+    }
+
+    /// [`Self::flush`] unless someone else is writing: whether this call wrote.
+    fn try_flush(&self) -> bool {
+        let mut wrote = false;
+        loop {
+            let flushing = match self.flushing.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return wrote,
+            };
+            self.write_pending();
+            drop(flushing);
+            wrote = true;
+            // A change queued by a caller that found this one writing, after it last
+            // looked: that caller waits to hear of it, so it is written here.
+            if self.lock_state().pending.is_empty() {
+                return wrote;
+            }
+        }
+    }
+
+    /// Writes the pending changes, batch after batch, until none is left (with `flushing`
+    /// held).
+    fn write_pending(&self) {
+        loop {
+            let mut state = self.lock_state();
+            let batch = std::mem::take(&mut state.pending);
+            let Some(last) = batch.last().map(|p| p.seq) else {
+                return;
+            };
+            // The database is taken before the store is let go, so that a reload meanwhile
+            // (which takes the store, then the database) reads it after this batch.
+            let mut db = self.lock_db();
+            drop(state);
+            let plans: Vec<&Plan> = batch.iter().map(|p| &p.plan).collect();
+            let written = match &mut *db {
+                Some(db) => db.write_batch(&plans),
+                None => Ok(Vec::new()),
+            };
+            match written {
+                Ok(rows) => {
+                    let mut rows = rows.into_iter();
+                    for pending in batch {
+                        let rows = rows.next().unwrap_or_default();
+                        let evicted =
+                            self.publisher
+                                .publish(pending.emitted, &pending.outgoing, Some(&rows));
+                        if !evicted.is_empty()
+                            && let Some(db) = &mut *db
+                            && let Err(e) = db.outbox_delete(&evicted)
+                        {
+                            tracing::warn!(error = %e, "dead-lettered events could not be removed from the outbox");
+                        }
+                    }
+                    self.durable.send_modify(|d| d.done = d.done.max(last));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the change could not be saved; it is undone");
+                    let first = batch.first().map_or(last, |p| p.seq);
+                    // Recorded before the database is let go (see `State::undo`).
+                    self.durable.send_modify(|d| {
+                        d.failed.push(first..=last);
+                        d.done = d.done.max(last);
+                    });
+                    drop(db);
+                    self.lock_state().undo(&self.db, &self.durable);
+                }
+            }
+        }
+    }
+
+    /// Whether change `seq` is written (`Some(true)`), failed (`Some(false)`), or neither yet.
+    fn outcome(&self, seq: u64) -> Option<bool> {
+        let durable = self.durable.borrow();
+        if durable.failed.iter().any(|r| r.contains(&seq)) {
+            Some(false)
+        } else if durable.done >= seq {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    /// Waits, writing them itself, until the changes up to `seq` are written: false when
+    /// they could not be.
+    fn wait_written(&self, seq: u64) -> bool {
+        if let Some(ok) = self.outcome(seq) {
+            return ok;
+        }
+        // Whoever flushes holds `flushing` until the batch that may hold `seq` is written.
+        self.flush();
+        self.outcome(seq).unwrap_or(false)
+    }
+
+    /// [`Self::wait_written`] for the server: a request writes the pending changes itself
+    /// when nobody is writing (every change queued meanwhile goes in the same transaction),
+    /// else waits without holding its thread to hear that its change is written.
+    pub(crate) async fn written(&self, seq: u64) -> bool {
+        if self.outcome(seq).is_none() {
+            // Let the other requests ready on this thread queue their changes first: they
+            // go in the same transaction.
+            tokio::task::yield_now().await;
+        }
+        let mut rx = self.durable.subscribe();
+        loop {
+            if let Some(ok) = self.outcome(seq) {
+                return ok;
+            }
+            if !self.try_flush() && rx.changed().await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// Runs `f` on the store (for in-process setup and inspection). With a data directory,
@@ -373,8 +625,20 @@ impl Service {
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let mut state = self.lock_state();
         let result = f(&mut state.store);
-        if let Err(e) = state.commit(&self.publisher, crate::server::wall_clock()) {
-            tracing::error!(error = %e, "the change could not be saved; it is undone");
+        let committed = state.commit(
+            &self.publisher,
+            &self.db,
+            &self.durable,
+            crate::server::wall_clock(),
+        );
+        drop(state);
+        match committed {
+            Ok(Some(seq)) => {
+                // A failure is logged by the writer.
+                self.wait_written(seq);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "the change could not be saved; it is undone"),
         }
         result
     }
@@ -382,17 +646,23 @@ impl Service {
     /// Runs `f` on the store and writes what it changed (also when it fails: a thread whose
     /// retention ran out is deleted on the way) before returning: a 500 when that fails,
     /// with the state back to what the database holds.
-    fn transact<R>(&self, now: DateTime, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+    ///
+    /// With a data directory the write is queued: the request's response waits for it
+    /// (`Ctx::seq`), so that a response never shows a change a crash could lose, and the
+    /// changes of concurrent requests are written together.
+    fn transact<R>(&self, ctx: &Ctx<'_>, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
         let mut state = self.lock_state();
         let result = f(&mut state.store);
-        state.commit(&self.publisher, now).map_err(|e| {
-            tracing::error!(error = %e, "the change could not be saved; it is undone");
-            StoreError::new(
-                500,
-                "InternalServerError",
-                "The emulator could not save the change.",
-            )
-        })?;
+        let seq = state
+            .commit(&self.publisher, &self.db, &self.durable, ctx.now)
+            .map_err(|e| {
+                tracing::error!(error = %e, "the change could not be saved; it is undone");
+                not_saved()
+            })?;
+        drop(state);
+        if seq.is_some() {
+            ctx.seq.set(seq.max(ctx.seq.get()));
+        }
         result
     }
 
@@ -406,8 +676,8 @@ impl Service {
             let mut state = poisoned.into_inner();
             tracing::warn!("a request panicked while holding the store; its changes are undone");
             state.store.take_changes();
-            if let Err(e) = state.reload() {
-                tracing::error!(error = %e, "the database could not be read back");
+            if state.persisted {
+                state.undo(&self.db, &self.durable);
             }
             state
         })
@@ -475,13 +745,32 @@ impl Service {
         now: DateTime,
         inject_panic: bool,
     ) -> Response<Bytes> {
+        let (mut response, seq) = self.handle_unwritten(request, now, inject_panic);
+        if let Some(seq) = seq
+            && !self.wait_written(seq)
+        {
+            response = error_response(&not_saved());
+        }
+        self.finish(request, response)
+    }
+
+    /// [`Self::handle_inner`] up to the response, before what it changed (or saw) is written:
+    /// the response, and the latest change it waits for (persisted only). The server waits
+    /// for that change without holding a thread, then calls [`Self::finish`].
+    pub(crate) fn handle_unwritten(
+        &self,
+        request: &Request<Bytes>,
+        now: DateTime,
+        inject_panic: bool,
+    ) -> (Response<Bytes>, Option<u64>) {
+        let seq = Cell::new(None);
         let routed = panic::catch_unwind(AssertUnwindSafe(|| {
             if inject_panic {
                 self.with_store(|_| panic!("injected panic"));
             }
-            self.route(request, now)
+            self.route(request, now, &seq)
         }));
-        let mut response = match routed {
+        let response = match routed {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => error_response(&error),
             Err(_) => {
@@ -497,25 +786,40 @@ impl Service {
                 ))
             }
         };
+        (response, seq.get())
+    }
+
+    /// The response for a failed write (the change is undone).
+    pub(crate) fn not_saved_response() -> Response<Bytes> {
+        error_response(&not_saved())
+    }
+
+    /// The headers every response carries: `x-ms-request-id`, `MS-CV`, and the request's
+    /// `x-ms-client-request-id` when it had one.
+    pub(crate) fn finish(
+        &self,
+        request: &Request<Bytes>,
+        mut response: Response<Bytes>,
+    ) -> Response<Bytes> {
         let n = self
             .requests
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
-        let request_id = format!("00000000-0000-4000-8000-{:012x}", n & 0xffff_ffff_ffff);
         let headers = response.headers_mut();
-        if let Ok(v) = HeaderValue::try_from(request_id) {
-            headers.insert("x-ms-request-id", v);
-        }
-        if let Ok(v) = HeaderValue::try_from(format!("emulator.{n}")) {
-            headers.insert("ms-cv", v);
-        }
+        headers.insert("x-ms-request-id", request_id(n));
+        headers.insert("ms-cv", correlation_vector(n));
         if let Some(v) = request.headers().get("x-ms-client-request-id") {
             headers.insert("x-ms-client-request-id", v.clone());
         }
         response
     }
 
-    fn route(&self, request: &Request<Bytes>, now: DateTime) -> Result<Response<Bytes>> {
+    fn route(
+        &self,
+        request: &Request<Bytes>,
+        now: DateTime,
+        seq: &Cell<Option<u64>>,
+    ) -> Result<Response<Bytes>> {
         if request.body().len() > self.max_body_bytes {
             return Err(body_too_large(self.max_body_bytes));
         }
@@ -536,6 +840,7 @@ impl Service {
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| !v.is_empty()),
             now,
+            seq,
         };
         match route.api {
             Api::Identity => {

@@ -950,3 +950,108 @@ fn page_size_bounds_come_from_the_limits_and_typing_names_are_checked() {
     );
     assert_eq!(r.status(), 200);
 }
+
+proptest! {
+    #[test]
+    fn request_ids_are_written_as_before(n in any::<u64>()) {
+        let (id, cv) = (request_id(n), correlation_vector(n));
+        prop_assert_eq!(
+            id.to_str().unwrap(),
+            format!("00000000-0000-4000-8000-{:012x}", n & 0xffff_ffff_ffff)
+        );
+        prop_assert_eq!(cv.to_str().unwrap(), format!("emulator.{n}"));
+    }
+}
+
+#[test]
+fn request_ids_at_the_edges() {
+    assert_eq!(
+        request_id(0).to_str().unwrap(),
+        "00000000-0000-4000-8000-000000000000"
+    );
+    assert_eq!(correlation_vector(0).to_str().unwrap(), "emulator.0");
+    assert_eq!(
+        correlation_vector(u64::MAX).to_str().unwrap(),
+        format!("emulator.{}", u64::MAX)
+    );
+}
+
+/// With a data directory, a change that cannot be written is a 500 and is undone; the next
+/// ones are written again once the database takes them.
+#[test]
+fn a_change_the_database_refuses_is_a_500_and_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = crate::Emulator::builder()
+        .data_dir(dir.path())
+        .service()
+        .unwrap();
+    let (_, token) = user_and_token(&s);
+    let r = s.handle(
+        &bearer(
+            "POST",
+            "/chat/threads?api-version=2025-03-15",
+            &token,
+            r#"{"topic": "refused"}"#,
+        ),
+        now(),
+    );
+    assert_eq!(r.status(), 201);
+    let thread = body(&r)["chatThread"]["id"].as_str().unwrap().to_owned();
+    let messages = format!(
+        "/chat/threads/{}/messages?api-version=2025-03-15",
+        encode_path_segment(&thread)
+    );
+    let send = |content: &str| {
+        s.handle(
+            &bearer(
+                "POST",
+                &messages,
+                &token,
+                &format!(r#"{{"content": "{content}"}}"#),
+            ),
+            now(),
+        )
+    };
+    let listed = || -> Vec<String> {
+        let r = s.handle(&bearer("GET", &messages, &token, ""), now());
+        assert_eq!(r.status(), 200);
+        body(&r)["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["content"]["message"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(send("kept").status(), 201);
+
+    let db = rusqlite::Connection::open(dir.path().join(crate::persist::DATABASE_FILE)).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    )
+    .unwrap();
+    let r = send("refused");
+    assert_eq!(r.status(), 500);
+    assert_eq!(body(&r)["error"]["code"], "InternalServerError");
+    assert!(r.headers().get("x-ms-request-id").is_some());
+    assert_eq!(listed(), ["kept"], "the refused message is undone");
+
+    db.execute_batch("DROP TRIGGER refuse;").unwrap();
+    assert_eq!(send("written").status(), 201);
+    assert_eq!(listed(), ["written", "kept"]);
+    drop(s);
+    // What was acknowledged is what a restart serves.
+    let s = crate::Emulator::builder()
+        .data_dir(dir.path())
+        .service()
+        .unwrap();
+    let r = s.handle(&bearer("GET", &messages, &token, ""), now());
+    assert_eq!(r.status(), 200);
+    let v = body(&r);
+    let contents: Vec<&str> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["content"]["message"].as_str())
+        .collect();
+    assert_eq!(contents, ["written", "kept"]);
+}

@@ -239,7 +239,8 @@ impl Store {
         thread
             .messages
             .iter()
-            .position(|m| m.message().id == message_id && m.message().created_on >= from)
+            // From the newest: ids are unique, and recent messages are the usual targets.
+            .rposition(|m| m.message().id == message_id && m.message().created_on >= from)
             .ok_or_else(|| StoreError::not_found(format!("Message `{message_id}` was not found.")))
     }
 

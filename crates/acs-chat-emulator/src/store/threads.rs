@@ -69,6 +69,13 @@ impl Thread {
             .map(|(_, p)| p)
     }
 
+    /// The message `id`, searching from the newest (message ids are unique, and the message a
+    /// change names is nearly always one of the last), so that finding the message just
+    /// sent does not grow with the thread.
+    pub(crate) fn message_by_id(&self, id: &str) -> Option<&StoredMessage> {
+        self.messages.iter().rev().find(|m| m.message().id == id)
+    }
+
     /// Appends a message with id (and version) `id` and the next sequence number, recording it
     /// in `changes`.
     pub(super) fn push_message(
