@@ -60,8 +60,6 @@ impl Config {
                  (call allow_insecure_http(true) for a local emulator)"
             )));
         }
-        // The transport's timeout is timed by tokio's clock, as the default runtime's timers are.
-        let default_runtime_used = self.runtime.is_none();
         let runtime = self.runtime.clone().or_else(default_runtime).ok_or_else(|| {
             Error::invalid_argument(
                 "no async runtime: enable the `tokio` feature (on by default) or call .runtime(…)",
@@ -85,9 +83,7 @@ impl Config {
         if let Auth::Bearer(credential) = &auth {
             credential.bind_runtime(&runtime)?;
         }
-        let transport_timeout = default_runtime_used.then(|| transport.timeout()).flatten();
         Ok(Pipeline {
-            transport_timeout,
             transport,
             ctx: RequestContext::new(endpoint, self.api_version.unwrap_or(default_version)),
             auth,

@@ -24,27 +24,17 @@ use crate::{Error, ErrorKind};
 /// The header that carries the client request id.
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
 
-/// The service's request id.
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
-
 type SendFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Response<Bytes>, TransportError>> + Send + 'a>>;
 
 /// [`Transport`] with its future boxed, so a client holds any transport behind one type.
 pub(crate) trait DynTransport: Send + Sync {
     fn send_boxed(&self, request: Request<Bytes>) -> SendFuture<'_>;
-
-    /// [`Transport::timeout`].
-    fn timeout(&self) -> Option<Duration>;
 }
 
 impl<T: Transport> DynTransport for T {
     fn send_boxed(&self, request: Request<Bytes>) -> SendFuture<'_> {
         Box::pin(self.send(request))
-    }
-
-    fn timeout(&self) -> Option<Duration> {
-        Transport::timeout(self)
     }
 }
 
@@ -98,10 +88,6 @@ pub(crate) struct Pipeline {
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) user_agent: HeaderValue,
     pub(crate) runtime: Arc<dyn Runtime>,
-    /// The transport's own bound on an exchange ([`Transport::timeout`]), when it is timed by the
-    /// same clock as `runtime` (the default tokio runtime): an attempt's timer is left out when
-    /// it would not fire first.
-    pub(crate) transport_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Pipeline {
@@ -244,7 +230,7 @@ impl Pipeline {
                     let status = response.status();
                     let service_request_id = response
                         .headers()
-                        .get(REQUEST_ID)
+                        .get("x-ms-request-id")
                         .and_then(|v| v.to_str().ok());
                     if let Some(summary) = summary.as_deref_mut() {
                         summary.status = Some(status.as_u16());
@@ -368,13 +354,6 @@ impl Pipeline {
             (None, None) => None,
         };
         let send = pin!(self.transport.send_boxed(request));
-        // When the transport ends the exchange no later than the limit by itself (timed on the
-        // same clock), its timeout fires first anyway (an attempt timeout and a transport
-        // timeout are retried alike): one timer per request instead of two.
-        let limit = limit.filter(|(duration, _)| {
-            self.transport_timeout
-                .is_none_or(|transport| transport > *duration)
-        });
         let result = match limit {
             None => send.await,
             Some((duration, is_deadline)) => {

@@ -210,11 +210,6 @@ impl Transport for HyperTransport {
     ) -> impl Future<Output = Result<Response<Bytes>, TransportError>> + Send {
         self.execute(request)
     }
-
-    /// The [request timeout](HyperTransportBuilder::request_timeout).
-    fn timeout(&self) -> Option<Duration> {
-        Some(self.inner.settings.request_timeout)
-    }
 }
 
 impl fmt::Debug for HyperTransport {

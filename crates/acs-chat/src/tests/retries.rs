@@ -354,38 +354,3 @@ async fn a_token_refresh_counts_against_the_budget() {
         [Duration::from_secs(10), Duration::from_secs(30)]
     );
 }
-
-/// A transport that never answers and says it would give up after an hour by itself.
-struct SlowToGiveUp;
-
-impl Transport for SlowToGiveUp {
-    fn send(&self, _request: Request<Bytes>) -> impl Future<Output = Canned> + Send {
-        futures::future::pending()
-    }
-
-    fn timeout(&self) -> Option<Duration> {
-        Some(Duration::from_secs(3600))
-    }
-}
-
-#[tokio::test]
-async fn a_shorter_attempt_timeout_is_kept_over_the_transports_own() {
-    // The pipeline leaves its timer out only when the transport's timeout fires first; here it
-    // would not, so the 50 ms attempt timeout must end the call (the outer minute is a guard
-    // against a hang, not a wait).
-    let c = ChatClientBuilder::new(
-        ENDPOINT,
-        CommunicationTokenCredential::new(token()).unwrap(),
-    )
-    .attempt_timeout(Duration::from_millis(50))
-    .transport(SlowToGiveUp)
-    .build()
-    .unwrap();
-    let thread = c.chat_thread_client(THREAD);
-    let call = thread.send_message("x", SendChatMessageOptions::default());
-    let e = tokio::time::timeout(Duration::from_secs(60), call)
-        .await
-        .expect("the attempt timeout was left out")
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Timeout);
-}
