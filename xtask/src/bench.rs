@@ -122,10 +122,7 @@ fn build_bench(root: &Path) -> anyhow::Result<()> {
 
 /// Where cargo puts the release `acs-chat-bench`.
 fn bench_binary(root: &Path) -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .map(|t| if t.is_relative() { root.join(t) } else { t })
-        .unwrap_or_else(|| root.join("target"))
+    crate::target_dir(root)
         .join("release")
         .join("acs-chat-bench")
 }

@@ -64,10 +64,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let root = crate::workspace_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_relative() { root.join(t) } else { t })
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir(&root);
     let cache = target.join("interop");
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
 

@@ -66,6 +66,15 @@ pub(crate) fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory for the workspace at `root`: `CARGO_TARGET_DIR` (relative to `root`
+/// when relative, as cargo reads it) or `root/target`.
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_relative() { root.join(t) } else { t })
+        .unwrap_or_else(|| root.join("target"))
+}
+
 /// Reads and parses a JSON file.
 pub(crate) fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     use anyhow::Context as _;

@@ -97,10 +97,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         // built once and reused by later releases, and the clone's binaries (`xtask` itself, the
         // CLI) never overwrite the workspace's own `target/debug/*`, which `cargo run` would then
         // keep running as if they were fresh.
-        target_dir: std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("xtask-release"),
+        target_dir: crate::target_dir(&root).join("xtask-release"),
     };
     let outcome = release(&root, &plan)?;
 
