@@ -122,6 +122,25 @@ impl Worker {
         self.service.publisher().changed();
     }
 
+    /// Sends one handshake request; a failure or a non-2xx answer is the error, said as
+    /// "`what` was answered <status>".
+    async fn send_expecting_success(
+        &self,
+        request: Request<Bytes>,
+        what: &str,
+    ) -> Result<http::Response<Bytes>, String> {
+        let response = self
+            .transport
+            .send(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(format!("{what} was answered {}", response.status()))
+        }
+    }
+
     async fn handshake(&self) -> Result<(), String> {
         let sub = &self.sub;
         match sub.schema {
@@ -149,13 +168,8 @@ impl Worker {
                     .body(Bytes::from(event.to_string()))
                     .map_err(|e| e.to_string())?;
                 let response = self
-                    .transport
-                    .send(request)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !response.status().is_success() {
-                    return Err(format!("the validation was answered {}", response.status()));
-                }
+                    .send_expecting_success(request, "the validation")
+                    .await?;
                 let answer: Option<Value> = serde_json::from_slice(response.body()).ok();
                 let code = answer
                     .as_ref()
@@ -179,14 +193,7 @@ impl Worker {
                     .header("webhook-request-origin", WEBHOOK_REQUEST_ORIGIN)
                     .body(Bytes::new())
                     .map_err(|e| e.to_string())?;
-                let response = self
-                    .transport
-                    .send(request)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !response.status().is_success() {
-                    return Err(format!("OPTIONS was answered {}", response.status()));
-                }
+                let response = self.send_expecting_success(request, "OPTIONS").await?;
                 let allowed = response
                     .headers()
                     .get("webhook-allowed-origin")

@@ -306,36 +306,21 @@ fn parse_query(query: Option<&str>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
 /// `00000000-0000-4000-8000-<the low 48 bits of n, 12 hex digits>`: the `x-ms-request-id`
 /// of the `n`th response.
 fn request_id(n: u64) -> HeaderValue {
-    const PREFIX: &[u8] = b"00000000-0000-4000-8000-";
-    let mut id = [0u8; 36];
-    id[..PREFIX.len()].copy_from_slice(PREFIX);
-    for (i, b) in id[PREFIX.len()..].iter_mut().enumerate() {
-        let nibble = (n >> (4 * (11 - i))) & 0xf;
-        *b = b"0123456789abcdef"[nibble as usize];
-    }
+    let id = uuid::Uuid::from_u64_pair(0x4000, 0x8000_0000_0000_0000 | (n & 0xffff_ffff_ffff));
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     // Hex digits and dashes are always a valid header value.
-    HeaderValue::from_bytes(&id).unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut buf).as_bytes())
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `emulator.<n>`: the `MS-CV` of the `n`th response.
 fn correlation_vector(n: u64) -> HeaderValue {
-    let mut cv = [0u8; 29];
-    cv[..9].copy_from_slice(b"emulator.");
-    let mut digits = [0u8; 20];
-    let mut len = 0;
-    let mut rest = n;
-    loop {
-        digits[len] = b'0' + (rest % 10) as u8;
-        len += 1;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for (i, d) in digits[..len].iter().rev().enumerate() {
-        cv[9 + i] = *d;
-    }
-    HeaderValue::from_bytes(&cv[..9 + len]).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n);
+    let mut cv = Vec::with_capacity(9 + digits.len());
+    cv.extend_from_slice(b"emulator.");
+    cv.extend_from_slice(digits.as_bytes());
+    HeaderValue::from_maybe_shared(Bytes::from(cv)).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn check_api_version(ctx: &Ctx<'_>, allowed: &[&str]) -> Result<()> {
