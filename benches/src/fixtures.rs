@@ -31,6 +31,9 @@ pub(crate) const SENT_CONTENT: &str = "Let's meet at noon to go over the open is
 /// The body of a send-message 201.
 pub(crate) const SEND_RESPONSE: &str = r#"{"id":"1700000000123"}"#;
 
+/// The message id in [`SEND_RESPONSE`].
+pub(crate) const SENT_MESSAGE_ID: &str = "1700000000123";
+
 /// `{"value":[` and `n` messages, without the closing `]` and `}`, so a nextLink can follow.
 pub(crate) fn page_prefix(n: usize) -> String {
     format!(r#"{{"value":[{}"#, crate::common::messages(n))

@@ -9,6 +9,13 @@
 //!   this server's origin except the last.
 //!
 //! The request body is read (to keep the connection clean) but never parsed.
+//!
+//! [`Shape::Service`] also answers with the headers the service (and the emulator) sends: on
+//! every response `x-ms-request-id` and `MS-CV`, the request's `x-ms-client-request-id`
+//! echoed, and on a send-message 201 the new message's `Location`. Their values are fixed
+//! (canned); only the echo is per request. It is the baseline the emulator is compared with,
+//! so that the comparison measures the emulator's work rather than a difference in the bytes
+//! on the wire.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -16,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -32,8 +39,30 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::BoxError;
 use crate::fixtures::{
-    LIST_PAGE_SIZE, PAGING_MARKER, PAGING_PAGE_SIZE, SEND_RESPONSE, last_page, page_prefix,
+    LIST_PAGE_SIZE, PAGING_MARKER, PAGING_PAGE_SIZE, SEND_RESPONSE, SENT_MESSAGE_ID, THREAD,
+    last_page, page_prefix,
 };
+
+/// Which headers the canned server answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `Content-Type` only.
+    Bare,
+    /// Also the service's response headers (see the module documentation).
+    Service,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
+const MS_CV: HeaderName = HeaderName::from_static("ms-cv");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
+
+/// The fixed values of [`Shape::Service`]'s headers.
+struct ServiceHeaders {
+    request_id: HeaderValue,
+    ms_cv: HeaderValue,
+    /// The sent message's URL on this server, for [`THREAD`].
+    location: HeaderValue,
+}
 
 /// A running canned server; stops when dropped.
 pub(crate) struct CannedServer {
@@ -49,13 +78,14 @@ struct State {
     send_body: Bytes,
     list_body: Bytes,
     paging_prefix: Bytes,
+    service: Option<ServiceHeaders>,
     requests: AtomicU64,
 }
 
 impl CannedServer {
     /// Generates a certificate for 127.0.0.1 and localhost, binds 127.0.0.1:0 and serves in
-    /// a task of the current runtime.
-    pub(crate) async fn start() -> Result<Self, BoxError> {
+    /// a task of the current runtime, answering with the headers of `shape`.
+    pub(crate) async fn start(shape: Shape) -> Result<Self, BoxError> {
         let certified =
             rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".into()])?;
         let ca_pem = certified.cert.pem();
@@ -73,11 +103,23 @@ impl CannedServer {
 
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let origin = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+        let service = match shape {
+            Shape::Bare => None,
+            Shape::Service => Some(ServiceHeaders {
+                request_id: HeaderValue::from_static("00000000-0000-4000-8000-000000000001"),
+                ms_cv: HeaderValue::from_static("emulator.1"),
+                location: HeaderValue::try_from(format!(
+                    "{origin}/chat/threads/{}/messages/{SENT_MESSAGE_ID}",
+                    acs_chat_protocol::encode_path_segment(THREAD)
+                ))?,
+            }),
+        };
         let state = Arc::new(State {
             origin: origin.clone(),
             send_body: Bytes::from_static(SEND_RESPONSE.as_bytes()),
             list_body: Bytes::from(last_page(LIST_PAGE_SIZE)),
             paging_prefix: Bytes::from(page_prefix(PAGING_PAGE_SIZE)),
+            service,
             requests: AtomicU64::new(0),
         });
         let (tx, rx) = oneshot::channel();
@@ -170,6 +212,25 @@ fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
 impl State {
     async fn respond(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let echo = request.headers().get(CLIENT_REQUEST_ID).cloned();
+        let is_post = request.method() == Method::POST;
+        let mut response = self.answer(request).await;
+        if let Some(service) = &self.service {
+            let created = is_post && response.status() == StatusCode::CREATED;
+            let headers = response.headers_mut();
+            headers.insert(REQUEST_ID, service.request_id.clone());
+            headers.insert(MS_CV, service.ms_cv.clone());
+            if let Some(echo) = echo {
+                headers.insert(CLIENT_REQUEST_ID, echo);
+            }
+            if created {
+                headers.insert(LOCATION, service.location.clone());
+            }
+        }
+        response
+    }
+
+    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
         // Drain the (small) body so the connection stays clean; it is never parsed.
         if body.collect().await.is_err() {
