@@ -28,12 +28,14 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Request bodies larger than this are refused with 413. Default 1 MiB.
     pub max_body_bytes: usize,
-    /// Responses of one connection in memory at once (produced but not yet handed to the
-    /// socket); further requests of the connection wait. With the response written in small
-    /// chunks as the client reads, a client that never reads holds at most this many
-    /// responses. Default 4.
+    /// Responses larger than 16 KiB of one connection in memory at once (produced but not
+    /// yet handed to the socket); further requests of the connection wait. With the response
+    /// written in small chunks as the client reads, a client that never reads holds at most
+    /// this many large responses, and one small response (16 KiB at most) per stream it may
+    /// open ([`Self::http2_max_concurrent_streams`]). Default 4.
     pub max_responses_per_connection: usize,
-    /// HTTP/2: streams a client may open at once. Default 32.
+    /// HTTP/2: streams a client may open at once. Default 100, the least RFC 9113 (§6.5.2)
+    /// recommends "so as to not unnecessarily limit parallelism".
     pub http2_max_concurrent_streams: u32,
     /// HTTP/2: the largest header list accepted (bytes, as HPACK counts them). Default 64 KiB.
     pub http2_max_header_list_size: u32,
@@ -51,7 +53,7 @@ impl Default for ConnectionLimits {
             max_connections: 1024,
             max_body_bytes: crate::MAX_BODY_BYTES,
             max_responses_per_connection: 4,
-            http2_max_concurrent_streams: 32,
+            http2_max_concurrent_streams: 100,
             http2_max_header_list_size: 64 * 1024,
             http1_max_head_bytes: 64 * 1024,
         }

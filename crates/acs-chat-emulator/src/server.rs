@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -589,6 +589,10 @@ impl fmt::Display for DroppedConnection {
 
 impl std::error::Error for DroppedConnection {}
 
+/// A response body this small does not count against
+/// [`ConnectionLimits::max_responses_per_connection`].
+const SMALL_RESPONSE_BYTES: usize = 16 * 1024;
+
 impl ServerState {
     async fn respond(
         &self,
@@ -596,8 +600,9 @@ impl ServerState {
         permits: Arc<Semaphore>,
         peer: SocketAddr,
     ) -> Result<Response<ServerBody>, DroppedConnection> {
-        // Wait until the connection has room for one more response in memory.
-        let permit = permits.acquire_owned().await.ok();
+        // Wait until the connection has room for one more response in memory (given back
+        // at once for a small response: see `respond_inner`).
+        let mut permit = permits.acquire_owned().await.ok();
         if crate::web::is_web_path(request.uri().path()) {
             return Ok(match self.web.handle(&self.service, &request, peer) {
                 WebResponse::Full(r) => r.map(|body| Either::Left(ChunkedBody::new(body, permit))),
@@ -606,13 +611,13 @@ impl ServerState {
         }
         if !tracing::enabled!(tracing::Level::DEBUG) {
             // No request log: nothing to time or keep for it.
-            let response = self.respond_inner(request).await;
+            let response = self.respond_inner(request, &mut permit).await;
             return response.map(|r| r.map(|body| Either::Left(ChunkedBody::new(body, permit))));
         }
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let response = self.respond_inner(request).await;
+        let response = self.respond_inner(request, &mut permit).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &response {
             Ok(r) => tracing::debug!(
@@ -627,9 +632,17 @@ impl ServerState {
         response.map(|r| r.map(|body| Either::Left(ChunkedBody::new(body, permit))))
     }
 
+    /// The response to `request`. `permit` (the connection's room for one response in
+    /// memory, taken before the body is read) is given back as soon as the response is made
+    /// if it is small ([`SMALL_RESPONSE_BYTES`]): such a response (a send-message 201, an
+    /// error) then waits for its write and for the socket without keeping the connection's
+    /// other requests waiting, which is what lets concurrent writes go in one transaction.
+    /// What a client that never reads can hold is still bounded: the large responses by the
+    /// permits, the small ones by the streams it may open at once.
     async fn respond_inner(
         &self,
         request: Request<Incoming>,
+        permit: &mut Option<OwnedSemaphorePermit>,
     ) -> Result<Response<Bytes>, DroppedConnection> {
         let fault = self.faults.take();
         match fault {
@@ -678,6 +691,9 @@ impl ServerState {
         let request = Request::from_parts(parts, body);
         let panic = fault == Some(Fault::Panic);
         let (mut response, seq) = self.service.handle_unwritten(&request, wall_clock(), panic);
+        if response.body().len() <= SMALL_RESPONSE_BYTES {
+            *permit = None;
+        }
         // With a data directory: wait (without a thread) until what the request changed or
         // saw is written, with the changes of the other requests meanwhile.
         if let Some(seq) = seq

@@ -4,6 +4,9 @@
 //! Each handler parses the request first, then runs on the store as the caller
 //! ([`Service::as_caller`]), then writes the response.
 
+use std::fmt;
+use std::sync::Arc;
+
 use acs_chat_protocol::models::{
     AddChatParticipantsRequest, ChatMessageReadReceiptsCollection, ChatParticipantsCollection,
     ChatRetentionPolicy, ChatThreadsItemCollection, CreateChatThreadRequest,
@@ -31,19 +34,25 @@ use crate::store::{Caller, MessageUpdate, Patch, Store, StoreError, ThreadCursor
 impl Service {
     /// The claims of `token` when its signature is good, remembering the tokens that pass
     /// (see `verified_tokens`).
-    fn verified_claims(&self, token: &str) -> Option<TokenClaims> {
+    fn verified_claims(&self, token: &str) -> Option<Arc<TokenClaims>> {
+        let signature = token.rsplit('.').next().unwrap_or(token);
         let mut verified = self
             .verified_tokens
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(claims) = verified.get(token) {
-            return Some(claims.clone());
+        if let Some((whole, claims)) = verified.get(signature)
+            && whole == token
+        {
+            return Some(Arc::clone(claims));
         }
-        let claims = self.signer.verify(token)?;
+        let claims = Arc::new(self.signer.verify(token)?);
         if verified.len() >= VERIFIED_TOKENS_CAPACITY {
             verified.clear();
         }
-        verified.insert(token.to_owned(), claims.clone());
+        verified.insert(
+            signature.to_owned(),
+            (token.to_owned(), Arc::clone(&claims)),
+        );
         Some(claims)
     }
 
@@ -99,11 +108,21 @@ impl Service {
 }
 
 fn thread_url(ctx: &Ctx<'_>) -> String {
-    format!(
-        "{}/chat/threads/{}",
-        ctx.origin,
-        encode_path_segment(ctx.param("chatThreadId"))
-    )
+    ThreadUrl(ctx).to_string()
+}
+
+/// The URL of the request's thread, written where it is needed.
+struct ThreadUrl<'c, 'a>(&'c Ctx<'a>);
+
+impl fmt::Display for ThreadUrl<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/chat/threads/{}",
+            self.0.origin,
+            encode_path_segment(self.0.param("chatThreadId"))
+        )
+    }
 }
 
 /// `maxPageSize`: `default` when absent, else within `1..=max` (400 naming the bounds).
@@ -189,7 +208,7 @@ pub(super) fn create_thread(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes
         .as_ref()
         .map(|t| format!("{}/chat/threads/{}", ctx.origin, encode_path_segment(&t.id)))
         .unwrap_or_default();
-    Ok(with_location(json_response(201, &result), &location))
+    Ok(with_location(json_response(201, &result), location))
 }
 
 /// `GET /chat/threads`
@@ -282,10 +301,10 @@ pub(super) fn send_message(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>
     let message_id = s.as_caller(ctx, |store, caller| {
         store.send_message(caller, id, request, ctx.now)
     })?;
-    let location = format!("{}/messages/{message_id}", thread_url(ctx));
+    let location = format!("{}/messages/{message_id}", ThreadUrl(ctx));
     Ok(with_location(
         json_response(201, &SendChatMessageResult::new(message_id)),
-        &location,
+        location,
     ))
 }
 

@@ -83,7 +83,7 @@ pub(super) fn create(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>> {
             });
         }
         let location = format!("{}/identities/{}", ctx.origin, encode_path_segment(&id));
-        Ok(with_location(json_response(201, &result), &location))
+        Ok(with_location(json_response(201, &result), location))
     })
 }
 

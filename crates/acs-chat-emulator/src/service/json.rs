@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -21,11 +21,19 @@ pub(super) fn json_response<T: serde::Serialize>(status: u16, value: &T) -> Resp
 pub(super) fn json_body_response(status: u16, body: Vec<u8>) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    *response.headers_mut() = response_headers();
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     response
+}
+
+/// An empty header map with room for every header a response gets (`Content-Type`,
+/// `Location`, `Retry-After`, the request ids, `MS-CV`, and hyper's `Content-Length`), so that
+/// none of them makes it grow.
+pub(super) fn response_headers() -> HeaderMap {
+    HeaderMap::with_capacity(8)
 }
 
 /// The JSON of a `ChatMessagesCollection` (as `serde_json::to_vec` writes it) from the JSON of
@@ -56,6 +64,7 @@ pub(super) fn messages_collection_json(messages: &[Bytes], next_link: Option<&st
 pub(super) fn empty_response(status: u16) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    *response.headers_mut() = response_headers();
     response
 }
 
@@ -72,8 +81,8 @@ pub fn error_response(error: &StoreError) -> Response<Bytes> {
 }
 
 /// `response` with a `Location` header (left out when `location` is not a header value).
-pub(super) fn with_location(mut response: Response<Bytes>, location: &str) -> Response<Bytes> {
-    if let Ok(v) = HeaderValue::try_from(location) {
+pub(super) fn with_location(mut response: Response<Bytes>, location: String) -> Response<Bytes> {
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(location)) {
         response.headers_mut().insert(LOCATION, v);
     }
     response

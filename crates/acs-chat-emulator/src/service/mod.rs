@@ -13,14 +13,15 @@ mod routes;
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use acs_chat_protocol::DateTime;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HOST};
+use http::header::{AUTHORIZATION, HOST, HeaderName};
 use http::{HeaderValue, Request, Response};
 use percent_encoding::percent_decode_str;
 
@@ -84,6 +85,10 @@ const VERIFIED_TOKENS_CAPACITY: usize = 1024;
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
+const MS_CV: HeaderName = HeaderName::from_static("ms-cv");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
+
 /// The handler of one operation.
 type Handler = fn(&Service, &Ctx<'_>) -> Result<Response<Bytes>>;
 
@@ -102,8 +107,9 @@ pub struct Service {
     /// Tokens whose signature checked out, with their claims. Checking a signature depends only
     /// on the token and the signing key (fixed for the service), so a remembered result is the
     /// result `verify` would give again; revocation and expiry are checked by the store on
-    /// every request.
-    verified_tokens: Mutex<HashMap<String, TokenClaims>>,
+    /// every request. Keyed by the token's signature (its last part, so a lookup hashes a few
+    /// dozen bytes rather than the whole token), with the whole token to compare.
+    verified_tokens: Mutex<HashMap<String, (String, Arc<TokenClaims>)>>,
     /// Who hears of the changes: in-process subscribers and webhook subscriptions.
     publisher: Publisher,
     /// The database, when the emulator has a data directory. Lock order: `flushing`, then
@@ -243,7 +249,7 @@ struct Ctx<'a> {
     /// The path parameters of the route, decoded.
     params: Vec<(&'static str, Cow<'a, str>)>,
     /// `https://host:port`, for links.
-    origin: String,
+    origin: Origin<'a>,
     body: &'a [u8],
     authorization: Option<&'a HeaderValue>,
     /// The authenticated caller, for the chat routes.
@@ -253,6 +259,21 @@ struct Ctx<'a> {
     /// The latest change the request made or may have seen (persisted only): its response
     /// waits until it is written.
     seq: &'a Cell<Option<u64>>,
+}
+
+/// `https://host:port` (written out only when a response needs a link).
+#[derive(Debug, Clone, Copy)]
+struct Origin<'a> {
+    /// `https://` or `http://`.
+    scheme: &'static str,
+    authority: &'a str,
+}
+
+impl fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.scheme)?;
+        f.write_str(self.authority)
+    }
 }
 
 impl Ctx<'_> {
@@ -476,6 +497,14 @@ impl Service {
             .persisted = true;
         *self.db.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(db);
         self.signer = signer;
+    }
+
+    /// Runs `sql` on the service's database connection (see [`Db::execute_batch`]).
+    #[cfg(test)]
+    pub(crate) fn execute_sql(&self, sql: &str) {
+        if let Some(db) = &*self.lock_db() {
+            db.execute_batch(sql).expect("the statement runs");
+        }
     }
 
     fn lock_db(&self) -> MutexGuard<'_, Option<Db>> {
@@ -791,10 +820,10 @@ impl Service {
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
         let headers = response.headers_mut();
-        headers.insert("x-ms-request-id", request_id(n));
-        headers.insert("ms-cv", correlation_vector(n));
-        if let Some(v) = request.headers().get("x-ms-client-request-id") {
-            headers.insert("x-ms-client-request-id", v.clone());
+        headers.insert(REQUEST_ID, request_id(n));
+        headers.insert(MS_CV, correlation_vector(n));
+        if let Some(v) = request.headers().get(&CLIENT_REQUEST_ID) {
+            headers.insert(CLIENT_REQUEST_ID, v.clone());
         }
         response
     }
@@ -815,7 +844,7 @@ impl Service {
         let mut ctx = Ctx {
             query: parse_query(request.uri().query()),
             params: route.params,
-            origin: [scheme, authority].concat(),
+            origin: Origin { scheme, authority },
             body: request.body(),
             authorization: request.headers().get(AUTHORIZATION),
             caller: None,

@@ -123,23 +123,26 @@ pub(super) struct Matched<'a> {
 }
 
 /// The route of `method` and `path`, or `None` (404): a parameter must be a non-empty segment
-/// of valid UTF-8 once decoded.
+/// of valid UTF-8 once decoded. Literal segments are compared as sent first, and decoded only
+/// when they hold a `%`; only the parameters are decoded and kept.
 pub(super) fn find<'a>(method: &Method, path: &'a str) -> Option<Matched<'a>> {
-    let segments: Vec<Cow<'a, str>> = path
-        .strip_prefix('/')?
-        .split('/')
-        .map(|s| percent_decode_str(s).decode_utf8().ok())
-        .collect::<Option<_>>()?;
+    let rest = path.strip_prefix('/')?;
+    let count = rest.split('/').count();
     ROUTES.iter().find_map(|route| {
-        if route.method != method || route.segments.len() != segments.len() {
+        if route.method != method || route.segments.len() != count {
             return None;
         }
-        let mut params = Vec::new();
-        for (template, segment) in route.segments.iter().zip(&segments) {
+        let mut params = Vec::with_capacity(2);
+        for (template, segment) in route.segments.iter().zip(rest.split('/')) {
             match template {
-                Segment::Literal(l) if l == segment => {}
+                Segment::Literal(l) if *l == segment => {}
+                Segment::Literal(l) if segment.contains('%') => {
+                    if percent_decode_str(segment).decode_utf8().ok()? != *l {
+                        return None;
+                    }
+                }
                 Segment::Param(name) if !segment.is_empty() => {
-                    params.push((*name, segment.clone()));
+                    params.push((*name, percent_decode_str(segment).decode_utf8().ok()?));
                 }
                 _ => return None,
             }
@@ -184,6 +187,9 @@ mod tests {
         let m = find(&Method::POST, "/identities/8:acs:x/:issueAccessToken").unwrap();
         assert_eq!(m.api, Api::Identity);
         assert_eq!(m.params, [("id", Cow::Borrowed("8:acs:x"))]);
+        // A literal segment matches percent-encoded too.
+        let m = find(&Method::POST, "/identities/8%3Aacs%3Ax/%3AissueAccessToken").unwrap();
+        assert_eq!(m.params, [("id", Cow::Borrowed("8:acs:x"))]);
         for (method, path) in [
             (Method::PUT, "/chat/threads"),
             (Method::GET, "/chat/threads/"),
@@ -191,6 +197,7 @@ mod tests {
             (Method::GET, "/chat/threads/%FF"),
             (Method::GET, "chat/threads"),
             (Method::POST, "/chat/threads/t/participants/:other"),
+            (Method::POST, "/chat/threads/t/participants/%3Aother"),
         ] {
             assert!(find(&method, path).is_none(), "{method} {path}");
         }

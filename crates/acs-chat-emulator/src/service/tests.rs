@@ -1024,18 +1024,16 @@ fn a_change_the_database_refuses_is_a_500_and_undone() {
     };
     assert_eq!(send("kept").status(), 201);
 
-    let db = rusqlite::Connection::open(dir.path().join(crate::persist::DATABASE_FILE)).unwrap();
-    db.execute_batch(
+    s.execute_sql(
         "CREATE TRIGGER refuse BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-    )
-    .unwrap();
+    );
     let r = send("refused");
     assert_eq!(r.status(), 500);
     assert_eq!(body(&r)["error"]["code"], "InternalServerError");
     assert!(r.headers().get("x-ms-request-id").is_some());
     assert_eq!(listed(), ["kept"], "the refused message is undone");
 
-    db.execute_batch("DROP TRIGGER refuse;").unwrap();
+    s.execute_sql("DROP TRIGGER refuse;");
     assert_eq!(send("written").status(), 201);
     assert_eq!(listed(), ["written", "kept"]);
     drop(s);
