@@ -186,3 +186,56 @@ async fn connections_over_the_cap_are_closed_with_one_warning() {
         "{logs}"
     );
 }
+
+/// A client that reads no response body (its HTTP/2 window is 0, so no DATA frame can reach
+/// it): a small response (a send-message 201) gives its connection's response permit back as
+/// soon as it is made, so with a single permit the connection's next requests are still
+/// answered. (A large response keeps its permit until it is read: what bounds the memory a
+/// non-reading client can hold.)
+#[tokio::test]
+async fn unread_small_responses_do_not_hold_up_the_connection() {
+    let mut limits = ConnectionLimits::default();
+    limits.max_responses_per_connection = 1;
+    let h = Harness::with(Emulator::builder().http(true).connection_limits(limits)).await;
+    let (_, token) = h.user();
+    let thread = h
+        .call(&CreateChatThread::new("unread", Default::default()), &token)
+        .await
+        .unwrap()
+        .chat_thread
+        .unwrap()
+        .id;
+
+    let tcp = TcpStream::connect(h.emulator.local_addr()).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .initial_stream_window_size(0)
+            .initial_connection_window_size(0)
+            .handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut unread = Vec::new();
+    for i in 0..3 {
+        let op = SendChatMessage::new(&thread, format!("message {i}"), Default::default());
+        let request = h.request(&op, &token).map(http_body_util::Full::new);
+        let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+            .await
+            .expect("answered although the earlier bodies are unread")
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        unread.push(response);
+    }
+    // The messages were sent, as a normal client sees.
+    let page = h
+        .call(&ListChatMessages::new(&thread, Default::default()), &token)
+        .await
+        .unwrap();
+    let texts = page
+        .items
+        .iter()
+        .filter_map(|m| m.content.as_ref()?.message.clone())
+        .filter(|t| t.starts_with("message "))
+        .count();
+    assert_eq!(texts, 3);
+}
