@@ -27,6 +27,7 @@
 //! made its events, so an acknowledged change's events are never lost; the delivery worker
 //! deletes a row once its event is delivered or dead-lettered.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -440,10 +441,28 @@ impl Db {
         let Some(last) = plans.last() else {
             return Ok(Vec::new());
         };
+        // Where each thread's row is last written by a message (see [`TOUCH_THREAD`]): the
+        // earlier such writes in the batch are left out, the later ones overwrite them anyway.
+        let mut last_touch: HashMap<&str, (usize, usize)> = HashMap::new();
+        if plans.len() > 1 {
+            for (p, planned) in plans.iter().enumerate() {
+                for (o, op) in planned.ops.iter().enumerate() {
+                    if let Some(thread) = touched(op) {
+                        last_touch.insert(thread, (p, o));
+                    }
+                }
+            }
+        }
         let tx = self.conn.transaction()?;
         let mut all_rows = Vec::with_capacity(plans.len());
-        for planned in plans.iter().copied() {
-            for op in &planned.ops {
+        for (p, planned) in plans.iter().copied().enumerate() {
+            for (o, op) in planned.ops.iter().enumerate() {
+                if touched(op)
+                    .and_then(|thread| last_touch.get(thread))
+                    .is_some_and(|last| *last != (p, o))
+                {
+                    continue;
+                }
                 tx.prepare_cached(op.sql)?
                     .execute(rusqlite::params_from_iter(&op.params))?;
             }
@@ -555,6 +574,19 @@ fn write_counters(
         }
     }
     Ok(())
+}
+
+/// A message's write of its thread's row: the last message time and the next sequence
+/// number. Of a batch's writes of one thread's row only the last one is run.
+const TOUCH_THREAD: &str =
+    "UPDATE threads SET last_message_received_on = ?2, next_seq = ?3 WHERE id = ?1";
+
+/// The thread whose row `op` writes, when it is a [`TOUCH_THREAD`].
+fn touched(op: &Op) -> Option<&str> {
+    match op.params.first() {
+        Some(Value::Text(thread)) if op.sql == TOUCH_THREAD => Some(thread),
+        _ => None,
+    }
 }
 
 /// One statement of a planned write and its parameters.
@@ -724,7 +756,7 @@ fn write_change(ops: &mut Vec<Op>, store: &Store, change: &Change) -> Result<(),
             // never its properties (the thread's row was written when it was created).
             op(
                 ops,
-                "UPDATE threads SET last_message_received_on = ?2, next_seq = ?3 WHERE id = ?1",
+                TOUCH_THREAD,
                 vec![
                     text(thread_id),
                     text(thread.last_message_received_on.to_string()),
@@ -826,6 +858,60 @@ fn write_change(ops: &mut Vec<Op>, store: &Store, change: &Change) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Caller;
+    use acs_chat_protocol::models::{CreateChatThreadRequest, SendChatMessageRequest};
+
+    #[test]
+    fn a_batch_of_messages_to_one_thread_leaves_its_row_as_the_last_one_left_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path()).unwrap();
+        let mut store = Store::new("res", 3);
+        db.init(&store, b"key").unwrap();
+        let at = |s: i64| DateTime::from_unix_timestamp(1_700_000_000 + s).unwrap();
+        let caller = Caller::new(store.create_user(), vec!["chat".into()]);
+        let thread = store
+            .create_thread(&caller, CreateChatThreadRequest::new("t"), None, at(0))
+            .unwrap()
+            .chat_thread
+            .unwrap()
+            .id;
+        let planned = |store: &mut Store| {
+            let changes = store.take_changes();
+            plan(store, &changes, &[], &[]).unwrap()
+        };
+        let mut plans = vec![planned(&mut store)];
+        // Three messages, each its own plan, all in one batch.
+        for i in 1..=3 {
+            store
+                .send_message(
+                    &caller,
+                    &thread,
+                    SendChatMessageRequest::new(format!("m{i}")),
+                    at(i),
+                )
+                .unwrap();
+            plans.push(planned(&mut store));
+        }
+        let touches = plans
+            .iter()
+            .flat_map(|p| &p.ops)
+            .filter(|op| touched(op) == Some(thread.as_str()))
+            .count();
+        // (Creating the thread added a system message too.)
+        assert!(
+            touches >= 3,
+            "each message plans its thread's row: {touches}"
+        );
+        db.write_batch(&plans.iter().collect::<Vec<_>>()).unwrap();
+        drop(db);
+
+        let loaded = Db::open(dir.path()).unwrap().load().unwrap().unwrap();
+        let (a, b) = (&store.threads[&thread], &loaded.store.threads[&thread]);
+        assert_eq!(b.last_message_received_on, at(3));
+        assert_eq!(b.last_message_received_on, a.last_message_received_on);
+        assert_eq!(b.next_seq, a.next_seq);
+        assert_eq!(b.messages.len(), a.messages.len());
+    }
 
     #[test]
     fn a_version_1_database_gets_the_outbox() {
