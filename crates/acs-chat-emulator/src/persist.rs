@@ -14,9 +14,7 @@
 //! and those that may have seen it, are answered 500. On start, `Db::load` reads everything
 //! back.
 //!
-//! The emulator holds the database's lock while it runs (exclusive locking mode): a second
-//! emulator on the same data directory is refused. Tables (inspect them with
-//! `sqlite3 <data dir>/emulator.sqlite3 .tables` once the emulator has stopped): `meta` (resource
+//! Tables (inspect them with `sqlite3 <data dir>/emulator.sqlite3 .tables`): `meta` (resource
 //! id, id counters, the token signing key), `users`, `tokens` (a revoked token's row is
 //! deleted), `threads`, `deleted_threads`, `deleted_thread_listings` (what thread lists still
 //! show of a deleted thread), `participants`, `messages`, `read_receipts`,
@@ -181,8 +179,8 @@ impl fmt::Debug for Db {
 }
 
 impl Db {
-    /// Runs `sql` on the emulator's own connection (which holds the database's lock), for
-    /// tests that change the database under a running service.
+    /// Runs `sql` on the emulator's own connection, for tests that change the database under
+    /// a running service.
     #[cfg(test)]
     pub(crate) fn execute_batch(&self, sql: &str) -> Result<(), PersistError> {
         Ok(self.conn.execute_batch(sql)?)
@@ -194,25 +192,7 @@ impl Db {
             .map_err(|e| PersistError(format!("{}: {e}", dir.display())))?;
         let path = dir.join(DATABASE_FILE);
         let conn = Connection::open(&path)?;
-        // The emulator is the database's only user: in exclusive locking mode SQLite takes
-        // the file's lock once and keeps it, instead of locking and unlocking it (fcntl) and
-        // sharing the WAL index through a memory-mapped file for every transaction. Set
-        // before the first access in WAL mode, so the shared-memory index is never made
-        // (https://www.sqlite.org/pragma.html#pragma_locking_mode). A second emulator on the
-        // same directory is refused ("database is locked") instead of sharing it.
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-        // Nobody else may take the lock: waiting for it would only delay the refusal.
-        conn.busy_timeout(std::time::Duration::ZERO)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                    PersistError(format!(
-                        "{}: the database is in use by another emulator (one data directory serves one emulator at a time)",
-                        path.display()
-                    ))
-                }
-                _ => e.into(),
-            })?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

@@ -193,26 +193,6 @@ async fn a_restart_on_the_same_directory_serves_the_same_state() {
 }
 
 #[tokio::test]
-async fn a_second_emulator_on_the_same_directory_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = persistent(dir.path()).await;
-    let error = Emulator::builder()
-        .data_dir(dir.path())
-        .start()
-        .await
-        .unwrap_err();
-    assert!(
-        error.to_string().contains("in use by another emulator"),
-        "{error}"
-    );
-    // The first one is unharmed, and once it has stopped the directory can be used again.
-    let (_user, token) = first.emulator.create_user_and_token().unwrap();
-    assert!(!token.is_empty());
-    first.emulator.shutdown().await;
-    persistent(dir.path()).await.emulator.shutdown().await;
-}
-
-#[tokio::test]
 async fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     persistent(dir.path()).await.emulator.shutdown().await;
