@@ -39,8 +39,15 @@ const VARIANTS: [(&str, &[&str]); 4] = [
 ];
 
 /// The emulator variants (send-message), next to acs-chat against the canned server (the
-/// first table's row).
-const EMULATOR: [Run; 2] = [
+/// first table's row) and against the canned server shaped like the service (what section 4
+/// compares the emulator with).
+const EMULATOR: [Run; 3] = [
+    Run {
+        op: SEND,
+        http1: false,
+        label: "acs-chat → canned server with the service's headers and an emulator token (the emulator's baseline)",
+        flags: &["--service-shape"],
+    },
     Run {
         op: SEND,
         http1: false,
