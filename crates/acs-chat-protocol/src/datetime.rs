@@ -215,7 +215,50 @@ impl FromStr for DateTime {
 
 impl Serialize for DateTime {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        // Written out whole first, so that a serializer gets one string (serde_json escapes
+        // every piece `collect_str` hands it, here eight of them).
+        let mut text = Formatted::default();
+        match fmt::write(&mut text, format_args!("{self}")) {
+            Ok(()) => serializer.serialize_str(text.as_str()),
+            Err(_) => serializer.collect_str(self),
+        }
+    }
+}
+
+/// The longest text `Display` writes: `YYYY-MM-DDTHH:MM:SS.fffffffffZ`.
+const FORMATTED_LEN: usize = 30;
+
+/// A date-time's text, on the stack.
+struct Formatted {
+    buf: [u8; FORMATTED_LEN],
+    len: usize,
+}
+
+impl Default for Formatted {
+    fn default() -> Self {
+        Self {
+            buf: [0; FORMATTED_LEN],
+            len: 0,
+        }
+    }
+}
+
+impl Formatted {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for Formatted {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -240,6 +283,21 @@ impl<'de> Deserialize<'de> for DateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serializes_as_its_display_text_up_to_the_longest() {
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "2020-06-25T17:44:37.683Z",
+            "2020-06-25T17:44:37.000000001Z",
+            "9999-12-31T23:59:59.999999999Z",
+        ] {
+            let t = DateTime::parse(text).unwrap();
+            assert_eq!(t.to_string(), text);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{text}\""));
+        }
+        assert_eq!("9999-12-31T23:59:59.999999999Z".len(), FORMATTED_LEN);
+    }
 
     #[test]
     fn from_system_time_on_both_sides_of_the_epoch() {
