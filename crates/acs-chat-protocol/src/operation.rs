@@ -198,12 +198,11 @@ impl<'a> RequestBuilder<'a> {
 
     /// A JSON body.
     pub(crate) fn json<T: serde::Serialize + ?Sized>(&mut self, body: &T) -> Result<(), Error> {
-        // Most bodies are small; starting at 256 bytes saves the first few regrowths.
-        let mut bytes = Vec::with_capacity(256);
-        serde_json::to_writer(&mut bytes, body).map_err(|e| {
+        let mut writer = BodyWriter::new();
+        serde_json::to_writer(&mut writer, body).map_err(|e| {
             Error::invalid_argument(format!("request body does not serialize: {e}"))
         })?;
-        self.bytes(Bytes::from(bytes));
+        self.bytes(writer.into_bytes());
         Ok(())
     }
 
@@ -219,8 +218,14 @@ impl<'a> RequestBuilder<'a> {
 
     /// Adds the api-version and the URI.
     pub(crate) fn finish(mut self) -> Result<Request<Bytes>, Error> {
-        let api_version = self.ctx.api_version().clone();
-        self.query("api-version", Some(&api_version.as_str()));
+        let ctx = self.ctx;
+        let api_version = ctx.api_version().as_str();
+        self.path_and_query.push_str(if self.in_query {
+            "&api-version="
+        } else {
+            "?api-version="
+        });
+        push_query_value(&mut self.path_and_query, api_version);
         let uri = self
             .ctx
             .endpoint()
@@ -228,6 +233,61 @@ impl<'a> RequestBuilder<'a> {
             .map_err(|e| Error::invalid_argument(format!("cannot build the request URL: {e}")))?;
         *self.request.uri_mut() = uri;
         Ok(self.request)
+    }
+}
+
+/// Where a JSON body is written: on the stack while it is small (most bodies are), so the body
+/// is one allocation of its exact size (a `Vec` with room to spare would take a second one, for
+/// the `Bytes` that shares it); a larger body moves to a `Vec`.
+struct BodyWriter {
+    len: usize,
+    inline: [u8; BodyWriter::INLINE],
+    spilled: Vec<u8>,
+}
+
+impl BodyWriter {
+    const INLINE: usize = 512;
+
+    fn new() -> Self {
+        Self {
+            len: 0,
+            inline: [0; Self::INLINE],
+            spilled: Vec::new(),
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        if self.spilled.capacity() == 0 {
+            Bytes::copy_from_slice(&self.inline[..self.len])
+        } else {
+            Bytes::from(self.spilled)
+        }
+    }
+}
+
+impl std::io::Write for BodyWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.spilled.capacity() == 0 {
+            if let Some(room) = self.inline.get_mut(self.len..self.len + buf.len()) {
+                room.copy_from_slice(buf);
+                self.len += buf.len();
+                return Ok(());
+            }
+            self.spilled = Vec::with_capacity((2 * (self.len + buf.len())).max(4 * Self::INLINE));
+            self.spilled.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.spilled.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -294,4 +354,44 @@ pub(crate) fn parse_image(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     Ok(ChatImage::new(content_type, response.into_body()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_small_and_large_are_what_serde_json_writes() {
+        for len in [0, 10, 400, 511, 512, 513, 5_000, 100_000] {
+            let body = serde_json::json!({ "content": "é\"x".repeat(len / 4), "n": len });
+            let mut writer = BodyWriter::new();
+            serde_json::to_writer(&mut writer, &body).unwrap();
+            assert_eq!(
+                writer.into_bytes(),
+                serde_json::to_vec(&body).unwrap(),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reused_uri_is_the_one_for_the_same_endpoint_and_path() {
+        let a = Endpoint::parse("https://a.example").unwrap();
+        let b = Endpoint::parse("http://a.example").unwrap();
+        let c = Endpoint::parse("https://c.example:8443/prefix").unwrap();
+        let uri = |e: &Endpoint, path: &str| {
+            let mut pq = e.start_path(0);
+            pq.push_str(path);
+            e.uri_for(pq).unwrap().to_string()
+        };
+        for _ in 0..2 {
+            assert_eq!(uri(&a, "/x?v=1"), "https://a.example/x?v=1");
+            assert_eq!(uri(&a, "/x?v=1"), "https://a.example/x?v=1");
+            assert_eq!(uri(&b, "/x?v=1"), "http://a.example/x?v=1");
+            assert_eq!(uri(&c, "/x?v=1"), "https://c.example:8443/prefix/x?v=1");
+            assert_eq!(uri(&a, "/x?v=2"), "https://a.example/x?v=2");
+            assert_eq!(uri(&a.clone(), "/x?v=2"), "https://a.example/x?v=2");
+            assert_eq!(uri(&a, "/x"), "https://a.example/x");
+        }
+    }
 }
