@@ -60,6 +60,8 @@ impl Config {
                  (call allow_insecure_http(true) for a local emulator)"
             )));
         }
+        // The default runtime's clock is the system clock, which is then read directly.
+        let system_clock = self.runtime.is_none();
         let runtime = self.runtime.clone().or_else(default_runtime).ok_or_else(|| {
             Error::invalid_argument(
                 "no async runtime: enable the `tokio` feature (on by default) or call .runtime(…)",
@@ -81,7 +83,7 @@ impl Config {
             None => default_transport(&self)?,
         };
         if let Auth::Bearer(credential) = &auth {
-            credential.bind_runtime(&runtime)?;
+            credential.bind_runtime(&runtime, system_clock)?;
         }
         Ok(Pipeline {
             transport,
@@ -91,6 +93,7 @@ impl Config {
             attempt_timeout: self.attempt_timeout,
             user_agent: user_agent(self.application_id.as_deref())?,
             runtime,
+            system_clock,
         })
     }
 }

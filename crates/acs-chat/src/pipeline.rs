@@ -18,7 +18,7 @@ use tracing::Instrument as _;
 
 use crate::credential::CommunicationTokenCredential;
 use crate::retry::{Decision, Outcome, RetryOptions, Stop, decide};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, unix_nanos};
 use crate::{Error, ErrorKind};
 
 /// The header that carries the client request id.
@@ -88,6 +88,13 @@ pub(crate) struct Pipeline {
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) user_agent: HeaderValue,
     pub(crate) runtime: Arc<dyn Runtime>,
+    /// Whether `runtime`'s clock is the system clock (the default runtime's), read directly.
+    pub(crate) system_clock: bool,
+}
+
+/// The time from `started` to `now` (nanoseconds since the epoch); zero when the clock went back.
+fn since(started: i128, now: i128) -> Duration {
+    Duration::from_nanos(u64::try_from(now.saturating_sub(started).max(0)).unwrap_or(u64::MAX))
 }
 
 impl fmt::Debug for Pipeline {
@@ -153,8 +160,6 @@ impl Pipeline {
             request_id = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        let request_id = HeaderValue::from_str(client_request_id)
-            .map_err(|_| Error::invalid_argument("bad client request id"))?;
         let mut summary = (!span.is_disabled()).then(|| Summary {
             started: self.runtime.now(),
             attempts: 0,
@@ -162,7 +167,7 @@ impl Pipeline {
             request_id: None,
         });
         let result = self
-            .attempts(op, request_id, summary.as_mut())
+            .attempts(op, client_request_id, summary.as_mut())
             .instrument(span.clone())
             .await
             .map_err(|e| e.with_operation(info.id));
@@ -190,14 +195,16 @@ impl Pipeline {
     async fn attempts<O: Operation + Sync>(
         &self,
         op: &O,
-        request_id: HeaderValue,
+        client_request_id: &str,
         mut summary: Option<&mut Summary>,
     ) -> Result<O::Output, Error> {
         let info = op.info();
         let idempotency = op.idempotency();
         let runtime = &*self.runtime;
-        // The clock is read when the call starts, before each retry and when a call fails.
-        let started = runtime.now();
+        // The clock is read when the call starts, before each retry and when a call fails; the
+        // start as nanoseconds since the epoch, which the default runtime's clock gives without
+        // calendar arithmetic.
+        let started = unix_nanos(runtime, self.system_clock);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -205,8 +212,12 @@ impl Pipeline {
                 summary.attempts = attempt;
             }
             let mut request = op.build_request(&self.ctx)?;
+            // Made for each attempt: a clone of a header value made from a string would be
+            // another allocation anyway (its bytes are shared on the first clone).
+            let request_id = HeaderValue::from_str(client_request_id)
+                .map_err(|_| Error::invalid_argument("bad client request id"))?;
             let headers = request.headers_mut();
-            headers.insert(CLIENT_REQUEST_ID, request_id.clone());
+            headers.insert(CLIENT_REQUEST_ID, request_id);
             headers.insert(USER_AGENT, self.user_agent.clone());
             let waited = self.authenticate(&mut request).await?;
             // The first attempt starts at `started`, unless it waited for a token refresh,
@@ -214,7 +225,7 @@ impl Pipeline {
             let elapsed = if attempt == 1 && !waited {
                 Duration::ZERO
             } else {
-                runtime.now().saturating_duration_since(started)
+                since(started, unix_nanos(runtime, self.system_clock))
             };
             tracing::debug!(
                 attempt,
@@ -295,7 +306,7 @@ impl Pipeline {
                 idempotency,
                 &self.retry,
                 now,
-                now.saturating_duration_since(started),
+                since(started, now.unix_timestamp_nanos()),
                 self.retry.jitter_sample(),
             );
             match decision {
