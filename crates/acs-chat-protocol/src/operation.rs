@@ -198,11 +198,10 @@ impl<'a> RequestBuilder<'a> {
 
     /// A JSON body.
     pub(crate) fn json<T: serde::Serialize + ?Sized>(&mut self, body: &T) -> Result<(), Error> {
-        let mut writer = BodyWriter::new();
-        serde_json::to_writer(&mut writer, body).map_err(|e| {
+        let body = json_body(body).map_err(|e| {
             Error::invalid_argument(format!("request body does not serialize: {e}"))
         })?;
-        self.bytes(writer.into_bytes());
+        self.bytes(body);
         Ok(())
     }
 
@@ -236,59 +235,31 @@ impl<'a> RequestBuilder<'a> {
     }
 }
 
-/// Where a JSON body is written: on the stack while it is small (most bodies are), so the body
-/// is one allocation of its exact size (a `Vec` with room to spare would take a second one, for
-/// the `Bytes` that shares it); a larger body moves to a `Vec`.
-struct BodyWriter {
-    len: usize,
-    inline: [u8; BodyWriter::INLINE],
-    spilled: Vec<u8>,
+/// Bodies up to this size are copied out of the thread's spare buffer (see [`json_body`]);
+/// larger ones take the buffer with them.
+const COPIED_BODY: usize = 4096;
+
+thread_local! {
+    /// The buffer JSON bodies are written in, kept from one request to the next.
+    static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-impl BodyWriter {
-    const INLINE: usize = 512;
-
-    fn new() -> Self {
-        Self {
-            len: 0,
-            inline: [0; Self::INLINE],
-            spilled: Vec::new(),
-        }
+/// `body` as JSON. Written in the thread's spare buffer and, when small (most bodies are),
+/// copied out once at its exact size: one allocation, where a `Vec` with room to spare becomes
+/// a `Bytes` with a second one (the shared header that keeps its capacity).
+fn json_body<T: serde::Serialize + ?Sized>(body: &T) -> Result<Bytes, serde_json::Error> {
+    let mut buffer = BODY.try_with(|b| b.take()).unwrap_or_default();
+    buffer.clear();
+    buffer.reserve(256);
+    let written = serde_json::to_writer(&mut buffer, body);
+    if written.is_ok() && buffer.len() > COPIED_BODY {
+        return Ok(Bytes::from(buffer));
     }
-
-    fn into_bytes(self) -> Bytes {
-        if self.spilled.capacity() == 0 {
-            Bytes::copy_from_slice(&self.inline[..self.len])
-        } else {
-            Bytes::from(self.spilled)
-        }
+    let bytes = written.map(|()| Bytes::copy_from_slice(&buffer));
+    if buffer.capacity() <= 4 * COPIED_BODY {
+        let _ = BODY.try_with(|b| b.replace(buffer));
     }
-}
-
-impl std::io::Write for BodyWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.write_all(buf)?;
-        Ok(buf.len())
-    }
-
-    #[inline]
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if self.spilled.capacity() == 0 {
-            if let Some(room) = self.inline.get_mut(self.len..self.len + buf.len()) {
-                room.copy_from_slice(buf);
-                self.len += buf.len();
-                return Ok(());
-            }
-            self.spilled = Vec::with_capacity((2 * (self.len + buf.len())).max(4 * Self::INLINE));
-            self.spilled.extend_from_slice(&self.inline[..self.len]);
-        }
-        self.spilled.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    bytes
 }
 
 /// A `fmt::Write` that percent-encodes what is written as a query value.
@@ -362,12 +333,10 @@ mod tests {
 
     #[test]
     fn bodies_small_and_large_are_what_serde_json_writes() {
-        for len in [0, 10, 400, 511, 512, 513, 5_000, 100_000] {
+        for len in [0, 10, 400, 4_000, 4_096, 5_000, 100_000, 10] {
             let body = serde_json::json!({ "content": "é\"x".repeat(len / 4), "n": len });
-            let mut writer = BodyWriter::new();
-            serde_json::to_writer(&mut writer, &body).unwrap();
             assert_eq!(
-                writer.into_bytes(),
+                json_body(&body).unwrap(),
                 serde_json::to_vec(&body).unwrap(),
                 "{len}"
             );
