@@ -384,7 +384,7 @@ fn hyper_transport_client(
     .retry(RetryOptions::default().max_elapsed(max_elapsed));
     let builder = if given {
         builder.transport(
-            acs_chat_transport::HyperTransport::builder()
+            HyperTransport::builder()
                 .allow_http(true)
                 .request_timeout(request_timeout)
                 .build()
