@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -118,8 +118,6 @@ pub struct Service {
     /// Held by whoever writes the pending changes (one writer at a time, so batches are
     /// written in the order they were made).
     flushing: Mutex<()>,
-    /// A blocking task is writing the pending changes, or about to (see [`Self::written`]).
-    writer_scheduled: AtomicBool,
     /// How far the changes made are written (see [`Durable`]).
     durable: watch::Sender<Durable>,
 }
@@ -395,7 +393,6 @@ impl Service {
             publisher: Publisher::default(),
             db: Mutex::new(None),
             flushing: Mutex::new(()),
-            writer_scheduled: AtomicBool::new(false),
             durable: watch::channel(Durable::default()).0,
         }
     }
@@ -523,6 +520,26 @@ impl Service {
         self.write_pending();
     }
 
+    /// [`Self::flush`] unless someone else is writing: whether this call wrote.
+    fn try_flush(&self) -> bool {
+        let mut wrote = false;
+        loop {
+            let flushing = match self.flushing.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return wrote,
+            };
+            self.write_pending();
+            drop(flushing);
+            wrote = true;
+            // A change queued by a caller that found this one writing, after it last
+            // looked: that caller waits to hear of it, so it is written here.
+            if self.lock_state().pending.is_empty() {
+                return wrote;
+            }
+        }
+    }
+
     /// Writes the pending changes, batch after batch, until none is left (with `flushing`
     /// held).
     fn write_pending(&self) {
@@ -596,35 +613,21 @@ impl Service {
         self.outcome(seq).unwrap_or(false)
     }
 
-    /// [`Self::wait_written`] for the server: waits, without holding its thread, to hear that
-    /// its change is written. The writing is done by one blocking task at a time, started by
-    /// the first request that finds none, which writes batch after batch until nothing is
-    /// pending (every change queued while a batch is written goes in the next one): SQLite's
-    /// work never blocks a runtime thread, which goes on serving requests meanwhile, and so
-    /// queues more changes for the next batch.
-    pub(crate) async fn written(self: &Arc<Self>, seq: u64) -> bool {
+    /// [`Self::wait_written`] for the server: a request writes the pending changes itself
+    /// when nobody is writing (every change queued meanwhile goes in the same transaction),
+    /// else waits without holding its thread to hear that its change is written.
+    pub(crate) async fn written(&self, seq: u64) -> bool {
+        if self.outcome(seq).is_none() {
+            // Let the other requests ready on this thread queue their changes first: they
+            // go in the same transaction.
+            tokio::task::yield_now().await;
+        }
         let mut rx = self.durable.subscribe();
         loop {
             if let Some(ok) = self.outcome(seq) {
                 return ok;
             }
-            if !self.writer_scheduled.swap(true, Ordering::AcqRel) {
-                let service = Arc::clone(self);
-                tokio::task::spawn_blocking(move || {
-                    loop {
-                        service.flush();
-                        service.writer_scheduled.store(false, Ordering::Release);
-                        // A change queued after the last batch by a request that saw this
-                        // task scheduled: written here unless another task took over.
-                        if service.lock_state().pending.is_empty()
-                            || service.writer_scheduled.swap(true, Ordering::AcqRel)
-                        {
-                            return;
-                        }
-                    }
-                });
-            }
-            if rx.changed().await.is_err() {
+            if !self.try_flush() && rx.changed().await.is_err() {
                 return false;
             }
         }
