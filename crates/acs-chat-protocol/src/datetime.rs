@@ -176,9 +176,14 @@ impl DateTime {
 
 impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = nanosecond_digits(self.0.nanosecond());
-        let digits = std::str::from_utf8(&digits).unwrap_or_default();
-        self.write_with_fraction(f, digits.trim_end_matches('0'))
+        match self.formatted() {
+            Some(text) => f.write_str(text.as_str()),
+            None => {
+                let digits = nanosecond_digits(self.0.nanosecond());
+                let digits = std::str::from_utf8(&digits).unwrap_or_default();
+                self.write_with_fraction(f, digits.trim_end_matches('0'))
+            }
+        }
     }
 }
 
@@ -215,13 +220,26 @@ impl FromStr for DateTime {
 
 impl Serialize for DateTime {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Written out whole first, so that a serializer gets one string (serde_json escapes
-        // every piece `collect_str` hands it, here eight of them).
-        let mut text = Formatted::default();
-        match fmt::write(&mut text, format_args!("{self}")) {
-            Ok(()) => serializer.serialize_str(text.as_str()),
-            Err(_) => serializer.collect_str(self),
+        // One string (serde_json escapes every piece `collect_str` hands it).
+        match self.formatted() {
+            Some(text) => serializer.serialize_str(text.as_str()),
+            None => serializer.collect_str(self),
         }
+    }
+}
+
+impl DateTime {
+    /// The text `Display` writes (UTC with `Z`, the fraction without trailing zeros), by the
+    /// `time` crate's RFC 3339 formatter, on the stack: a third of the instructions of the
+    /// `fmt` machinery. `None` if it could not be written (not for a date-time in the years
+    /// this type holds).
+    fn formatted(&self) -> Option<Formatted> {
+        let mut text = Formatted::default();
+        let mut out = &mut text.buf[..];
+        self.0.format_into(&mut out, &Rfc3339).ok()?;
+        let left = out.len();
+        text.len = FORMATTED_LEN - left;
+        Some(text)
     }
 }
 
@@ -247,18 +265,6 @@ impl Formatted {
     fn as_str(&self) -> &str {
         // Only whole `str`s are written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-}
-
-impl fmt::Write for Formatted {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 
