@@ -4,8 +4,9 @@
 //!    requests, both to a canned HTTPS server on 127.0.0.1, at 1, 16 and 64 requests in flight.
 //! 3. Paging memory: the peak resident memory of listing 500 pages of 200 messages through the
 //!    pager, streaming (count only) and collecting, each in a child process.
-//! 4. Emulator: acs-chat against the in-process emulator and against the canned server, at
-//!    64 in flight.
+//! 4. Emulator: acs-chat against the in-process emulator and against the canned server
+//!    answering with the service's headers to a client holding an emulator token
+//!    (`server::Shape::Service`), at 64 in flight.
 //!
 //! The Markdown goes to stdout, progress to stderr. Every figure that matters is a ratio of
 //! two measurements taken in the same run, alternated round by round. `--quick` (CI's smoke
