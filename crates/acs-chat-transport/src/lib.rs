@@ -73,6 +73,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -103,6 +104,17 @@ pub trait Transport: Send + Sync {
         &self,
         request: Request<Bytes>,
     ) -> impl Future<Output = Result<Response<Bytes>, TransportError>> + Send;
+
+    /// The longest one exchange can take: every [`send`](Self::send) future ends, with a
+    /// [`Timeout`](TransportErrorKind::Timeout) error at the latest, within this long of its
+    /// first poll, timed by the Tokio runtime it runs on. `None` (the default) when the
+    /// transport does not bound it.
+    ///
+    /// A caller that races `send` against a Tokio timer of its own can leave that timer out
+    /// when it is no shorter, saving a timer per request (the acs-chat client does).
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 impl<F, Fut> Transport for F
@@ -125,6 +137,10 @@ impl<T: Transport + ?Sized> Transport for Arc<T> {
     ) -> impl Future<Output = Result<Response<Bytes>, TransportError>> + Send {
         (**self).send(request)
     }
+
+    fn timeout(&self) -> Option<Duration> {
+        (**self).timeout()
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +161,9 @@ mod tests {
         assert_transport(&echo);
         assert_transport(&Arc::new(echo));
         assert_transport(&Arc::new(Arc::new(closure)));
+        // A closure does not bound an exchange by itself.
+        assert_eq!(closure.timeout(), None);
+        assert_eq!(Arc::new(echo).timeout(), None);
     }
 }
 

@@ -404,6 +404,9 @@ async fn a_server_that_never_answers_trips_the_request_timeout() {
         .request_timeout(request_timeout)
         .build()
         .unwrap();
+    // The bound it declares is the one that ends the exchange (also through an `Arc`).
+    assert_eq!(transport.timeout(), Some(request_timeout));
+    assert_eq!(Arc::new(transport.clone()).timeout(), Some(request_timeout));
 
     let err = send_err_within(request_timeout * 10, &transport, &server.https("/")).await;
     assert_eq!(err.kind(), TransportErrorKind::Timeout, "{err:?}");

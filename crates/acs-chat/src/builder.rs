@@ -19,7 +19,7 @@ pub(crate) struct Config {
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) application_id: Option<String>,
     pub(crate) transport: Option<Arc<dyn DynTransport>>,
-    /// The request timeout of a `HyperTransport` given as `transport`.
+    /// The [`Transport::timeout`](crate::Transport::timeout) of the transport given as `transport`.
     pub(crate) transport_timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) request_timeout: Option<Duration>,
@@ -121,8 +121,8 @@ fn default_transport(config: &Config) -> Result<(Arc<dyn DynTransport>, Option<D
         })?;
     }
     let transport = builder.build()?;
-    let timeout = transport.request_timeout();
-    Ok((Arc::new(transport), Some(timeout)))
+    let timeout = crate::Transport::timeout(&transport);
+    Ok((Arc::new(transport), timeout))
 }
 
 #[cfg(not(feature = "hyper"))]
@@ -132,32 +132,13 @@ fn default_transport(_config: &Config) -> Result<(Arc<dyn DynTransport>, Option<
     ))
 }
 
-/// The request timeout of `transport` when it is a `HyperTransport` (or one in an `Arc`), which
-/// ends every exchange by itself within that long, on tokio's clock (see `Pipeline::send`).
-pub(crate) fn own_timeout<T: 'static>(transport: &T) -> Option<Duration> {
-    #[cfg(feature = "hyper")]
-    {
-        use acs_chat_transport::HyperTransport;
-        let any: &dyn std::any::Any = transport;
-        if let Some(t) = any.downcast_ref::<HyperTransport>() {
-            return Some(t.request_timeout());
-        }
-        if let Some(t) = any.downcast_ref::<Arc<HyperTransport>>() {
-            return Some(t.request_timeout());
-        }
-    }
-    #[cfg(not(feature = "hyper"))]
-    let _ = transport;
-    None
-}
-
 /// The setters every builder shares (on a `config: Config` field).
 macro_rules! config_setters {
     () => {
         /// Sends requests with `transport` (any [`Transport`](crate::Transport), e.g. a closure)
         /// instead of the default hyper + rustls one. The client's type does not change.
         pub fn transport(mut self, transport: impl crate::Transport + 'static) -> Self {
-            self.config.transport_timeout = crate::builder::own_timeout(&transport);
+            self.config.transport_timeout = crate::Transport::timeout(&transport);
             self.config.transport = Some(std::sync::Arc::new(transport));
             self
         }

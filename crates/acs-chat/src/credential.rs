@@ -12,7 +12,7 @@ use futures::channel::oneshot;
 use futures::future::{BoxFuture, Either, Shared};
 
 use crate::Error;
-use crate::runtime::{Runtime, system_now, system_unix_nanos};
+use crate::runtime::{Runtime, system_now, system_unix_nanos, unix_nanos};
 
 /// A token with less life than this left is refreshed before it is used.
 pub const ON_DEMAND_REFRESH_WINDOW: Duration = Duration::from_secs(2 * 60);
@@ -139,10 +139,11 @@ impl State {
 
     /// [`State::now`] as nanoseconds since the Unix epoch.
     fn now_nanos(&self) -> i128 {
-        match &self.runtime {
-            Some(runtime) if self.runtime_clock => runtime.now().unix_timestamp_nanos(),
-            _ => system_unix_nanos(),
-        }
+        self.runtime
+            .as_deref()
+            .map_or_else(system_unix_nanos, |runtime| {
+                unix_nanos(runtime, !self.runtime_clock)
+            })
     }
 
     /// Keeps `token`, and until when it is usable: while it has at least

@@ -86,7 +86,7 @@ pub(crate) fn user_agent(application_id: Option<&str>) -> Result<HeaderValue, Er
 /// Everything a client needs to run operations; shared by a client and its clones.
 pub(crate) struct Pipeline {
     pub(crate) transport: Arc<dyn DynTransport>,
-    /// The transport's own request timeout when it is a `HyperTransport`, and the pipeline's
+    /// The transport's own bound on an exchange ([`Transport::timeout`]), when the pipeline's
     /// timers run on the same clock (the default runtime's): see [`Pipeline::send`].
     pub(crate) transport_timeout: Option<Duration>,
     pub(crate) ctx: RequestContext,
@@ -360,11 +360,11 @@ impl Pipeline {
 
     /// Sends one request, bounded by the attempt timeout and what is left of the deadline.
     ///
-    /// One timer per request where two would race to the same end: when the transport is a
-    /// `HyperTransport` (the default one, or one given to `.transport(…)`) that ends an exchange
-    /// by its own request timeout no later than this limit, on the same clock (the default
-    /// runtime's), the pipeline sets no timer. At a tie the transport's timeout is what ended the request
-    /// before too: both timers fired in the same tick, and the transport's, polled first, won.
+    /// One timer per request where two would race to the same end: when the transport ends an
+    /// exchange by itself ([`Transport::timeout`], e.g. `HyperTransport`'s request timeout) no
+    /// later than this limit, on the same clock (the default runtime's), the pipeline sets no
+    /// timer. At a tie the transport's timeout is what ended the request before too: both
+    /// timers fired in the same tick, and the transport's, polled first, won.
     /// Otherwise the timer starts once the transport has been polled and is still pending, so a
     /// transport that answers at once needs none.
     async fn send(&self, request: Request<Bytes>, elapsed: Duration) -> Sent {

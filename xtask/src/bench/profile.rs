@@ -242,11 +242,7 @@ fn syscalls(bench: &Path, run: &Run, current_thread: bool) -> anyhow::Result<Sys
         let mut cmd = Command::new("strace");
         cmd.args(["-f", "-c", "-o"]).arg(&out).arg(bench);
         drive_args(&mut cmd, run, requests, current_thread);
-        run_quietly(cmd)?;
-        let text =
-            std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
-        let _ = std::fs::remove_file(&out);
-        parse_strace(&text)
+        parse_strace(&output_of(cmd, &out)?)
     };
     let n = STRACE_REQUESTS;
     let (short, long) = (count(n)?, count(2 * n)?);
@@ -273,11 +269,7 @@ fn instructions(bench: &Path, run: &Run) -> anyhow::Result<f64> {
             .arg(format!("--callgrind-out-file={}", out.display()))
             .arg(bench);
         drive_args(&mut cmd, run, requests, true);
-        run_quietly(cmd)?;
-        let text =
-            std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
-        let _ = std::fs::remove_file(&out);
-        parse_callgrind_total(&text)
+        parse_callgrind_total(&output_of(cmd, &out)?)
     };
     let n = CALLGRIND_REQUESTS;
     let (short, long) = (count(n)?, count(2 * n)?);
@@ -294,6 +286,15 @@ fn drive_args(cmd: &mut Command, run: &Run, requests: u64, current_thread: bool)
     if current_thread {
         cmd.arg("--current-thread");
     }
+}
+
+/// Runs `cmd` (a tool writing its figures to `out`) and returns what it wrote there.
+fn output_of(cmd: Command, out: &Path) -> anyhow::Result<String> {
+    run_quietly(cmd)?;
+    let text =
+        std::fs::read_to_string(out).with_context(|| format!("reading {}", out.display()))?;
+    let _ = std::fs::remove_file(out);
+    Ok(text)
 }
 
 fn run_quietly(mut cmd: Command) -> anyhow::Result<()> {

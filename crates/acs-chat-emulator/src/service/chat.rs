@@ -25,7 +25,7 @@ use super::json::{
     metadata_patch, optional_string, parse_json, parse_object, with_location,
 };
 use super::{
-    Ctx, DEFAULT_PAGE_SIZE, DEFAULT_PARTICIPANT_PAGE_SIZE, Result, Service,
+    Ctx, DEFAULT_PAGE_SIZE, DEFAULT_PARTICIPANT_PAGE_SIZE, Origin, Result, Service,
     VERIFIED_TOKENS_CAPACITY,
 };
 use crate::identity::TokenClaims;
@@ -108,19 +108,32 @@ impl Service {
 }
 
 fn thread_url(ctx: &Ctx<'_>) -> String {
-    ThreadUrl(ctx).to_string()
+    ThreadUrl::of(ctx).to_string()
 }
 
-/// The URL of the request's thread, written where it is needed.
-struct ThreadUrl<'c, 'a>(&'c Ctx<'a>);
+/// The URL of a thread, written where it is needed.
+struct ThreadUrl<'a> {
+    origin: Origin<'a>,
+    id: &'a str,
+}
 
-impl fmt::Display for ThreadUrl<'_, '_> {
+impl<'a> ThreadUrl<'a> {
+    /// The request's thread.
+    fn of(ctx: &'a Ctx<'a>) -> Self {
+        Self {
+            origin: ctx.origin,
+            id: ctx.param("chatThreadId"),
+        }
+    }
+}
+
+impl fmt::Display for ThreadUrl<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{}/chat/threads/{}",
-            self.0.origin,
-            encode_path_segment(self.0.param("chatThreadId"))
+            self.origin,
+            encode_path_segment(self.id)
         )
     }
 }
@@ -206,7 +219,13 @@ pub(super) fn create_thread(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes
     let location = result
         .chat_thread
         .as_ref()
-        .map(|t| format!("{}/chat/threads/{}", ctx.origin, encode_path_segment(&t.id)))
+        .map(|t| {
+            ThreadUrl {
+                origin: ctx.origin,
+                id: &t.id,
+            }
+            .to_string()
+        })
         .unwrap_or_default();
     Ok(with_location(json_response(201, &result), location))
 }
@@ -301,7 +320,7 @@ pub(super) fn send_message(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>
     let message_id = s.as_caller(ctx, |store, caller| {
         store.send_message(caller, id, request, ctx.now)
     })?;
-    let location = format!("{}/messages/{message_id}", ThreadUrl(ctx));
+    let location = format!("{}/messages/{message_id}", ThreadUrl::of(ctx));
     Ok(with_location(
         json_response(201, &SendChatMessageResult::new(message_id)),
         location,

@@ -19,9 +19,7 @@ pub(super) fn json_response<T: serde::Serialize>(status: u16, value: &T) -> Resp
 
 /// A JSON response with `body`, already JSON.
 pub(super) fn json_body_response(status: u16, body: Vec<u8>) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    *response.headers_mut() = response_headers();
+    let mut response = response(status, Bytes::from(body));
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -29,11 +27,14 @@ pub(super) fn json_body_response(status: u16, body: Vec<u8>) -> Response<Bytes> 
     response
 }
 
-/// An empty header map with room for every header a response gets (`Content-Type`,
-/// `Location`, `Retry-After`, the request ids, `MS-CV`, and hyper's `Content-Length`), so that
-/// none of them makes it grow.
-pub(super) fn response_headers() -> HeaderMap {
-    HeaderMap::with_capacity(8)
+/// A response with `body` and a header map with room for every header a response gets
+/// (`Content-Type`, `Location`, `Retry-After`, the request ids, `MS-CV`, and hyper's
+/// `Content-Length`), so that none of them makes it grow.
+fn response(status: u16, body: Bytes) -> Response<Bytes> {
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    *response.headers_mut() = HeaderMap::with_capacity(8);
+    response
 }
 
 /// The JSON of a `ChatMessagesCollection` (as `serde_json::to_vec` writes it) from the JSON of
@@ -62,10 +63,7 @@ pub(super) fn messages_collection_json(messages: &[Bytes], next_link: Option<&st
 
 /// A response without a body.
 pub(super) fn empty_response(status: u16) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::new());
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    *response.headers_mut() = response_headers();
-    response
+    response(status, Bytes::new())
 }
 
 /// The error response for `error`: `{"error": {...}}`, plus `Retry-After` when it has one (a

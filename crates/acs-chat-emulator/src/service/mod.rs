@@ -763,7 +763,7 @@ impl Service {
         if let Some(seq) = seq
             && !self.wait_written(seq)
         {
-            response = error_response(&not_saved());
+            response = Self::not_saved_response();
         }
         self.finish(request, response)
     }

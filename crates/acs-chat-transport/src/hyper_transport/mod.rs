@@ -109,13 +109,6 @@ impl HyperTransport {
         }
     }
 
-    /// The [whole-request timeout](HyperTransportBuilder::request_timeout) it was built with: a
-    /// caller racing [`send`](Transport::send) against a timer of its own on the same Tokio clock
-    /// can leave that timer out when it is no shorter (the acs-chat client does).
-    pub fn request_timeout(&self) -> Duration {
-        self.inner.settings.request_timeout
-    }
-
     /// The origin (`scheme://host[:port]`, without user info) for messages, after checking
     /// the URI can be sent.
     fn check_uri(&self, uri: &Uri) -> Result<Origin, TransportError> {
@@ -216,6 +209,11 @@ impl Transport for HyperTransport {
         request: Request<Bytes>,
     ) -> impl Future<Output = Result<Response<Bytes>, TransportError>> + Send {
         self.execute(request)
+    }
+
+    /// The [whole-request timeout](HyperTransportBuilder::request_timeout).
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.inner.settings.request_timeout)
     }
 }
 

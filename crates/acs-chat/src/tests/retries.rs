@@ -406,6 +406,8 @@ async fn a_request_timeout_equal_to_the_deadline_ends_the_call_as_the_transports
     let timeout = Duration::from_millis(100);
     for i in 0..6 {
         let t = hyper_transport_client(&endpoint, timeout, timeout, i % 2 == 1);
+        // The transport's bound is known, so the pipeline leaves its own timer out.
+        assert_eq!(t.pipeline.transport_timeout, Some(timeout));
         let e = t
             .send_message("x", SendChatMessageOptions::default())
             .await
