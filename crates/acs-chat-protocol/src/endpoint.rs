@@ -4,13 +4,16 @@ use std::borrow::Cow;
 use std::fmt;
 
 use http::Uri;
-use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+#[cfg(test)]
+use percent_encoding::NON_ALPHANUMERIC;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::Error;
 
 /// Everything but RFC 3986 unreserved characters and `@` is encoded in a path segment, so an id
 /// can never add a segment (`/`), a query (`?`) or a fragment (`#`). `:` is encoded (`19%3A…`)
 /// the way the service itself writes thread ids in `Location` headers.
+#[cfg(test)]
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -417,10 +420,15 @@ impl From<String> for ApiVersion {
 /// `/`, `?`, `#`, `%`, `:` and the other reserved bytes are escaped, and `.` and `..` are
 /// encoded too, so that no server or proxy treats them as dot-segments.
 pub fn encode_path_segment(id: &str) -> Cow<'_, str> {
-    match dot_segment(id) {
-        Some(encoded) => Cow::Borrowed(encoded),
-        None => utf8_percent_encode(id, SEGMENT).into(),
+    if let Some(encoded) = dot_segment(id) {
+        return Cow::Borrowed(encoded);
     }
+    if id.bytes().all(|b| SEGMENT_KEPT[usize::from(b)]) {
+        return Cow::Borrowed(id);
+    }
+    let mut out = String::with_capacity(id.len() + 8);
+    push_encoded(&mut out, id, &SEGMENT_KEPT);
+    Cow::Owned(out)
 }
 
 /// `.` and `..` encoded (percent-encoding leaves dots alone).
@@ -437,9 +445,9 @@ pub(crate) fn push_query_value(out: &mut String, value: &str) {
     push_encoded(out, value, &QUERY_VALUE_KEPT);
 }
 
-/// Appends `id`, percent-encoded as one path segment, to `out`. `.` and `..` are encoded too,
-/// so that no server or proxy treats them as dot-segments.
-pub(crate) fn push_path_segment(out: &mut String, id: &str) {
+/// Appends `id`, percent-encoded as one path segment, to `out`: what
+/// [`encode_path_segment`] returns, without a `String` of its own.
+pub fn push_path_segment(out: &mut String, id: &str) {
     match dot_segment(id) {
         Some(encoded) => out.push_str(encoded),
         None => push_encoded(out, id, &SEGMENT_KEPT),
@@ -513,6 +521,23 @@ mod tests {
                 let theirs = format!("x{}", utf8_percent_encode(&s, set));
                 proptest::prop_assert_eq!(ours, theirs);
             }
+        }
+
+        /// `encode_path_segment` (borrowing when nothing needs escaping) and
+        /// `push_path_segment` write the segment set's encoding, dot segments apart.
+        #[test]
+        fn encode_path_segment_is_the_segment_set(s in "\\PC*|[ -~]*|[a-z.]{0,3}") {
+            let expected = match s.as_str() {
+                "." => "%2E".to_owned(),
+                ".." => "%2E%2E".to_owned(),
+                _ => utf8_percent_encode(&s, SEGMENT).to_string(),
+            };
+            let encoded = encode_path_segment(&s);
+            proptest::prop_assert_eq!(&*encoded, expected.as_str());
+            proptest::prop_assert_eq!(matches!(encoded, Cow::Borrowed(_)), expected == s || s == "." || s == "..");
+            let mut pushed = String::from("x");
+            push_path_segment(&mut pushed, &s);
+            proptest::prop_assert_eq!(pushed, format!("x{expected}"));
         }
     }
 

@@ -61,7 +61,7 @@ mod serde_util;
 
 pub use auth::AccessToken;
 pub use datetime::{DateTime, DateTimeError};
-pub use endpoint::{ApiVersion, Endpoint, encode_path_segment, redact_url};
+pub use endpoint::{ApiVersion, Endpoint, encode_path_segment, push_path_segment, redact_url};
 pub use error::{
     BODY_SNIPPET_LIMIT, DISPLAY_TEXT_LIMIT, Error, ErrorKind, RetryAfter, RetryClass, ServiceError,
     classify_status,
