@@ -1,7 +1,8 @@
 //! Fault injection for client tests: fail, delay or drop the next requests.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// One injected fault, applied to one request.
@@ -29,7 +30,27 @@ pub enum Fault {
 /// any. Clones share the queue.
 #[derive(Debug, Clone, Default)]
 pub struct FaultInjector {
-    queue: Arc<Mutex<VecDeque<Fault>>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<VecDeque<Fault>>,
+    /// The queue's length, written under its lock: a request finds an empty queue without
+    /// taking the lock (every request looks, from every worker thread).
+    len: AtomicUsize,
+}
+
+/// The queue, locked; `len` is brought up to date when it is let go.
+struct Locked<'a> {
+    queue: MutexGuard<'a, VecDeque<Fault>>,
+    len: &'a AtomicUsize,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.len.store(self.queue.len(), Ordering::Release);
+    }
 }
 
 impl FaultInjector {
@@ -38,9 +59,19 @@ impl FaultInjector {
         Self::default()
     }
 
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            queue: self
+                .shared
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            len: &self.shared.len,
+        }
+    }
+
     fn push_n(&self, n: usize, fault: Fault) {
-        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        q.extend(std::iter::repeat_n(fault, n));
+        self.lock().queue.extend(std::iter::repeat_n(fault, n));
     }
 
     /// Queues one fault.
@@ -87,25 +118,19 @@ impl FaultInjector {
 
     /// Removes every queued fault.
     pub fn clear(&self) {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.lock().queue.clear();
     }
 
     /// How many faults are still queued.
     pub fn pending(&self) -> usize {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().queue.len()
     }
 
     pub(crate) fn take(&self) -> Option<Fault> {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front()
+        if self.shared.len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.lock().queue.pop_front()
     }
 }
 

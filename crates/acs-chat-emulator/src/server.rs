@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use acs_chat_protocol::DateTime;
@@ -672,11 +673,15 @@ impl ServerState {
             return too_large();
         }
         let (parts, body) = request.into_parts();
-        let read = tokio::time::timeout(
-            self.limits.body_read_timeout,
-            Limited::new(body, limit).collect(),
-        );
-        let body = match read.await {
+        let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
+        // A body that has arrived with its headers (nearly every one) is taken without
+        // setting a timer; only one still on its way is read under the deadline.
+        let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+        let read = match first {
+            Poll::Ready(read) => Ok(read),
+            Poll::Pending => tokio::time::timeout(self.limits.body_read_timeout, collect).await,
+        };
+        let body = match read {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(),
             Ok(Err(_)) => return Err(DroppedConnection),

@@ -4,7 +4,6 @@
 //! Each handler parses the request first, then runs on the store as the caller
 //! ([`Service::as_caller`]), then writes the response.
 
-use std::fmt;
 use std::sync::Arc;
 
 use acs_chat_protocol::models::{
@@ -13,7 +12,7 @@ use acs_chat_protocol::models::{
     SendChatMessageRequest, SendChatMessageResult, SendReadReceiptRequest,
     SendTypingNotificationRequest,
 };
-use acs_chat_protocol::{CommunicationIdentifier, DateTime, encode_path_segment};
+use acs_chat_protocol::{CommunicationIdentifier, DateTime, push_path_segment};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -108,7 +107,7 @@ impl Service {
 }
 
 fn thread_url(ctx: &Ctx<'_>) -> String {
-    ThreadUrl::of(ctx).to_string()
+    ThreadUrl::of(ctx).followed_by(&[])
 }
 
 /// The URL of a thread, written where it is needed.
@@ -125,16 +124,26 @@ impl<'a> ThreadUrl<'a> {
             id: ctx.param("chatThreadId"),
         }
     }
-}
 
-impl fmt::Display for ThreadUrl<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/chat/threads/{}",
-            self.origin,
-            encode_path_segment(self.id)
-        )
+    /// The URL with `tail` after it (`["/messages/", id]`), written in one `String` (every
+    /// message sent gets its `Location`).
+    fn followed_by(&self, tail: &[&str]) -> String {
+        const PATH: &str = "/chat/threads/";
+        let mut url = String::with_capacity(
+            self.origin.scheme.len()
+                + self.origin.authority.len()
+                + PATH.len()
+                + self.id.len() * 3
+                + tail.iter().map(|t| t.len()).sum::<usize>(),
+        );
+        url.push_str(self.origin.scheme);
+        url.push_str(self.origin.authority);
+        url.push_str(PATH);
+        push_path_segment(&mut url, self.id);
+        for part in tail {
+            url.push_str(part);
+        }
+        url
     }
 }
 
@@ -224,7 +233,7 @@ pub(super) fn create_thread(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes
                 origin: ctx.origin,
                 id: &t.id,
             }
-            .to_string()
+            .followed_by(&[])
         })
         .unwrap_or_default();
     Ok(with_location(json_response(201, &result), location))
@@ -320,7 +329,7 @@ pub(super) fn send_message(s: &Service, ctx: &Ctx<'_>) -> Result<Response<Bytes>
     let message_id = s.as_caller(ctx, |store, caller| {
         store.send_message(caller, id, request, ctx.now)
     })?;
-    let location = format!("{}/messages/{message_id}", ThreadUrl::of(ctx));
+    let location = ThreadUrl::of(ctx).followed_by(&["/messages/", &message_id]);
     Ok(with_location(
         json_response(201, &SendChatMessageResult::new(message_id)),
         location,

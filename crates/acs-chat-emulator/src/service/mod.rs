@@ -318,10 +318,19 @@ fn parse_query(query: Option<&str>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let d = |s| percent_decode_str(s).decode_utf8_lossy();
-            (d(k), d(v))
+            (decode_lossy(k), decode_lossy(v))
         })
         .collect()
+}
+
+/// A query name or value, percent-decoded (invalid UTF-8 replaced); most hold no escape and
+/// are borrowed as they are.
+fn decode_lossy(s: &str) -> Cow<'_, str> {
+    if s.contains('%') {
+        percent_decode_str(s).decode_utf8_lossy()
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// `00000000-0000-4000-8000-<the low 48 bits of n, 12 hex digits>`: the `x-ms-request-id`

@@ -8,7 +8,6 @@ use std::sync::LazyLock;
 
 use acs_chat_protocol::operations::table as ops;
 use http::Method;
-use percent_encoding::percent_decode_str;
 
 use super::{Handler, chat, identity};
 
@@ -122,29 +121,48 @@ pub(super) struct Matched<'a> {
     pub(super) params: Vec<(&'static str, Cow<'a, str>)>,
 }
 
+/// The most segments a route has (`/chat/threads/{id}/participants/:remove` has five).
+const MAX_SEGMENTS: usize = 8;
+
 /// The route of `method` and `path`, or `None` (404): a parameter must be a non-empty segment
-/// of valid UTF-8 once decoded. Literal segments are compared as sent first, and decoded only
-/// when they hold a `%`; only the parameters are decoded and kept.
+/// of valid UTF-8 once decoded. The path is split once; literal segments are compared as sent
+/// first, and decoded only when they hold a `%`; the parameters are decoded only for the route
+/// that matches.
 pub(super) fn find<'a>(method: &Method, path: &'a str) -> Option<Matched<'a>> {
     let rest = path.strip_prefix('/')?;
-    let count = rest.split('/').count();
+    let mut segments = [""; MAX_SEGMENTS];
+    let mut count = 0;
+    let mut start = 0;
+    for (i, &b) in rest.as_bytes().iter().enumerate() {
+        if b == b'/' {
+            *segments.get_mut(count)? = &rest[start..i];
+            count += 1;
+            start = i + 1;
+        }
+    }
+    *segments.get_mut(count)? = &rest[start..];
+    count += 1;
+    let segments = &segments[..count];
     ROUTES.iter().find_map(|route| {
         if route.method != method || route.segments.len() != count {
             return None;
         }
-        let mut params = Vec::with_capacity(2);
-        for (template, segment) in route.segments.iter().zip(rest.split('/')) {
+        for (template, segment) in route.segments.iter().zip(segments) {
             match template {
-                Segment::Literal(l) if *l == segment => {}
+                Segment::Literal(l) if l == segment => {}
                 Segment::Literal(l) if segment.contains('%') => {
-                    if percent_decode_str(segment).decode_utf8().ok()? != *l {
+                    if decode(segment)? != *l {
                         return None;
                     }
                 }
-                Segment::Param(name) if !segment.is_empty() => {
-                    params.push((*name, percent_decode_str(segment).decode_utf8().ok()?));
-                }
+                Segment::Param(_) if !segment.is_empty() => {}
                 _ => return None,
+            }
+        }
+        let mut params = Vec::with_capacity(2);
+        for (template, segment) in route.segments.iter().zip(segments) {
+            if let Segment::Param(name) = template {
+                params.push((*name, decode(segment)?));
             }
         }
         Some(Matched {
@@ -155,9 +173,51 @@ pub(super) fn find<'a>(method: &Method, path: &'a str) -> Option<Matched<'a>> {
     })
 }
 
+/// `segment` percent-decoded, or `None` when that is not UTF-8: what
+/// `percent_decode_str(segment).decode_utf8()` gives (a `%` without two hex digits after it
+/// stays as it is), in one pass that copies the runs between escapes (every request to a
+/// thread decodes its id, `19%3A…%40thread.v2`).
+fn decode(segment: &str) -> Option<Cow<'_, str>> {
+    let bytes = segment.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| b == b'%') else {
+        return Some(Cow::Borrowed(segment));
+    };
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            // Two hex digits: at most 0xff.
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use percent_encoding::percent_decode_str;
+
+    proptest::proptest! {
+        /// `decode` is `percent_decode_str(..).decode_utf8()`.
+        #[test]
+        fn decode_is_percent_decode(s in "(%[0-9a-fA-F]{0,2}|%[g-z%]|[a-z:@.]|\\PC)*") {
+            let theirs = percent_decode_str(&s).decode_utf8().ok();
+            proptest::prop_assert_eq!(decode(&s), theirs);
+        }
+    }
 
     #[test]
     fn every_generated_operation_is_handled_or_declared_not_emulated() {
@@ -171,6 +231,8 @@ mod tests {
             );
         }
         assert_eq!(CHAT_HANDLERS.len() + NOT_EMULATED.len(), ops::ALL.len());
+        // `find` splits a path into at most this many segments.
+        assert!(ROUTES.iter().all(|r| r.segments.len() <= MAX_SEGMENTS));
     }
 
     #[test]
@@ -198,6 +260,7 @@ mod tests {
             (Method::GET, "chat/threads"),
             (Method::POST, "/chat/threads/t/participants/:other"),
             (Method::POST, "/chat/threads/t/participants/%3Aother"),
+            (Method::GET, "/a/b/c/d/e/f/g/h/i/j"),
         ] {
             assert!(find(&method, path).is_none(), "{method} {path}");
         }
