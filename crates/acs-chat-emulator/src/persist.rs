@@ -25,7 +25,6 @@
 //! made its events, so an acknowledged change's events are never lost; the delivery worker
 //! deletes a row once its event is delivered or dead-lettered.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -38,7 +37,7 @@ use base64::engine::general_purpose::STANDARD;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use acs_chat_events::eventgrid::EventGridEvent;
 
@@ -195,6 +194,8 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Every statement the emulator runs stays prepared (rusqlite keeps 16 by default).
+        conn.set_prepared_statement_cache_capacity(64);
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         match version {
             0..SCHEMA_VERSION => {
@@ -350,7 +351,17 @@ impl Db {
             let (thread_id, seq, sender, message) = row?;
             let message: ChatMessage = serde_json::from_str(&message)?;
             let seq = u64::try_from(seq).map_err(|_| corrupt("a message's seq"))?;
+            // Message ids and versions are the time-based ids (see [`message_only`]).
+            for time_id in [&message.id, &message.version] {
+                if let Ok(n) = time_id.parse::<u64>() {
+                    store.ids.last_time_id = store.ids.last_time_id.max(n);
+                }
+            }
             if let Some(thread) = store.threads.get_mut(&thread_id) {
+                // What `Thread::push_message` did when the message was added (its thread's
+                // row is not written for a message: see [`write_change`]).
+                thread.last_message_received_on = message.created_on;
+                thread.next_seq = thread.next_seq.max(seq.saturating_add(1));
                 thread
                     .messages
                     .push(StoredMessage::new(seq, sender, message));
@@ -421,28 +432,18 @@ impl Db {
         let Some(last) = plans.last() else {
             return Ok(Vec::new());
         };
-        // Where each thread's row is last written by a message (see [`TOUCH_THREAD`]): the
-        // earlier such writes in the batch are left out, the later ones overwrite them anyway.
-        let mut last_touch: HashMap<&str, (usize, usize)> = HashMap::new();
-        if plans.len() > 1 {
-            for (p, planned) in plans.iter().enumerate() {
-                for (o, op) in planned.ops.iter().enumerate() {
-                    if let Some(thread) = touched(op) {
-                        last_touch.insert(thread, (p, o));
-                    }
-                }
-            }
-        }
         let tx = self.conn.transaction()?;
         let mut all_rows = Vec::with_capacity(plans.len());
-        for (p, planned) in plans.iter().copied().enumerate() {
-            for (o, op) in planned.ops.iter().enumerate() {
-                if touched(op)
-                    .and_then(|thread| last_touch.get(thread))
-                    .is_some_and(|last| *last != (p, o))
-                {
+        // Consecutive writes of messages (of one plan or of several) are written together
+        // (see [`write_messages`]), before the next statement of another kind.
+        let mut messages: Vec<&Op> = Vec::new();
+        for planned in plans.iter().copied() {
+            for op in &planned.ops {
+                if op.sql == WRITE_MESSAGE {
+                    messages.push(op);
                     continue;
                 }
+                write_messages(&tx, &mut messages)?;
                 tx.prepare_cached(op.sql)?
                     .execute(rusqlite::params_from_iter(&op.params))?;
             }
@@ -462,9 +463,16 @@ impl Db {
             }
             all_rows.push(rows);
         }
-        write_counters(&tx, last.counters, self.counters)?;
+        write_messages(&tx, &mut messages)?;
+        // A batch of messages alone leaves the counters to be found from the messages.
+        let counted = !plans.iter().all(|p| p.message_only);
+        if counted {
+            write_counters(&tx, last.counters, self.counters)?;
+        }
         tx.commit()?;
-        self.counters = Some(last.counters);
+        if counted {
+            self.counters = Some(last.counters);
+        }
         Ok(all_rows)
     }
 
@@ -556,17 +564,50 @@ fn write_counters(
     Ok(())
 }
 
-/// A message's write of its thread's row: the last message time and the next sequence
-/// number. Of a batch's writes of one thread's row only the last one is run.
-const TOUCH_THREAD: &str =
-    "UPDATE threads SET last_message_received_on = ?2, next_seq = ?3 WHERE id = ?1";
+/// The statement that writes a message's row (the five parameters of a row are in this order
+/// in [`write_messages`]'s statements too).
+const WRITE_MESSAGE: &str = "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-/// The thread whose row `op` writes, when it is a [`TOUCH_THREAD`].
-fn touched(op: &Op) -> Option<&str> {
-    match op.params.first() {
-        Some(Value::Text(thread)) if op.sql == TOUCH_THREAD => Some(thread),
-        _ => None,
+/// The row counts of the statements that write several messages at once, largest first.
+const MESSAGE_ROWS: [usize; 6] = [32, 16, 8, 4, 2, 1];
+
+/// [`WRITE_MESSAGE`] for each of [`MESSAGE_ROWS`] rows.
+static WRITE_MESSAGES: LazyLock<[String; MESSAGE_ROWS.len()]> = LazyLock::new(|| {
+    MESSAGE_ROWS.map(|rows| {
+        let mut sql = String::from(
+            "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES ",
+        );
+        for row in 0..rows {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str("(?, ?, ?, ?, ?)");
+        }
+        sql
+    })
+});
+
+/// Runs the message writes `ops` (each a [`WRITE_MESSAGE`]), in order, as statements of up to
+/// 32 rows each (a statement costs SQLite about as much to start and end as to insert a row),
+/// and empties `ops`. The rows of one statement are written in order, so a later write of the
+/// same message wins, as with one statement each.
+fn write_messages(tx: &Transaction<'_>, ops: &mut Vec<&Op>) -> Result<(), PersistError> {
+    let mut rest = &ops[..];
+    while !rest.is_empty() {
+        // (The last count is 1.)
+        let i = MESSAGE_ROWS
+            .iter()
+            .position(|&rows| rows <= rest.len())
+            .unwrap_or(MESSAGE_ROWS.len() - 1);
+        let (chunk, tail) = rest.split_at(MESSAGE_ROWS[i]);
+        tx.prepare_cached(&WRITE_MESSAGES[i])?
+            .execute(rusqlite::params_from_iter(
+                chunk.iter().flat_map(|op| &op.params),
+            ))?;
+        rest = tail;
     }
+    ops.clear();
+    Ok(())
 }
 
 /// One statement of a planned write and its parameters.
@@ -589,6 +630,8 @@ pub(crate) struct Plan {
     outbox: Vec<(String, String)>,
     subscriptions: Vec<String>,
     counters: (u64, u64),
+    /// Whether every change is a message added or changed (see [`message_only`]).
+    message_only: bool,
 }
 
 /// The statements that write what `changes` changed (reading the new state from `store`)
@@ -616,7 +659,20 @@ pub(crate) fn plan(
         outbox,
         subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
         counters: counters(store),
+        message_only: changes.iter().all(message_only),
     })
+}
+
+/// Whether `change` is a message added or changed: such a change draws no uuid, and the
+/// time-based id it draws is the message's id or its new version, so `Db::load` finds the
+/// `last_time_id` counter again from the messages (the larger of it and the stored one):
+/// a batch of such changes alone does not write the counters. (Nor the thread's row: its last
+/// message time and next sequence number are the last message's, see `Db::load`.)
+fn message_only(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::MessageAdded { .. } | Change::MessageUpdated { .. }
+    )
 }
 
 fn text(s: impl Into<String>) -> Value {
@@ -732,24 +788,16 @@ fn write_change(ops: &mut Vec<Op>, store: &Store, change: &Change) -> Result<(),
             let Some(thread) = store.threads.get(thread_id) else {
                 return Ok(());
             };
-            // A message changes the thread's last message time and next sequence number,
-            // never its properties (the thread's row was written when it was created).
-            op(
-                ops,
-                TOUCH_THREAD,
-                vec![
-                    text(thread_id),
-                    text(thread.last_message_received_on.to_string()),
-                    int(thread.next_seq),
-                ],
-            );
+            // A message changes its thread's last message time and next sequence number,
+            // which `Db::load` finds again from the messages: the thread's row is not
+            // written (it was when the thread was created or changed).
             if let Some(m) = thread.message_by_id(message_id) {
                 // The JSON the listings send (made once per version of the message).
                 let json = m.json();
                 let json = std::str::from_utf8(&json).map_err(|_| corrupt("a message"))?;
                 op(
                     ops,
-                    "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    WRITE_MESSAGE,
                     vec![
                         text(thread_id),
                         int(m.seq),
@@ -838,11 +886,11 @@ fn write_change(ops: &mut Vec<Op>, store: &Store, change: &Change) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Caller;
+    use crate::store::{Caller, MessageUpdate};
     use acs_chat_protocol::models::{CreateChatThreadRequest, SendChatMessageRequest};
 
     #[test]
-    fn a_batch_of_messages_to_one_thread_leaves_its_row_as_the_last_one_left_it() {
+    fn batches_of_messages_alone_are_found_again_with_their_thread_and_counters() {
         let dir = tempfile::tempdir().unwrap();
         let mut db = Db::open(dir.path()).unwrap();
         let mut store = Store::new("res", 3);
@@ -859,38 +907,121 @@ mod tests {
             let changes = store.take_changes();
             plan(store, &changes, &[], &[]).unwrap()
         };
-        let mut plans = vec![planned(&mut store)];
-        // Three messages, each its own plan, all in one batch.
-        for i in 1..=3 {
-            store
+        let created = planned(&mut store);
+        assert!(!created.message_only);
+        db.write_batch(&[&created]).unwrap();
+        // Three messages, each its own plan, in one batch; the clock steps back for the
+        // last two, so their ids run ahead of it.
+        let mut plans = Vec::new();
+        let mut first = String::new();
+        for (i, t) in [(1, at(5)), (2, at(4)), (3, at(4))] {
+            let id = store
                 .send_message(
                     &caller,
                     &thread,
                     SendChatMessageRequest::new(format!("m{i}")),
-                    at(i),
+                    t,
                 )
                 .unwrap();
+            if i == 1 {
+                first = id;
+            }
             plans.push(planned(&mut store));
         }
-        let touches = plans
-            .iter()
-            .flat_map(|p| &p.ops)
-            .filter(|op| touched(op) == Some(thread.as_str()))
-            .count();
-        // (Creating the thread added a system message too.)
-        assert!(
-            touches >= 3,
-            "each message plans its thread's row: {touches}"
-        );
+        assert!(plans.iter().all(|p| p.message_only));
         db.write_batch(&plans.iter().collect::<Vec<_>>()).unwrap();
+        // An edit of the first one: a new version, a batch of its own.
+        store
+            .update_message(&caller, &thread, &first, MessageUpdate::default(), at(4))
+            .unwrap();
+        let edited = planned(&mut store);
+        assert!(edited.message_only);
+        db.write_batch(&[&edited]).unwrap();
         drop(db);
 
         let loaded = Db::open(dir.path()).unwrap().load().unwrap().unwrap();
         let (a, b) = (&store.threads[&thread], &loaded.store.threads[&thread]);
-        assert_eq!(b.last_message_received_on, at(3));
+        assert_eq!(b.last_message_received_on, at(4));
         assert_eq!(b.last_message_received_on, a.last_message_received_on);
         assert_eq!(b.next_seq, a.next_seq);
         assert_eq!(b.messages.len(), a.messages.len());
+        assert_eq!(loaded.store.ids, store.ids);
+    }
+
+    #[test]
+    fn one_batch_writes_many_messages_in_order_before_what_follows_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path()).unwrap();
+        let mut store = Store::new("res", 3);
+        db.init(&store, b"key").unwrap();
+        let at = |s: i64| DateTime::from_unix_timestamp(1_700_000_000 + s).unwrap();
+        let caller = Caller::new(store.create_user(), vec!["chat".into()]);
+        let new_thread = |store: &mut Store| {
+            store
+                .create_thread(&caller, CreateChatThreadRequest::new("t"), None, at(0))
+                .unwrap()
+                .chat_thread
+                .unwrap()
+                .id
+        };
+        let (kept, deleted) = (new_thread(&mut store), new_thread(&mut store));
+        let planned = |store: &mut Store| {
+            let changes = store.take_changes();
+            plan(store, &changes, &[], &[]).unwrap()
+        };
+        let mut plans = vec![planned(&mut store)];
+        let send = |store: &mut Store, thread: &str, text: &str| {
+            store
+                .send_message(&caller, thread, SendChatMessageRequest::new(text), at(1))
+                .unwrap()
+        };
+        // 45 messages (more than one statement's rows), the first edited in the same
+        // batch, then a message to a thread deleted after it.
+        let first = send(&mut store, &kept, "m0");
+        plans.push(planned(&mut store));
+        for i in 1..45 {
+            send(&mut store, &kept, &format!("m{i}"));
+            plans.push(planned(&mut store));
+        }
+        let update = MessageUpdate {
+            content: Some("edited".into()),
+            ..MessageUpdate::default()
+        };
+        store
+            .update_message(&caller, &kept, &first, update, at(2))
+            .unwrap();
+        plans.push(planned(&mut store));
+        send(&mut store, &deleted, "gone");
+        plans.push(planned(&mut store));
+        store.delete_thread(&caller, &deleted, at(3)).unwrap();
+        plans.push(planned(&mut store));
+        db.write_batch(&plans.iter().collect::<Vec<_>>()).unwrap();
+        let rows: i64 = db
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE thread_id = ?1",
+                [&deleted],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(rows, 0, "the deleted thread's messages went with it");
+        drop(db);
+
+        let loaded = Db::open(dir.path()).unwrap().load().unwrap().unwrap();
+        assert!(!loaded.store.threads.contains_key(&deleted));
+        let (a, b) = (&store.threads[&kept], &loaded.store.threads[&kept]);
+        let texts = |t: &Thread| {
+            t.messages
+                .iter()
+                .map(|m| (m.seq, m.message().clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(texts(b), texts(a));
+        let edited = b.message_by_id(&first).unwrap().message();
+        assert_eq!(
+            edited.content.as_ref().unwrap().message.as_deref(),
+            Some("edited")
+        );
     }
 
     #[test]
