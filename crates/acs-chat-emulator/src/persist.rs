@@ -34,7 +34,9 @@ use acs_chat_protocol::models::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rusqlite::types::Value;
+use bytes::Bytes;
+use rusqlite::ToSql;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use std::sync::{Arc, LazyLock};
@@ -614,11 +616,28 @@ fn write_messages(tx: &Transaction<'_>, ops: &mut Vec<&Op>) -> Result<(), Persis
 #[derive(Debug)]
 pub(crate) struct Op {
     sql: &'static str,
-    params: Vec<Value>,
+    params: Vec<Param>,
 }
 
-fn op(ops: &mut Vec<Op>, sql: &'static str, params: Vec<Value>) {
+fn op(ops: &mut Vec<Op>, sql: &'static str, params: Vec<Param>) {
     ops.push(Op { sql, params });
+}
+
+/// A statement parameter: a value, or a message's JSON, shared with the store rather than
+/// copied (UTF-8: it was checked when planned).
+#[derive(Debug)]
+enum Param {
+    Value(Value),
+    Json(Bytes),
+}
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Self::Value(value) => value.into(),
+            Self::Json(json) => ValueRef::Text(json),
+        }))
+    }
 }
 
 /// What one store call changed and its events, as the statements that write them: made
@@ -675,12 +694,12 @@ fn message_only(change: &Change) -> bool {
     )
 }
 
-fn text(s: impl Into<String>) -> Value {
-    Value::Text(s.into())
+fn text(s: impl Into<String>) -> Param {
+    Param::Value(Value::Text(s.into()))
 }
 
-fn int(n: u64) -> Value {
-    Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+fn int(n: u64) -> Param {
+    Param::Value(Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)))
 }
 
 fn write_thread(ops: &mut Vec<Op>, thread: &Thread) -> Result<(), PersistError> {
@@ -794,7 +813,9 @@ fn write_change(ops: &mut Vec<Op>, store: &Store, change: &Change) -> Result<(),
             if let Some(m) = thread.message_by_id(message_id) {
                 // The JSON the listings send (made once per version of the message).
                 let json = m.json();
-                let json = std::str::from_utf8(&json).map_err(|_| corrupt("a message"))?;
+                if std::str::from_utf8(&json).is_err() {
+                    return Err(corrupt("a message"));
+                }
                 op(
                     ops,
                     WRITE_MESSAGE,
@@ -802,8 +823,8 @@ fn write_change(ops: &mut Vec<Op>, store: &Store, change: &Change) -> Result<(),
                         text(thread_id),
                         int(m.seq),
                         text(message_id),
-                        m.sender.clone().map_or(Value::Null, Value::Text),
-                        text(json),
+                        Param::Value(m.sender.clone().map_or(Value::Null, Value::Text)),
+                        Param::Json(json),
                     ],
                 );
             }

@@ -28,6 +28,10 @@ pub(crate) struct StoredMessage {
     json: OnceLock<Bytes>,
 }
 
+/// The room a message's JSON is first written into: a text message from a user (its ids,
+/// times and sender's identifier twice) takes about 450 bytes.
+const JSON_CAPACITY: usize = 640;
+
 impl StoredMessage {
     pub(crate) fn new(seq: u64, sender: Option<String>, message: ChatMessage) -> Self {
         Self {
@@ -51,7 +55,16 @@ impl StoredMessage {
     /// The message as JSON (`serde_json::to_vec` of it).
     pub(crate) fn json(&self) -> Bytes {
         self.json
-            .get_or_init(|| Bytes::from(serde_json::to_vec(&self.message).unwrap_or_default()))
+            .get_or_init(|| {
+                // Written into room for a typical message (serde_json starts with 128 bytes
+                // and doubles), then cut to its length, so that it is kept without a second
+                // allocation for `Bytes`'s shared header.
+                let mut json = Vec::with_capacity(JSON_CAPACITY);
+                if serde_json::to_writer(&mut json, &self.message).is_err() {
+                    json.clear();
+                }
+                Bytes::from(json.into_boxed_slice())
+            })
             .clone()
     }
 
