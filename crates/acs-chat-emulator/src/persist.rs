@@ -10,7 +10,9 @@
 //! file, so it survives the emulator being killed (`kill -9`); only an operating-system crash
 //! or a power cut can lose the last commits. That is the right trade for a development
 //! emulator: `FULL` would add an fsync to every commit for a case a test machine does not care
-//! about. A batch that cannot be written is undone (the store is read back) and its requests,
+//! about. Commits never sync: the WAL is checkpointed into the database file (which syncs it)
+//! by a thread of its own (`Checkpointer`), not by the commit that fills it. A batch that
+//! cannot be written is undone (the store is read back) and its requests,
 //! and those that may have seen it, are answered 500. On start, `Db::load` reads everything
 //! back.
 //!
@@ -37,6 +39,10 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use rusqlite::ToSql;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use std::ffi::c_int;
+
+use rusqlite::hooks::Wal;
+use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use std::sync::{Arc, LazyLock};
@@ -171,6 +177,81 @@ pub(crate) struct Db {
     /// The id counters as the last committed transaction wrote them (`None`: unknown), so
     /// that a transaction writes only those that changed.
     counters: Option<(u64, u64)>,
+    /// The thread that checkpoints the WAL (see [`Checkpointer`]).
+    checkpointer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The WAL size, in pages, from which it is checkpointed: SQLite's own default for its
+/// automatic checkpoints (<https://www.sqlite.org/wal.html#automatic_checkpoint>).
+const CHECKPOINT_PAGES: c_int = 1000;
+
+/// Checkpoints the WAL (copies its pages into the database file, so that it can start over)
+/// on a thread of its own, with a connection of its own, instead of in the commit that finds
+/// it full: a checkpoint writes up to [`CHECKPOINT_PAGES`] pages and syncs the database file
+/// twice, which took up to 14 ms on this project's test machine, and a commit that ran it kept
+/// every request waiting for its write waiting for that too. A `PASSIVE` checkpoint
+/// (<https://www.sqlite.org/c3ref/wal_checkpoint_v2.html>) takes no lock a writer needs, so
+/// the commits go on meanwhile; the WAL starts over at the first commit after a checkpoint
+/// that copied all of it.
+struct Checkpointer {
+    /// Asks for a checkpoint (one pending request is enough).
+    wake: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Checkpointer {
+    /// Starts the thread on its own connection to `path`; `done` hears of each checkpoint
+    /// (frames in the WAL, frames checkpointed), for tests.
+    fn start(
+        path: &Path,
+        done: Option<std::sync::mpsc::Sender<(i64, i64)>>,
+    ) -> Result<(Self, std::thread::JoinHandle<()>), PersistError> {
+        let conn = Connection::open(path)?;
+        let (wake, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("acs-chat-emulator-checkpoint".into())
+            .spawn(move || {
+                // Ends when the writer's connection (which holds `wake`) is closed.
+                while asked.recv().is_ok() {
+                    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    });
+                    match result {
+                        Ok(frames) => {
+                            if let Some(done) = &done {
+                                let _ = done.send(frames);
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "the WAL could not be checkpointed"),
+                    }
+                }
+            })
+            .map_err(|e| PersistError(format!("the checkpoint thread could not start: {e}")))?;
+        Ok((Self { wake }, thread))
+    }
+
+    /// Called after each commit with the WAL's size: asks for a checkpoint when it is full.
+    /// Never fails (an error would make SQLite report the commit, which has happened, as
+    /// failed); if the thread is gone, the commit checkpoints, as SQLite would by itself.
+    fn committed(&self, wal: &mut Wal, pages: c_int) {
+        if pages < CHECKPOINT_PAGES {
+            return;
+        }
+        if let Err(std::sync::mpsc::TrySendError::Disconnected(())) = self.wake.try_send(()) {
+            let _ = wal.checkpoint_v2(CheckpointMode::PASSIVE);
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Letting go of the hook closes the checkpointer's channel: it ends.
+        let _ = self
+            .conn
+            .wal_hook(None::<fn(&mut Wal, c_int) -> rusqlite::Result<()>>);
+        if let Some(thread) = self.checkpointer.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl fmt::Debug for Db {
@@ -189,6 +270,14 @@ impl Db {
 
     /// Opens (or creates) `dir/emulator.sqlite3`; refuses a schema newer than this build's.
     pub(crate) fn open(dir: &Path) -> Result<Self, PersistError> {
+        Self::open_with(dir, None)
+    }
+
+    /// [`Self::open`], telling `checkpoints` of each checkpoint of the WAL.
+    fn open_with(
+        dir: &Path,
+        checkpoints: Option<std::sync::mpsc::Sender<(i64, i64)>>,
+    ) -> Result<Self, PersistError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| PersistError(format!("{}: {e}", dir.display())))?;
         let path = dir.join(DATABASE_FILE);
@@ -220,10 +309,18 @@ impl Db {
                 )));
             }
         }
+        let (checkpointer, thread) = Checkpointer::start(&path, checkpoints)?;
+        let mut conn = conn;
+        // (This replaces SQLite's automatic checkpoints, which run in the commit.)
+        conn.wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
+            checkpointer.committed(wal, pages);
+            Ok(())
+        }))?;
         Ok(Self {
             conn,
             path,
             counters: None,
+            checkpointer: Some(thread),
         })
     }
 
@@ -1043,6 +1140,54 @@ mod tests {
             edited.content.as_ref().unwrap().message.as_deref(),
             Some("edited")
         );
+    }
+
+    #[test]
+    fn a_full_wal_is_checkpointed_by_the_checkpoint_thread_while_commits_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (checkpoints, checkpointed) = std::sync::mpsc::channel();
+        let mut db = Db::open_with(dir.path(), Some(checkpoints)).unwrap();
+        let mut store = Store::new("res", 3);
+        db.init(&store, b"key").unwrap();
+        let at = DateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let caller = Caller::new(store.create_user(), vec!["chat".into()]);
+        let thread = store
+            .create_thread(&caller, CreateChatThreadRequest::new("t"), None, at)
+            .unwrap()
+            .chat_thread
+            .unwrap()
+            .id;
+        let mut commit = |store: &mut Store| {
+            let changes = store.take_changes();
+            let planned = plan(store, &changes, &[], &[]).unwrap();
+            db.write_batch(&[&planned]).unwrap();
+        };
+        commit(&mut store);
+        // A message of about a page per commit, until the WAL has been checkpointed (the
+        // commits' own automatic checkpoints are off: without the thread, none comes).
+        let text = "x".repeat(3000);
+        let mut sent: usize = 0;
+        let frames = loop {
+            store
+                .send_message(&caller, &thread, SendChatMessageRequest::new(&text), at)
+                .unwrap();
+            commit(&mut store);
+            sent += 1;
+            assert!(
+                sent <= 20 * CHECKPOINT_PAGES as usize,
+                "no checkpoint after {sent} commits"
+            );
+            if let Ok(frames) = checkpointed.try_recv() {
+                break frames;
+            }
+        };
+        let (in_wal, copied) = frames;
+        assert!(in_wal >= i64::from(CHECKPOINT_PAGES), "{frames:?}");
+        assert!(copied > 0, "{frames:?}");
+        drop(db);
+        let loaded = Db::open(dir.path()).unwrap().load().unwrap().unwrap();
+        // (Creating the thread added a system message.)
+        assert_eq!(loaded.store.threads[&thread].messages.len(), sent + 1);
     }
 
     #[test]
