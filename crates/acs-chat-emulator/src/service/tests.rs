@@ -55,6 +55,19 @@ fn bearer(method: &str, target: &str, token: &str, body: &str) -> Request<Bytes>
         .unwrap()
 }
 
+/// Creates a thread (`body` is its request) at api-version 2025-03-15; returns its id.
+fn create_thread(s: &Service, token: &str, body: &str) -> String {
+    create_thread_at(s, token, "2025-03-15", body)
+}
+
+/// [`create_thread`] at `api_version`.
+fn create_thread_at(s: &Service, token: &str, api_version: &str, request: &str) -> String {
+    let target = format!("/chat/threads?api-version={api_version}");
+    let r = s.handle(&bearer("POST", &target, token, request), now());
+    assert_eq!(r.status(), 201, "{}", body(&r));
+    body(&r)["chatThread"]["id"].as_str().unwrap().to_owned()
+}
+
 fn body(response: &Response<Bytes>) -> Value {
     serde_json::from_slice(response.body()).unwrap_or(Value::Null)
 }
@@ -517,16 +530,7 @@ fn listed_messages_are_serialized_as_before_and_follow_edits_and_deletes() {
     let s = service();
     let (user, token) = user_and_token(&s);
     let caller = Caller::new(user, vec!["chat".into()]);
-    let r = s.handle(
-        &bearer(
-            "POST",
-            "/chat/threads?api-version=2025-03-15",
-            &token,
-            r#"{"topic": "cache"}"#,
-        ),
-        now(),
-    );
-    let thread = body(&r)["chatThread"]["id"].as_str().unwrap().to_owned();
+    let thread = create_thread(&s, &token, r#"{"topic": "cache"}"#);
     let messages = format!("/chat/threads/{}/messages", encode_path_segment(&thread));
     let send = |content: &str| {
         let r = s.handle(
@@ -643,16 +647,11 @@ proptest! {
 fn update_thread_is_a_merge_patch() {
     let s = service();
     let (_, token) = user_and_token(&s);
-    let r = s.handle(
-        &bearer(
-            "POST",
-            "/chat/threads?api-version=2025-03-15",
-            &token,
-            r#"{"topic": "a", "metadata": {"k1": "v1", "k2": "v2"}}"#,
-        ),
-        now(),
+    let thread = create_thread(
+        &s,
+        &token,
+        r#"{"topic": "a", "metadata": {"k1": "v1", "k2": "v2"}}"#,
     );
-    let thread = body(&r)["chatThread"]["id"].as_str().unwrap().to_owned();
     let target = format!("/chat/threads/{thread}?api-version=2025-03-15");
     let r = s.handle(
         &bearer(
@@ -740,16 +739,7 @@ fn next_links_survive_a_client_re_encoding_their_query() {
     // api-version again; the link must still work.
     let s = service();
     let (_, token) = user_and_token(&s);
-    let r = s.handle(
-        &bearer(
-            "POST",
-            "/chat/threads?api-version=2024-03-07",
-            &token,
-            r#"{"topic": "t"}"#,
-        ),
-        now(),
-    );
-    let thread = body(&r)["chatThread"]["id"].as_str().unwrap().to_owned();
+    let thread = create_thread_at(&s, &token, "2024-03-07", r#"{"topic": "t"}"#);
     let messages = format!("/chat/threads/{thread}/messages?api-version=2024-03-07");
     for _ in 0..3 {
         s.handle(
@@ -824,8 +814,7 @@ fn out_of_range_dates_do_not_take_the_service_down() {
     let (user, token) = user_and_token(&s);
     let (other, _) = user_and_token(&s);
     let create = "/chat/threads?api-version=2025-03-15";
-    let r = s.handle(&bearer("POST", create, &token, r#"{"topic": "t"}"#), now());
-    let thread = encode_path_segment(body(&r)["chatThread"]["id"].as_str().unwrap()).into_owned();
+    let thread = encode_path_segment(&create_thread(&s, &token, r#"{"topic": "t"}"#)).into_owned();
     let bodies_and_targets = [
         (
             "POST",
@@ -925,16 +914,7 @@ fn page_size_bounds_come_from_the_limits_and_typing_names_are_checked() {
             format!("maxPageSize must be an integer from 1 to 5, not `{size}`.")
         );
     }
-    let r = s.handle(
-        &bearer(
-            "POST",
-            "/chat/threads?api-version=2025-03-15",
-            &token,
-            r#"{"topic": "t"}"#,
-        ),
-        now(),
-    );
-    let thread = encode_path_segment(body(&r)["chatThread"]["id"].as_str().unwrap()).into_owned();
+    let thread = encode_path_segment(&create_thread(&s, &token, r#"{"topic": "t"}"#)).into_owned();
     let typing = format!("/chat/threads/{thread}/typing?api-version=2025-03-15");
     let r = s.handle(
         &bearer("POST", &typing, &token, r#"{"senderDisplayName": "four"}"#),
@@ -986,17 +966,7 @@ fn a_change_the_database_refuses_is_a_500_and_undone() {
         .service()
         .unwrap();
     let (_, token) = user_and_token(&s);
-    let r = s.handle(
-        &bearer(
-            "POST",
-            "/chat/threads?api-version=2025-03-15",
-            &token,
-            r#"{"topic": "refused"}"#,
-        ),
-        now(),
-    );
-    assert_eq!(r.status(), 201);
-    let thread = body(&r)["chatThread"]["id"].as_str().unwrap().to_owned();
+    let thread = create_thread(&s, &token, r#"{"topic": "refused"}"#);
     let messages = format!(
         "/chat/threads/{}/messages?api-version=2025-03-15",
         encode_path_segment(&thread)
