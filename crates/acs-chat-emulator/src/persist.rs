@@ -27,9 +27,12 @@
 //! made its events, so an acknowledged change's events are never lost; the delivery worker
 //! deletes a row once its event is delivered or dead-lettered.
 
+use std::ffi::c_int;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
 
+use acs_chat_events::eventgrid::EventGridEvent;
 use acs_chat_protocol::DateTime;
 use acs_chat_protocol::models::{
     ChatMessage, ChatMessageReadReceipt, ChatParticipant, ChatThreadProperties,
@@ -37,17 +40,10 @@ use acs_chat_protocol::models::{
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use rusqlite::ToSql;
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-use std::ffi::c_int;
-
 use rusqlite::hooks::Wal;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::wal::CheckpointMode;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-
-use std::sync::{Arc, LazyLock};
-
-use acs_chat_events::eventgrid::EventGridEvent;
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
 
 use crate::events::Outgoing;
 use crate::store::{Change, Ids, Store, StoredMessage, Thread, TokenRecord, Tombstone};
@@ -281,7 +277,7 @@ impl Db {
         std::fs::create_dir_all(dir)
             .map_err(|e| PersistError(format!("{}: {e}", dir.display())))?;
         let path = dir.join(DATABASE_FILE);
-        let conn = Connection::open(&path)?;
+        let mut conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
@@ -310,7 +306,6 @@ impl Db {
             }
         }
         let (checkpointer, thread) = Checkpointer::start(&path, checkpoints)?;
-        let mut conn = conn;
         // (This replaces SQLite's automatic checkpoints, which run in the commit.)
         conn.wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
             checkpointer.committed(wal, pages);
@@ -538,7 +533,7 @@ impl Db {
         let mut messages: Vec<&Op> = Vec::new();
         for planned in plans.iter().copied() {
             for op in &planned.ops {
-                if op.sql == WRITE_MESSAGE {
+                if op.sql == write_message() {
                     messages.push(op);
                     continue;
                 }
@@ -663,19 +658,16 @@ fn write_counters(
     Ok(())
 }
 
-/// The statement that writes a message's row (the five parameters of a row are in this order
-/// in [`write_messages`]'s statements too).
-const WRITE_MESSAGE: &str = "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES (?1, ?2, ?3, ?4, ?5)";
-
-/// The row counts of the statements that write several messages at once, largest first.
+/// The row counts of the statements that write messages' rows, largest first; the last is 1.
 const MESSAGE_ROWS: [usize; 6] = [32, 16, 8, 4, 2, 1];
 
-/// [`WRITE_MESSAGE`] for each of [`MESSAGE_ROWS`] rows.
+/// The statements that write [`MESSAGE_ROWS`] messages' rows, each row's five parameters in
+/// the order of `INSERT_MESSAGES`.
 static WRITE_MESSAGES: LazyLock<[String; MESSAGE_ROWS.len()]> = LazyLock::new(|| {
+    const INSERT_MESSAGES: &str =
+        "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES ";
     MESSAGE_ROWS.map(|rows| {
-        let mut sql = String::from(
-            "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES ",
-        );
+        let mut sql = String::from(INSERT_MESSAGES);
         for row in 0..rows {
             if row > 0 {
                 sql.push_str(", ");
@@ -686,14 +678,18 @@ static WRITE_MESSAGES: LazyLock<[String; MESSAGE_ROWS.len()]> = LazyLock::new(||
     })
 });
 
-/// Runs the message writes `ops` (each a [`WRITE_MESSAGE`]), in order, as statements of up to
+/// The statement that writes one message's row (see [`write_messages`]).
+fn write_message() -> &'static str {
+    &WRITE_MESSAGES[MESSAGE_ROWS.len() - 1]
+}
+
+/// Runs the message writes `ops` (each a [`write_message`]), in order, as statements of up to
 /// 32 rows each (a statement costs SQLite about as much to start and end as to insert a row),
 /// and empties `ops`. The rows of one statement are written in order, so a later write of the
 /// same message wins, as with one statement each.
 fn write_messages(tx: &Transaction<'_>, ops: &mut Vec<&Op>) -> Result<(), PersistError> {
     let mut rest = &ops[..];
     while !rest.is_empty() {
-        // (The last count is 1.)
         let i = MESSAGE_ROWS
             .iter()
             .position(|&rows| rows <= rest.len())
@@ -915,7 +911,7 @@ fn write_change(ops: &mut Vec<Op>, store: &Store, change: &Change) -> Result<(),
                 }
                 op(
                     ops,
-                    WRITE_MESSAGE,
+                    write_message(),
                     vec![
                         text(thread_id),
                         int(m.seq),
