@@ -791,3 +791,86 @@ where
     let connection = builder.serve_connection(io, service).into_owned();
     let _ = watcher.watch(connection).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Full;
+    use hyper_util::rt::TokioExecutor;
+    use tokio::net::TcpStream;
+
+    /// A small response gives its connection's response permit back before it waits for its
+    /// change to be written, so that the connection's other requests are not held up by that
+    /// write (with a permit of one here, held until the write, the next request would wait).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_response_waiting_for_its_write_leaves_the_connection_to_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = ConnectionLimits {
+            max_responses_per_connection: 1,
+            ..ConnectionLimits::default()
+        };
+        let emulator = Emulator::builder()
+            .http(true)
+            .data_dir(dir.path())
+            .connection_limits(limits)
+            .start()
+            .await
+            .unwrap();
+        let (_, token) = emulator.create_user_and_token().unwrap();
+        let tcp = TcpStream::connect(emulator.local_addr()).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                .handshake(TokioIo::new(tcp))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = |method: &str, target: &str, body: &'static str| {
+            Request::builder()
+                .method(method)
+                .uri(format!("http://{}{target}", emulator.local_addr()))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap()
+        };
+        let created = sender
+            .send_request(request(
+                "POST",
+                "/chat/threads?api-version=2025-03-15",
+                r#"{"topic": "held"}"#,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let created = created.into_body().collect().await.unwrap().to_bytes();
+        let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
+        let thread = created["chatThread"]["id"].as_str().unwrap();
+        let messages = format!(
+            "/chat/threads/{}/messages?api-version=2025-03-15",
+            acs_chat_protocol::encode_path_segment(thread)
+        );
+
+        let gate = &emulator.service().write_gate;
+        let held = gate.gate.write().await;
+        let sent =
+            tokio::spawn(sender.send_request(request("POST", &messages, r#"{"content": "x"}"#)));
+        // The message's response is made and waits for its write.
+        gate.a_request_waits().await;
+        let other = tokio::time::timeout(
+            Duration::from_secs(30),
+            sender.send_request(request("GET", "/not-a-route", "")),
+        )
+        .await
+        .expect("answered while the other request waits for its write")
+        .unwrap();
+        assert_eq!(other.status(), 404);
+        assert!(!sent.is_finished(), "the message's write was held");
+        drop(held);
+        let sent = tokio::time::timeout(Duration::from_secs(30), sent)
+            .await
+            .expect("answered once its write is let through")
+            .unwrap()
+            .unwrap();
+        assert_eq!(sent.status(), 201);
+    }
+}

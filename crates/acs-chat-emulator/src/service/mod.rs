@@ -120,6 +120,42 @@ pub struct Service {
     flushing: Mutex<()>,
     /// How far the changes made are written (see [`Durable`]).
     durable: watch::Sender<Durable>,
+    /// Lets a test hold the writes back (see [`Self::written`]).
+    #[cfg(test)]
+    pub(crate) write_gate: WriteGate,
+}
+
+/// A test's hold on the writes: while it holds `gate` for writing, a request that must wait
+/// for its change to be written waits before writing it (without holding a thread).
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct WriteGate {
+    pub(crate) gate: tokio::sync::RwLock<()>,
+    /// How many requests wait at the gate.
+    waiting: AtomicU64,
+    changed: tokio::sync::Notify,
+}
+
+#[cfg(test)]
+impl WriteGate {
+    /// Until a request waits at the gate.
+    pub(crate) async fn a_request_waits(&self) {
+        loop {
+            // (Made before looking: it hears of any arrival after that.)
+            let changed = self.changed.notified();
+            if self.waiting.load(Ordering::SeqCst) > 0 {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    async fn pass(&self) {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        drop(self.gate.read().await);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// How far the changes made in memory are in the database. Each store call of a persisted
@@ -403,6 +439,8 @@ impl Service {
             db: Mutex::new(None),
             flushing: Mutex::new(()),
             durable: watch::channel(Durable::default()).0,
+            #[cfg(test)]
+            write_gate: WriteGate::default(),
         }
     }
 
@@ -626,6 +664,8 @@ impl Service {
     /// when nobody is writing (every change queued meanwhile goes in the same transaction),
     /// else waits without holding its thread to hear that its change is written.
     pub(crate) async fn written(&self, seq: u64) -> bool {
+        #[cfg(test)]
+        self.write_gate.pass().await;
         if self.outcome(seq).is_none() {
             // Let the other requests ready on this thread queue their changes first: they
             // go in the same transaction.
