@@ -1003,57 +1003,103 @@ mod tests {
     use crate::store::{Caller, MessageUpdate};
     use acs_chat_protocol::models::{CreateChatThreadRequest, SendChatMessageRequest};
 
+    /// `s` seconds after a fixed instant.
+    fn at(s: i64) -> DateTime {
+        DateTime::from_unix_timestamp(1_700_000_000 + s).unwrap()
+    }
+
+    /// A database in a directory of its own, recording a new store, and a chat user of it.
+    struct Setup {
+        dir: tempfile::TempDir,
+        db: Db,
+        store: Store,
+        caller: Caller,
+    }
+
+    impl Setup {
+        fn new() -> Self {
+            Self::with_checkpoints(None)
+        }
+
+        /// With `checkpoints` told of each checkpoint of the WAL.
+        fn with_checkpoints(checkpoints: Option<std::sync::mpsc::Sender<(i64, i64)>>) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let mut db = Db::open_with(dir.path(), checkpoints).unwrap();
+            let mut store = Store::new("res", 3);
+            db.init(&store, b"key").unwrap();
+            let caller = Caller::new(store.create_user(), vec!["chat".into()]);
+            Self {
+                dir,
+                db,
+                store,
+                caller,
+            }
+        }
+
+        /// A new thread (its changes not planned yet).
+        fn thread(&mut self) -> String {
+            self.store
+                .create_thread(&self.caller, CreateChatThreadRequest::new("t"), None, at(0))
+                .unwrap()
+                .chat_thread
+                .unwrap()
+                .id
+        }
+
+        /// Sends `text` to `thread` at `when`: the message's id.
+        fn send(&mut self, thread: &str, text: &str, when: DateTime) -> String {
+            self.store
+                .send_message(
+                    &self.caller,
+                    thread,
+                    SendChatMessageRequest::new(text),
+                    when,
+                )
+                .unwrap()
+        }
+
+        /// The store's changes since the last plan, planned.
+        fn plan(&mut self) -> Plan {
+            let changes = self.store.take_changes();
+            plan(&self.store, &changes, &[], &[]).unwrap()
+        }
+
+        /// What the database holds, read by a new connection once this one is closed, and the
+        /// store as it is in memory.
+        fn reload(self) -> (Loaded, Store) {
+            let Self { dir, db, store, .. } = self;
+            drop(db);
+            let loaded = Db::open(dir.path()).unwrap().load().unwrap().unwrap();
+            (loaded, store)
+        }
+    }
+
     #[test]
     fn batches_of_messages_alone_are_found_again_with_their_thread_and_counters() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut db = Db::open(dir.path()).unwrap();
-        let mut store = Store::new("res", 3);
-        db.init(&store, b"key").unwrap();
-        let at = |s: i64| DateTime::from_unix_timestamp(1_700_000_000 + s).unwrap();
-        let caller = Caller::new(store.create_user(), vec!["chat".into()]);
-        let thread = store
-            .create_thread(&caller, CreateChatThreadRequest::new("t"), None, at(0))
-            .unwrap()
-            .chat_thread
-            .unwrap()
-            .id;
-        let planned = |store: &mut Store| {
-            let changes = store.take_changes();
-            plan(store, &changes, &[], &[]).unwrap()
-        };
-        let created = planned(&mut store);
+        let mut s = Setup::new();
+        let thread = s.thread();
+        let created = s.plan();
         assert!(!created.message_only);
-        db.write_batch(&[&created]).unwrap();
+        s.db.write_batch(&[&created]).unwrap();
         // Three messages, each its own plan, in one batch; the clock steps back for the
         // last two, so their ids run ahead of it.
-        let mut plans = Vec::new();
-        let mut first = String::new();
-        for (i, t) in [(1, at(5)), (2, at(4)), (3, at(4))] {
-            let id = store
-                .send_message(
-                    &caller,
-                    &thread,
-                    SendChatMessageRequest::new(format!("m{i}")),
-                    t,
-                )
-                .unwrap();
-            if i == 1 {
-                first = id;
-            }
-            plans.push(planned(&mut store));
+        let first = s.send(&thread, "m1", at(5));
+        let mut plans = vec![s.plan()];
+        for text in ["m2", "m3"] {
+            s.send(&thread, text, at(4));
+            plans.push(s.plan());
         }
         assert!(plans.iter().all(|p| p.message_only));
-        db.write_batch(&plans.iter().collect::<Vec<_>>()).unwrap();
+        s.db.write_batch(&plans.iter().collect::<Vec<_>>()).unwrap();
         // An edit of the first one: a new version, a batch of its own.
-        store
-            .update_message(&caller, &thread, &first, MessageUpdate::default(), at(4))
+        s.store
+            .update_message(&s.caller, &thread, &first, MessageUpdate::default(), at(4))
             .unwrap();
-        let edited = planned(&mut store);
+        let edited = s.plan();
         assert!(edited.message_only);
-        db.write_batch(&[&edited]).unwrap();
-        drop(db);
+        s.db.write_batch(&[&edited]).unwrap();
 
-        let loaded = Db::open(dir.path()).unwrap().load().unwrap().unwrap();
+        let (loaded, store) = s.reload();
         let (a, b) = (&store.threads[&thread], &loaded.store.threads[&thread]);
         assert_eq!(b.last_message_received_on, at(4));
         assert_eq!(b.last_message_received_on, a.last_message_received_on);
@@ -1064,64 +1110,41 @@ mod tests {
 
     #[test]
     fn one_batch_writes_many_messages_in_order_before_what_follows_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut db = Db::open(dir.path()).unwrap();
-        let mut store = Store::new("res", 3);
-        db.init(&store, b"key").unwrap();
-        let at = |s: i64| DateTime::from_unix_timestamp(1_700_000_000 + s).unwrap();
-        let caller = Caller::new(store.create_user(), vec!["chat".into()]);
-        let new_thread = |store: &mut Store| {
-            store
-                .create_thread(&caller, CreateChatThreadRequest::new("t"), None, at(0))
-                .unwrap()
-                .chat_thread
-                .unwrap()
-                .id
-        };
-        let (kept, deleted) = (new_thread(&mut store), new_thread(&mut store));
-        let planned = |store: &mut Store| {
-            let changes = store.take_changes();
-            plan(store, &changes, &[], &[]).unwrap()
-        };
-        let mut plans = vec![planned(&mut store)];
-        let send = |store: &mut Store, thread: &str, text: &str| {
-            store
-                .send_message(&caller, thread, SendChatMessageRequest::new(text), at(1))
-                .unwrap()
-        };
+        let mut s = Setup::new();
+        let (kept, deleted) = (s.thread(), s.thread());
+        let mut plans = vec![s.plan()];
         // 45 messages (more than one statement's rows), the first edited in the same
         // batch, then a message to a thread deleted after it.
-        let first = send(&mut store, &kept, "m0");
-        plans.push(planned(&mut store));
+        let first = s.send(&kept, "m0", at(1));
+        plans.push(s.plan());
         for i in 1..45 {
-            send(&mut store, &kept, &format!("m{i}"));
-            plans.push(planned(&mut store));
+            s.send(&kept, &format!("m{i}"), at(1));
+            plans.push(s.plan());
         }
         let update = MessageUpdate {
             content: Some("edited".into()),
             ..MessageUpdate::default()
         };
-        store
-            .update_message(&caller, &kept, &first, update, at(2))
+        s.store
+            .update_message(&s.caller, &kept, &first, update, at(2))
             .unwrap();
-        plans.push(planned(&mut store));
-        send(&mut store, &deleted, "gone");
-        plans.push(planned(&mut store));
-        store.delete_thread(&caller, &deleted, at(3)).unwrap();
-        plans.push(planned(&mut store));
-        db.write_batch(&plans.iter().collect::<Vec<_>>()).unwrap();
-        let rows: i64 = db
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM messages WHERE thread_id = ?1",
-                [&deleted],
-                |r| r.get(0),
-            )
-            .unwrap();
+        plans.push(s.plan());
+        s.send(&deleted, "gone", at(2));
+        plans.push(s.plan());
+        s.store.delete_thread(&s.caller, &deleted, at(3)).unwrap();
+        plans.push(s.plan());
+        s.db.write_batch(&plans.iter().collect::<Vec<_>>()).unwrap();
+        let rows: i64 =
+            s.db.conn
+                .query_row(
+                    "SELECT COUNT(*) FROM messages WHERE thread_id = ?1",
+                    [&deleted],
+                    |r| r.get(0),
+                )
+                .unwrap();
         assert_eq!(rows, 0, "the deleted thread's messages went with it");
-        drop(db);
 
-        let loaded = Db::open(dir.path()).unwrap().load().unwrap().unwrap();
+        let (loaded, store) = s.reload();
         assert!(!loaded.store.threads.contains_key(&deleted));
         let (a, b) = (&store.threads[&kept], &loaded.store.threads[&kept]);
         let texts = |t: &Thread| {
@@ -1140,34 +1163,21 @@ mod tests {
 
     #[test]
     fn a_full_wal_is_checkpointed_by_the_checkpoint_thread_while_commits_go_on() {
-        let dir = tempfile::tempdir().unwrap();
         let (checkpoints, checkpointed) = std::sync::mpsc::channel();
-        let mut db = Db::open_with(dir.path(), Some(checkpoints)).unwrap();
-        let mut store = Store::new("res", 3);
-        db.init(&store, b"key").unwrap();
-        let at = DateTime::from_unix_timestamp(1_700_000_000).unwrap();
-        let caller = Caller::new(store.create_user(), vec!["chat".into()]);
-        let thread = store
-            .create_thread(&caller, CreateChatThreadRequest::new("t"), None, at)
-            .unwrap()
-            .chat_thread
-            .unwrap()
-            .id;
-        let mut commit = |store: &mut Store| {
-            let changes = store.take_changes();
-            let planned = plan(store, &changes, &[], &[]).unwrap();
-            db.write_batch(&[&planned]).unwrap();
+        let mut s = Setup::with_checkpoints(Some(checkpoints));
+        let thread = s.thread();
+        let commit = |s: &mut Setup| {
+            let planned = s.plan();
+            s.db.write_batch(&[&planned]).unwrap();
         };
-        commit(&mut store);
+        commit(&mut s);
         // A message of about a page per commit, until the WAL has been checkpointed (the
         // commits' own automatic checkpoints are off: without the thread, none comes).
         let text = "x".repeat(3000);
         let mut sent: usize = 0;
         let frames = loop {
-            store
-                .send_message(&caller, &thread, SendChatMessageRequest::new(&text), at)
-                .unwrap();
-            commit(&mut store);
+            s.send(&thread, &text, at(1));
+            commit(&mut s);
             sent += 1;
             assert!(
                 sent <= 20 * CHECKPOINT_PAGES as usize,
@@ -1180,8 +1190,7 @@ mod tests {
         let (in_wal, copied) = frames;
         assert!(in_wal >= i64::from(CHECKPOINT_PAGES), "{frames:?}");
         assert!(copied > 0, "{frames:?}");
-        drop(db);
-        let loaded = Db::open(dir.path()).unwrap().load().unwrap().unwrap();
+        let (loaded, _) = s.reload();
         // (Creating the thread added a system message.)
         assert_eq!(loaded.store.threads[&thread].messages.len(), sent + 1);
     }

@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use acs_chat_emulator::{ConnectionLimits, Emulator};
-use acs_chat_protocol::operations::{
-    CreateChatThread, ListChatMessages, ListChatMessagesOptions, SendChatMessage,
-};
+use acs_chat_protocol::operations::{ListChatMessages, ListChatMessagesOptions, SendChatMessage};
 use support::Harness;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -67,13 +65,7 @@ async fn a_normal_client_is_served_among_hundreds_of_hostile_connections() {
     .await;
     let addr: SocketAddr = h.emulator.local_addr();
     let (_, token) = h.user();
-    let thread = h
-        .call(&CreateChatThread::new("big", Default::default()), &token)
-        .await
-        .unwrap()
-        .chat_thread
-        .unwrap()
-        .id;
+    let thread = h.new_thread(&token, "big").await;
     for _ in 0..20 {
         let op = SendChatMessage::new(&thread, "x".repeat(20_000), Default::default());
         h.call(&op, &token).await.unwrap();
@@ -188,23 +180,19 @@ async fn connections_over_the_cap_are_closed_with_one_warning() {
 }
 
 /// A client that reads no response body (its HTTP/2 window is 0, so no DATA frame can reach
-/// it): a small response (a send-message 201) gives its connection's response permit back as
-/// soon as it is made, so with a single permit the connection's next requests are still
-/// answered. (A large response keeps its permit until it is read: what bounds the memory a
-/// non-reading client can hold.)
+/// it): a small response (a send-message 201) does not keep its connection's response permit
+/// while it waits for the client, so with a single permit the connection's next requests are
+/// still answered. (A large response keeps its permit until it is read: what bounds the memory
+/// a non-reading client can hold.) That the permit is given back before the response waits for
+/// its write too is `a_small_response_waiting_for_its_write_leaves_the_connection_to_others`,
+/// in the crate's own tests.
 #[tokio::test]
 async fn unread_small_responses_do_not_hold_up_the_connection() {
     let mut limits = ConnectionLimits::default();
     limits.max_responses_per_connection = 1;
     let h = Harness::with(Emulator::builder().http(true).connection_limits(limits)).await;
     let (_, token) = h.user();
-    let thread = h
-        .call(&CreateChatThread::new("unread", Default::default()), &token)
-        .await
-        .unwrap()
-        .chat_thread
-        .unwrap()
-        .id;
+    let thread = h.new_thread(&token, "unread").await;
 
     let tcp = TcpStream::connect(h.emulator.local_addr()).await.unwrap();
     let (mut sender, connection) =

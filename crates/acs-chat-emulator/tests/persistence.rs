@@ -68,26 +68,8 @@ async fn a_restart_on_the_same_directory_serves_the_same_state() {
     );
     let (alice, alice_token) = h.user();
     let (bob, bob_token) = h.user();
-    let thread = h
-        .call(
-            &CreateChatThread::new("kept", Default::default()),
-            &alice_token,
-        )
-        .await
-        .unwrap()
-        .chat_thread
-        .unwrap()
-        .id;
-    let doomed = h
-        .call(
-            &CreateChatThread::new("deleted", Default::default()),
-            &alice_token,
-        )
-        .await
-        .unwrap()
-        .chat_thread
-        .unwrap()
-        .id;
+    let thread = h.new_thread(&alice_token, "kept").await;
+    let doomed = h.new_thread(&alice_token, "deleted").await;
     h.call(&DeleteChatThread::new(&doomed), &alice_token)
         .await
         .unwrap();

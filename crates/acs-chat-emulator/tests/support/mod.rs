@@ -53,6 +53,17 @@ impl Harness {
         self.emulator.create_user_and_token().unwrap()
     }
 
+    /// Creates a thread with `topic` as the holder of `token`; returns its id.
+    pub async fn new_thread(&self, token: &str, topic: &str) -> String {
+        let op = acs_chat_protocol::operations::CreateChatThread::new(topic, Default::default());
+        self.call(&op, token)
+            .await
+            .expect("the thread is created")
+            .chat_thread
+            .expect("the result has the thread")
+            .id
+    }
+
     pub fn request<O: Operation>(&self, op: &O, token: &str) -> Request<Bytes> {
         let mut request = op.build_request(&self.ctx).unwrap();
         authorize(
