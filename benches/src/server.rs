@@ -22,8 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use acs_chat_protocol::headers::{CLIENT_REQUEST_ID, MS_CV, REQUEST_ID};
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
+use http::header::{CONTENT_TYPE, HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -51,10 +52,6 @@ pub(crate) enum Shape {
     /// Also the service's response headers (see the module documentation).
     Service,
 }
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
-const MS_CV: HeaderName = HeaderName::from_static("ms-cv");
-const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
 
 /// The fixed values of [`Shape::Service`]'s headers.
 struct ServiceHeaders {

@@ -7,7 +7,10 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::AsHeaderName;
 use http::{HeaderMap, Response, StatusCode};
+
+use crate::headers::{CLIENT_REQUEST_ID, MS_CV, REQUEST_ID};
 
 use crate::DateTime;
 use crate::models::{CommunicationError, CommunicationErrorResponse};
@@ -111,7 +114,7 @@ fn parse_number(value: &str) -> Option<f64> {
     (v.is_finite() && v >= 0.0).then_some(v.min(86_400_000.0))
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -338,9 +341,9 @@ impl Error {
             body: body.clone(),
             error,
             body_snippet,
-            request_id: header_str(headers, "x-ms-request-id").map(str::to_owned),
-            ms_cv: header_str(headers, "ms-cv").map(str::to_owned),
-            client_request_id: header_str(headers, "x-ms-client-request-id").map(str::to_owned),
+            request_id: header_str(headers, REQUEST_ID).map(str::to_owned),
+            ms_cv: header_str(headers, MS_CV).map(str::to_owned),
+            client_request_id: header_str(headers, CLIENT_REQUEST_ID).map(str::to_owned),
             retry_after: RetryAfter::from_headers(headers),
         };
         let kind = if response.status().is_success() {

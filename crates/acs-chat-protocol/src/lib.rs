@@ -51,6 +51,7 @@ mod datetime;
 mod endpoint;
 mod error;
 mod generated;
+pub mod headers;
 mod identifier;
 pub mod identity;
 mod image;

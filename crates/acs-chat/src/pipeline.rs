@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use acs_chat_protocol::headers::{CLIENT_REQUEST_ID, REQUEST_ID};
 use acs_chat_protocol::identity::{AccessKey, sign_request};
 use acs_chat_protocol::{DateTime, Operation, RequestContext, RetryAfter, authorize};
 use acs_chat_transport::{Transport, TransportError};
 use bytes::Bytes;
 use futures::future::poll_fn;
-use http::header::{HeaderName, HeaderValue, USER_AGENT};
+use http::header::{HeaderValue, USER_AGENT};
 use http::{Request, Response};
 use tracing::Instrument as _;
 
@@ -21,12 +22,6 @@ use crate::credential::CommunicationTokenCredential;
 use crate::retry::{Decision, Outcome, RetryOptions, Stop, decide};
 use crate::runtime::{Runtime, unix_nanos};
 use crate::{Error, ErrorKind};
-
-/// The header that carries the client request id.
-const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
-
-/// The service's request id.
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
 
 type SendFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Response<Bytes>, TransportError>> + Send + 'a>>;

@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use acs_chat_protocol::DateTime;
+use acs_chat_protocol::headers::{CLIENT_REQUEST_ID, MS_CV, REQUEST_ID};
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HOST, HeaderName};
+use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderValue, Request, Response};
 use percent_encoding::percent_decode_str;
 
@@ -84,10 +85,6 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 const VERIFIED_TOKENS_CAPACITY: usize = 1024;
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
-const MS_CV: HeaderName = HeaderName::from_static("ms-cv");
-const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
 
 /// The handler of one operation.
 type Handler = fn(&Service, &Ctx<'_>) -> Result<Response<Bytes>>;
