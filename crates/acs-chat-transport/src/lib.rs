@@ -8,8 +8,9 @@
 //!   pass a closure: every `Fn(Request<Bytes>) -> impl Future<Output = Result<Response<Bytes>,
 //!   TransportError>>` is a transport. Without the `hyper` feature this crate compiles no
 //!   hyper, hyper-util, hyper-rustls or rustls.
-//! - Or use the default, `HyperTransport` (feature `hyper`, on by default): hyper 1 with
-//!   hyper-util's pooled client and rustls, HTTP/1.1 and HTTP/2 by ALPN, HTTPS only unless
+//! - Or use the default, `HyperTransport` (feature `hyper`, on by default): hyper 1 and
+//!   rustls, HTTP/1.1 and HTTP/2 by ALPN (one HTTP/2 connection per origin, held by the
+//!   transport; HTTP/1.1 in hyper-util's pool), HTTPS only unless
 //!   plain HTTP is explicitly allowed, connect and whole-request timeouts and a response
 //!   body limit.
 //!

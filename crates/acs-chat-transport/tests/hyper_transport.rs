@@ -165,17 +165,12 @@ async fn concurrent_http2_requests_share_one_connection() {
     let server = support::https_server(&pki, H2_AND_H1).await;
     let transport = trusting(&pki).build().unwrap();
 
-    // Until the first handshake has negotiated h2 by ALPN the pool can not know the origin
-    // speaks HTTP/2; once it does, every request shares that connection.
     send_ok(&transport, &server.https("/warm-up")).await;
     concurrent_requests(&transport, &server, 50).await;
     assert_eq!(server.requests(), 51);
     assert_eq!(server.accepted(), 1);
 }
 
-// Current-thread runtime: hyper-util's pool has a narrow race on a multi-thread runtime
-// where a request that registered as a waiter just before the first connection was
-// pooled also starts (and then abandons to the pool) a second connect.
 #[tokio::test]
 async fn http2_only_shares_one_connection_from_the_first_burst() {
     let pki = Pki::new();
@@ -210,6 +205,105 @@ async fn clones_share_the_pool() {
     send_ok(&transport.clone(), &server.https("/b")).await;
     send_ok(&shared, &server.https("/c")).await;
     assert_eq!(server.accepted(), 1);
+}
+
+// ---- HTTP/2 lanes -------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negotiated_http2_shares_one_connection_from_the_first_burst() {
+    // The first request connects; the others of the burst wait for it and share its
+    // connection once ALPN chose h2.
+    let pki = Pki::new();
+    let server = support::https_server(&pki, H2_AND_H1).await;
+    let transport = trusting(&pki).build().unwrap();
+
+    concurrent_requests(&transport, &server, 50).await;
+    assert_eq!(server.requests(), 50);
+    assert_eq!(server.accepted(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_to_an_http1_origin_is_served_by_the_pool() {
+    // The first request's connection found out the origin speaks HTTP/1.1 and was handed to
+    // the pool; the others go to the pool at once.
+    let pki = Pki::new();
+    let server = support::https_server(&pki, H1_ONLY).await;
+    let transport = trusting(&pki).build().unwrap();
+
+    let mut tasks = JoinSet::new();
+    for i in 0..8 {
+        let transport = transport.clone();
+        let uri = server.https(&format!("/{i}"));
+        tasks.spawn(async move {
+            let response = send_ok(&transport, &uri).await;
+            assert_eq!(response.version(), Version::HTTP_11);
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.unwrap();
+    }
+    assert_eq!(server.requests(), 8);
+    assert!(server.accepted() <= 8, "{} connections", server.accepted());
+}
+
+#[tokio::test]
+async fn an_http2_connection_the_server_closes_is_replaced() {
+    let pki = Pki::new();
+    let server = support::https_server_closing_after_each_request(&pki).await;
+    let transport = trusting(&pki).build().unwrap();
+
+    for i in 0..5 {
+        let response = send_ok(&transport, &server.https(&format!("/{i}"))).await;
+        assert_eq!(response.version(), Version::HTTP_2);
+        // The next request meets a connection the server has closed.
+        server.wait_closed(i + 1).await;
+    }
+    assert_eq!(server.requests(), 5);
+    assert_eq!(server.accepted(), 5);
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
+    let pki = Pki::new();
+    let server = support::https_server(&pki, H2_AND_H1).await;
+    let transport = trusting(&pki)
+        .pool_idle_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+
+    send_ok(&transport, &server.https("/a")).await;
+    server.wait_closed(1).await;
+    let response = send_ok(&transport, &server.https("/b")).await;
+    assert_eq!(response.version(), Version::HTTP_2);
+    assert_eq!(server.accepted(), 2);
+}
+
+#[tokio::test]
+async fn an_open_request_keeps_its_http2_connection_past_the_idle_timeout() {
+    let pki = Pki::new();
+    let server = support::https_server(&pki, H2_AND_H1).await;
+    let idle = Duration::from_millis(50);
+    let transport = trusting(&pki).pool_idle_timeout(idle).build().unwrap();
+
+    // A is answered only once B arrives too.
+    let a = tokio::spawn({
+        let transport = transport.clone();
+        let uri = server.https("/together/2/a");
+        async move { transport.send(get(&uri)).await }
+    });
+    server.wait_requests(1).await;
+    // A clock: another transport's connection, closed four idle timeouts after its request.
+    // By then the first connection's idle timer has looked at it several times, with A open
+    // and no request started since.
+    let clock = trusting(&pki).pool_idle_timeout(idle * 4).build().unwrap();
+    send_ok(&clock, &server.https("/clock")).await;
+    server.wait_closed(1).await;
+
+    send_ok(&transport, &server.https("/together/2/b")).await;
+    let a = within(Duration::from_secs(20), a).await.unwrap();
+    assert_eq!(a.expect("A was answered").body(), "/together/2/a");
+    // A and B shared the first connection; the clock had its own.
+    assert_eq!(server.accepted(), 2);
 }
 
 // ---- trust -----------------------------------------------------------------------------

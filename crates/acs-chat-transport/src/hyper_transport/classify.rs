@@ -60,24 +60,7 @@ pub(super) fn send_error(
 ) -> TransportError {
     let root: &(dyn StdError + 'static) = &err;
     if err.is_connect() {
-        let (kind, message) = if find::<ConnectTimedOut>(root).is_some() {
-            (
-                TransportErrorKind::Timeout,
-                format!("connecting to {origin} timed out"),
-            )
-        } else if let Some(tls) = find::<rustls::Error>(root) {
-            (TransportErrorKind::Tls, tls_message(tls, origin))
-        } else if has_io_kind(root, &[io::ErrorKind::TimedOut]) {
-            (
-                TransportErrorKind::Timeout,
-                format!("TCP connect to {origin} timed out"),
-            )
-        } else {
-            (
-                TransportErrorKind::Connect,
-                format!("could not connect to {origin}"),
-            )
-        };
+        let (kind, message) = connect_kind(root, origin);
         return TransportError::new(kind, message)
             .with_source(err)
             .mark_request_not_sent();
@@ -92,6 +75,67 @@ pub(super) fn send_error(
             TransportErrorKind::ConnectionLost
         }
     });
+    TransportError::new(kind, exchange_message(kind, root, origin)).with_source(err)
+}
+
+/// The kind and message of a failed connect (TCP and TLS), from the error's chain.
+fn connect_kind(root: &(dyn StdError + 'static), origin: &Origin) -> (TransportErrorKind, String) {
+    if find::<ConnectTimedOut>(root).is_some() {
+        (
+            TransportErrorKind::Timeout,
+            format!("connecting to {origin} timed out"),
+        )
+    } else if let Some(tls) = find::<rustls::Error>(root) {
+        (TransportErrorKind::Tls, tls_message(tls, origin))
+    } else if has_io_kind(root, &[io::ErrorKind::TimedOut]) {
+        (
+            TransportErrorKind::Timeout,
+            format!("TCP connect to {origin} timed out"),
+        )
+    } else {
+        (
+            TransportErrorKind::Connect,
+            format!("could not connect to {origin}"),
+        )
+    }
+}
+
+/// An error of the connector, connecting a lane: what hyper-util reports as a connect error.
+pub(super) fn connect_error(err: BoxError, origin: &Origin) -> TransportError {
+    let (kind, message) = connect_kind(&*err, origin);
+    TransportError::new(kind, message)
+        .with_source(err)
+        .mark_request_not_sent()
+}
+
+/// A failed HTTP/2 handshake on a lane's new connection: nothing was sent.
+pub(super) fn handshake_error(err: hyper::Error, origin: &Origin) -> TransportError {
+    let root: &(dyn StdError + 'static) = &err;
+    let (kind, message) = match find::<rustls::Error>(root) {
+        Some(tls) => (TransportErrorKind::Tls, tls_message(tls, origin)),
+        None => (
+            TransportErrorKind::Connect,
+            format!("the HTTP/2 handshake with {origin} failed"),
+        ),
+    };
+    TransportError::new(kind, message)
+        .with_source(err)
+        .mark_request_not_sent()
+}
+
+/// An error of hyper sending on a lane; `not_sent` when hyper gave the request back (the
+/// connection refused it before sending anything).
+pub(super) fn lane_error(err: hyper::Error, origin: &Origin, not_sent: bool) -> TransportError {
+    let root: &(dyn StdError + 'static) = &err;
+    if not_sent {
+        return TransportError::new(
+            TransportErrorKind::ConnectionLost,
+            format!("the connection to {origin} closed before the request was sent"),
+        )
+        .with_source(err)
+        .mark_request_not_sent();
+    }
+    let kind = exchange_kind(root).unwrap_or(TransportErrorKind::ConnectionLost);
     TransportError::new(kind, exchange_message(kind, root, origin)).with_source(err)
 }
 

@@ -14,6 +14,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::lanes::Parked;
+
 type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// The connect deadline (TCP + TLS) passed. Found by the classifier in the source chain.
@@ -38,6 +40,8 @@ impl StdError for ConnectTimedOut {}
 pub(super) struct TimeoutConnector {
     pub(super) inner: HttpsConnector<HttpConnector>,
     pub(super) timeout: Duration,
+    /// Connections made by a lane to an origin that chose HTTP/1.1, taken before connecting.
+    pub(super) parked: Parked,
 }
 
 impl tower_service::Service<Uri> for TimeoutConnector {
@@ -50,6 +54,9 @@ impl tower_service::Service<Uri> for TimeoutConnector {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
+        if let Some(stream) = self.parked.take(&dst) {
+            return Box::pin(std::future::ready(Ok(stream)));
+        }
         let connecting = self.inner.call(dst);
         let timeout = self.timeout;
         Box::pin(async move {

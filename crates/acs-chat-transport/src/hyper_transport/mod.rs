@@ -1,7 +1,9 @@
-//! The default transport: hyper 1 + hyper-util's pooled client + hyper-rustls.
+//! The default transport: hyper 1 over hyper-rustls; HTTP/2 connections held directly (one
+//! per origin, see [`lanes`]), HTTP/1.1 by hyper-util's pooled client.
 
 mod classify;
 mod connect;
+mod lanes;
 mod tls;
 
 use std::fmt;
@@ -12,13 +14,15 @@ use bytes::Bytes;
 use http::uri::Scheme;
 use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Body as _;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::Connection as _;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_pki_types::CertificateDer;
 
 use self::connect::TimeoutConnector;
+use self::lanes::{Lane, Lanes, Open, Parked, Route};
 use crate::{Transport, TransportError, TransportErrorKind};
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,12 +68,16 @@ impl Default for Settings {
     }
 }
 
-/// The default [`Transport`]: hyper 1 with hyper-util's pooled client over rustls.
+/// The default [`Transport`]: hyper 1 over rustls.
 ///
 /// - HTTP/2 and HTTP/1.1 negotiated by ALPN; [`Response::version`] tells which one was used.
-///   HTTP/2 requests to one origin share one connection.
-/// - Connections are kept alive and reused (an idle pool with an idle timeout); TCP_NODELAY
-///   is set.
+/// - HTTP/2 requests to one origin share one connection, from the first burst on: the
+///   transport holds that connection itself and sends on it directly (cheaper per request
+///   than a pool checkout), replaces it when it closes, and closes it once idle for the
+///   [pool idle timeout](HyperTransportBuilder::pool_idle_timeout). A request the connection
+///   refused unsent, because it was closing, goes again on a new one.
+/// - HTTP/1.1 connections are kept alive and reused by hyper-util's pool (with the same idle
+///   timeout); TCP_NODELAY is set.
 /// - TLS by rustls with certificate verification always on: the roots of the enabled
 ///   root features plus any added with
 ///   [`add_root_certificate_pem`](HyperTransportBuilder::add_root_certificate_pem).
@@ -77,7 +85,7 @@ impl Default for Settings {
 /// - A connect timeout (TCP and TLS handshake), a whole-request timeout (until the last
 ///   byte of the body) and a response body limit.
 ///
-/// Cloning is cheap and clones share the connection pool. Requests must be sent from
+/// Cloning is cheap and clones share the connections. Requests must be sent from
 /// within a Tokio runtime with IO and time enabled; outside of one `send` fails with a
 /// [`Config`](TransportErrorKind::Config) error.
 ///
@@ -89,7 +97,13 @@ pub struct HyperTransport {
 }
 
 struct Inner {
+    /// hyper-util's pooled client: HTTP/1.1, and everything when lanes are off.
     client: Client<TimeoutConnector, Full<Bytes>>,
+    /// HTTP/2 connections held by the transport itself (see [`lanes`]); `None` when only
+    /// HTTP/1.1 is spoken or connections are not reused.
+    lanes: Option<Lanes>,
+    /// The client's connector, for the lanes' connections.
+    connector: TimeoutConnector,
     settings: Settings,
     added_roots: usize,
 }
@@ -161,12 +175,13 @@ impl HyperTransport {
         let request = Request::from_parts(parts, Full::new(body));
 
         let exchange = async {
-            let response = self
-                .inner
-                .client
-                .request(request)
-                .await
-                .map_err(|e| classify::send_error(e, &origin))?;
+            // The lane's request stays open (for its idle timer) until the body is read.
+            let (response, _open) = match &self.inner.lanes {
+                Some(lanes) if self.lane_applies(&origin) => {
+                    self.send_on_lane(lanes, request, &origin).await?
+                }
+                _ => (self.send_pooled(request, &origin).await?, None),
+            };
             read_body(response, settings.max_response_body_size, &origin).await
         };
         match tokio::time::timeout(settings.request_timeout, exchange).await {
@@ -181,11 +196,122 @@ impl HyperTransport {
             .with_source(elapsed)),
         }
     }
+
+    /// Whether a request to `origin` goes by a lane: over TLS unless only HTTP/1.1 is spoken
+    /// (ALPN then tells), and over plain HTTP only when HTTP/2 is spoken by prior knowledge.
+    fn lane_applies(&self, origin: &Origin) -> bool {
+        match self.inner.settings.protocols {
+            Protocols::Http2 => true,
+            Protocols::Negotiate => origin.scheme == Scheme::HTTPS,
+            Protocols::Http1 => false,
+        }
+    }
+
+    /// Sends by hyper-util's pooled client.
+    async fn send_pooled(
+        &self,
+        request: Request<Full<Bytes>>,
+        origin: &Origin,
+    ) -> Result<Response<Incoming>, TransportError> {
+        self.inner
+            .client
+            .request(request)
+            .await
+            .map_err(|e| classify::send_error(e, origin))
+    }
+
+    /// Sends on `origin`'s lane, connecting it first when there is none; by the pool when the
+    /// origin chose HTTP/1.1.
+    async fn send_on_lane(
+        &self,
+        lanes: &Lanes,
+        mut request: Request<Full<Bytes>>,
+        origin: &Origin,
+    ) -> Result<(Response<Incoming>, Option<Open>), TransportError> {
+        // A request that a connection which had served others refused unsent goes again
+        // (at most twice, on new connections).
+        let mut retries = 0;
+        loop {
+            let (mut lane, reused) = match lanes.route(origin) {
+                Route::Lane(lane) => (lane, true),
+                Route::Http1 => return Ok((self.send_pooled(request, origin).await?, None)),
+                Route::Connect(gate) => {
+                    let _connecting = gate.lock().await;
+                    // Another request may have connected while this one waited.
+                    match lanes.route(origin) {
+                        Route::Lane(lane) => (lane, true),
+                        Route::Http1 => {
+                            return Ok((self.send_pooled(request, origin).await?, None));
+                        }
+                        // Boxed: connecting is rare, and its future (the TLS and HTTP/2
+                        // handshakes) would make every request's future as large.
+                        Route::Connect(_) => match Box::pin(self.connect_lane(lanes, origin))
+                            .await?
+                        {
+                            Some(lane) => (lane, false),
+                            None => return Ok((self.send_pooled(request, origin).await?, None)),
+                        },
+                    }
+                }
+            };
+            let open = lane.open();
+            match lane.sender().try_send_request(request).await {
+                Ok(response) => return Ok((response, Some(open))),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => {
+                        lanes.retire(origin, lane.generation());
+                        if reused && retries < 2 {
+                            retries += 1;
+                            request = unsent;
+                            continue;
+                        }
+                        return Err(classify::lane_error(e.into_error(), origin, true));
+                    }
+                    None => return Err(classify::lane_error(e.into_error(), origin, false)),
+                },
+            }
+        }
+    }
+
+    /// Connects to `origin` and makes the connection its lane; `None` when the origin chose
+    /// HTTP/1.1 by ALPN (the connection is then parked for the pool to take).
+    async fn connect_lane(
+        &self,
+        lanes: &Lanes,
+        origin: &Origin,
+    ) -> Result<Option<Lane>, TransportError> {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(origin.scheme.clone());
+        parts.authority = Some(origin.authority.clone());
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        let uri = Uri::from_parts(parts).map_err(|e| {
+            TransportError::new(TransportErrorKind::InvalidRequest, "bad origin").with_source(e)
+        })?;
+        let mut connector = self.inner.connector.clone();
+        let stream = async {
+            std::future::poll_fn(|cx| tower_service::Service::poll_ready(&mut connector, cx))
+                .await?;
+            tower_service::Service::call(&mut connector, uri).await
+        }
+        .await
+        .map_err(|e| classify::connect_error(e, origin))?;
+        let settings = &self.inner.settings;
+        if settings.protocols != Protocols::Http2 && !stream.connected().is_negotiated_h2() {
+            self.inner.connector.parked.park(origin, stream);
+            lanes.set_http1(origin);
+            return Ok(None);
+        }
+        lanes
+            .open_lane(origin, stream, settings.pool_idle_timeout)
+            .await
+            .map(Some)
+            .map_err(|e| classify::handshake_error(e, origin))
+    }
 }
 
 /// Buffers the body, failing as soon as it would exceed `limit`.
 async fn read_body(
-    response: Response<hyper::body::Incoming>,
+    response: Response<Incoming>,
     limit: usize,
     origin: &Origin,
 ) -> Result<Response<Bytes>, TransportError> {
@@ -252,14 +378,15 @@ impl HyperTransportBuilder {
         self
     }
 
-    /// How long an unused connection stays in the pool. Default 90 s.
+    /// How long an unused connection stays open. Default 90 s. (An HTTP/2 connection is
+    /// closed between one and two idle timeouts after its last request ended.)
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.settings.pool_idle_timeout = timeout;
         self
     }
 
-    /// The most idle connections kept per origin. Default unlimited (bounded by use);
-    /// `0` disables connection reuse.
+    /// The most idle HTTP/1.1 connections kept per origin. Default unlimited (bounded by
+    /// use); `0` disables connection reuse, HTTP/2 included (every request connects).
     pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
         self.settings.pool_max_idle_per_host = max;
         self
@@ -331,7 +458,10 @@ impl HyperTransportBuilder {
         let connector = TimeoutConnector {
             inner: https,
             timeout: settings.connect_timeout,
+            parked: Parked::default(),
         };
+        let lanes = (settings.protocols != Protocols::Http1 && settings.pool_max_idle_per_host > 0)
+            .then(Lanes::new);
 
         let mut client = Client::builder(TokioExecutor::new());
         client
@@ -340,11 +470,13 @@ impl HyperTransportBuilder {
             .pool_idle_timeout(settings.pool_idle_timeout)
             .pool_max_idle_per_host(settings.pool_max_idle_per_host)
             .http2_only(settings.protocols == Protocols::Http2);
-        let client = client.build(connector);
+        let client = client.build(connector.clone());
 
         Ok(HyperTransport {
             inner: Arc::new(Inner {
                 client,
+                lanes,
+                connector,
                 added_roots: self.extra_roots.len(),
                 settings,
             }),

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -105,6 +106,8 @@ impl Pki {
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    /// Connections whose handling ended (closed by either side).
+    closed: Arc<watch::Sender<usize>>,
     state: Arc<State>,
 }
 
@@ -112,6 +115,8 @@ pub(crate) struct Server {
 #[derive(Default)]
 struct State {
     requests: AtomicUsize,
+    /// The same count, to wait on.
+    arrived: watch::Sender<usize>,
     /// How many `/together/N/...` requests have arrived.
     together: watch::Sender<usize>,
 }
@@ -134,6 +139,24 @@ impl Server {
     pub(crate) fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
     }
+
+    /// Waits until `n` requests have reached the handler (at most 20 s).
+    pub(crate) async fn wait_requests(&self, n: usize) {
+        wait_for(&self.state.arrived, n, "requests").await;
+    }
+
+    /// Waits until `n` connections have been closed (at most 20 s).
+    pub(crate) async fn wait_closed(&self, n: usize) {
+        wait_for(&self.closed, n, "closed connections").await;
+    }
+}
+
+async fn wait_for(count: &watch::Sender<usize>, n: usize, what: &str) {
+    let mut seen = count.subscribe();
+    tokio::time::timeout(Duration::from_secs(20), seen.wait_for(|c| *c >= n))
+        .await
+        .unwrap_or_else(|_| panic!("fewer than {n} {what} after 20 s"))
+        .expect("the server is running");
 }
 
 /// A response body that sends a few bytes, then fails: hyper aborts the response (HTTP/1:
@@ -167,6 +190,7 @@ async fn handler(
     state: Arc<State>,
 ) -> Result<Response<BoxBody<Bytes, std::io::Error>>, Infallible> {
     state.requests.fetch_add(1, Ordering::SeqCst);
+    state.arrived.send_modify(|count| *count += 1);
     let path = request.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/together/") {
         let n: usize = rest.split('/').next().unwrap().parse().unwrap();
@@ -215,16 +239,23 @@ where
 {
     let (listener, addr) = listen().await;
     let accepted = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(watch::Sender::new(0));
     let state = Arc::new(State::default());
     let server = Server {
         addr,
         accepted: accepted.clone(),
+        closed: closed.clone(),
         state: state.clone(),
     };
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             accepted.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(on_connection(tcp, state.clone()));
+            let connection = on_connection(tcp, state.clone());
+            let closed = closed.clone();
+            tokio::spawn(async move {
+                connection.await;
+                closed.send_modify(|count| *count += 1);
+            });
         }
     });
     server
@@ -239,6 +270,35 @@ pub(crate) async fn https_server(pki: &Pki, alpn: &[&[u8]]) -> Server {
             if let Ok(tls) = acceptor.accept(tcp).await {
                 serve_hyper(tls, state).await;
             }
+        }
+    })
+    .await
+}
+
+/// An HTTPS server (hyper, HTTP/2 only) that closes each connection gracefully (GOAWAY)
+/// after its first request: the request is answered, then the connection ends.
+pub(crate) async fn https_server_closing_after_each_request(pki: &Pki) -> Server {
+    let acceptor = pki.acceptor(&[b"h2"]);
+    spawn_acceptor(move |tcp, state| {
+        let acceptor = acceptor.clone();
+        async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let (answered, mut first) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let service = service_fn(move |req| {
+                let _ = answered.send(());
+                handler(req, state.clone())
+            });
+            let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = first.recv() => {}
+            }
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
         }
     })
     .await

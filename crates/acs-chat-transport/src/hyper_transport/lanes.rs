@@ -1,0 +1,367 @@
+//! HTTP/2 connections the transport holds itself, one per origin: a *lane*.
+//!
+//! hyper-util's pooled client checks a connection out of its pool for every request, HTTP/2
+//! too: a lock, a SipHash of the origin, the connection's `Connected` details copied into
+//! the response's extensions, the request future boxed and moved, and the connection
+//! handed back. That is about 4 500 instructions a request, 3 % of a whole send-message
+//! exchange (client and server) measured with callgrind. An HTTP/2 connection needs none of
+//! it: its `SendRequest` is shared by all requests. A lane keeps that `SendRequest` and
+//! sends on it directly.
+//!
+//! What the pool did for HTTP/2 and a lane does too:
+//! - one connection per origin, made once even when a burst of requests starts together
+//!   (they wait for the first request's connect);
+//! - a request that the connection refused before sending anything (it was closing) goes
+//!   once more over a new connection, when the refusing connection had served requests
+//!   before (a new connection that refuses is an answer, not an accident);
+//! - a connection closed by the server or broken is replaced at the next request;
+//! - an idle connection is closed after the pool's idle timeout (within one to two idle
+//!   timeouts of its last request, once no request is open on it).
+//!
+//! An origin whose TLS handshake chose HTTP/1.1 (ALPN) is left to hyper-util's pool, which
+//! keeps HTTP/1.1 connections, and the connection the lane made to find out is handed to
+//! that pool (see [`Parked`]) rather than thrown away.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
+use http_body_util::Full;
+use hyper::client::conn::http2;
+use hyper_rustls::MaybeHttpsStream;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+use super::Origin;
+
+/// A connection as the connector makes it.
+pub(super) type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+type Sender = http2::SendRequest<Full<Bytes>>;
+
+/// How long a connection handed to the pool waits to be taken: the pool connects right after
+/// it is parked, so one still there later was not wanted (its request failed before).
+const PARKED_FOR: Duration = Duration::from_secs(10);
+
+/// How many origins the lanes remember before forgetting those without a connection.
+const PRUNE_AT: usize = 32;
+
+/// The lanes of one transport (shared by its clones).
+pub(super) struct Lanes {
+    entries: Mutex<Vec<Entry>>,
+    next_generation: AtomicU64,
+}
+
+/// One origin's lane.
+struct Entry {
+    scheme: Scheme,
+    authority: Authority,
+    state: State,
+    /// Held by the request that connects, so that a burst makes one connection.
+    connecting: Arc<tokio::sync::Mutex<()>>,
+}
+
+enum State {
+    /// No connection (yet, or any more).
+    None,
+    Ready(Lane),
+    /// The origin chose HTTP/1.1: hyper-util's pool serves it.
+    Http1,
+}
+
+/// An HTTP/2 connection's sender and what its idle timer reads.
+#[derive(Clone)]
+pub(super) struct Lane {
+    sender: Sender,
+    activity: Arc<Activity>,
+    /// Which connection this is, so that a request retires only the one it failed on.
+    generation: u64,
+}
+
+/// What a request should do.
+pub(super) enum Route {
+    /// Send on this connection.
+    Lane(Lane),
+    /// Connect first (holding this gate).
+    Connect(Arc<tokio::sync::Mutex<()>>),
+    /// Leave it to hyper-util's pool.
+    Http1,
+}
+
+/// Requests started and still open on one connection.
+#[derive(Default)]
+struct Activity {
+    started: AtomicU64,
+    open: AtomicUsize,
+}
+
+/// A request open on a lane; closes it on drop.
+pub(super) struct Open(Arc<Activity>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Release);
+    }
+}
+
+impl Lane {
+    /// Marks a request open on this connection until the returned guard is dropped.
+    pub(super) fn open(&self) -> Open {
+        self.activity.started.fetch_add(1, Ordering::Relaxed);
+        self.activity.open.fetch_add(1, Ordering::Acquire);
+        Open(Arc::clone(&self.activity))
+    }
+
+    pub(super) fn sender(&mut self) -> &mut Sender {
+        &mut self.sender
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing in this module panics while holding the lock; if something did, the data (a
+    // list of senders) is still consistent.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Lanes {
+    pub(super) fn new() -> Self {
+        Self {
+            entries: Mutex::new(Vec::new()),
+            next_generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Where a request to `origin` goes now.
+    pub(super) fn route(&self, origin: &Origin) -> Route {
+        let mut entries = lock(&self.entries);
+        let entry = match entries.iter_mut().position(|e| e.is(origin)) {
+            Some(i) => &mut entries[i],
+            None => {
+                if entries.len() >= PRUNE_AT {
+                    // Origins without a connection and without a request connecting to them
+                    // are forgotten, so that the list does not grow with every origin ever
+                    // asked for.
+                    entries.retain(|e| {
+                        !matches!(e.state, State::None) || Arc::strong_count(&e.connecting) > 1
+                    });
+                }
+                entries.push(Entry {
+                    scheme: origin.scheme.clone(),
+                    authority: origin.authority.clone(),
+                    state: State::None,
+                    connecting: Arc::new(tokio::sync::Mutex::new(())),
+                });
+                entries.last_mut().expect("just pushed")
+            }
+        };
+        match &entry.state {
+            State::Ready(lane) if !lane.sender.is_closed() => Route::Lane(lane.clone()),
+            State::Http1 => Route::Http1,
+            State::Ready(_) | State::None => {
+                entry.state = State::None;
+                Route::Connect(Arc::clone(&entry.connecting))
+            }
+        }
+    }
+
+    /// Retires the connection of `generation` for `origin` (a request failed on it), unless it
+    /// was replaced already.
+    pub(super) fn retire(&self, origin: &Origin, generation: u64) {
+        let mut entries = lock(&self.entries);
+        if let Some(entry) = entries.iter_mut().find(|e| e.is(origin))
+            && matches!(&entry.state, State::Ready(lane) if lane.generation == generation)
+        {
+            entry.state = State::None;
+        }
+    }
+
+    /// Remembers that `origin` chose HTTP/1.1.
+    pub(super) fn set_http1(&self, origin: &Origin) {
+        self.set(origin, State::Http1);
+    }
+
+    /// Makes an HTTP/2 connection of `stream` (the handshake, then the connection's own task)
+    /// and installs it as `origin`'s lane. `idle_timeout` closes it once unused.
+    pub(super) async fn open_lane(
+        &self,
+        origin: &Origin,
+        stream: Stream,
+        idle_timeout: Duration,
+    ) -> Result<Lane, hyper::Error> {
+        let (sender, connection) = http2::Builder::new(BoxingExecutor)
+            .timer(TokioTimer::new())
+            .handshake(stream)
+            .await?;
+        let activity = Arc::new(Activity::default());
+        spawn_connection(connection, Arc::clone(&activity), idle_timeout);
+        let lane = Lane {
+            sender,
+            activity,
+            generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
+        };
+        self.set(origin, State::Ready(lane.clone()));
+        Ok(lane)
+    }
+
+    fn set(&self, origin: &Origin, state: State) {
+        let mut entries = lock(&self.entries);
+        if let Some(entry) = entries.iter_mut().find(|e| e.is(origin)) {
+            entry.state = state;
+        }
+    }
+}
+
+impl Entry {
+    fn is(&self, origin: &Origin) -> bool {
+        self.authority == origin.authority && self.scheme == origin.scheme
+    }
+}
+
+/// Spawns hyper's futures boxed, as hyper-util's pooled client does. hyper spawns one future
+/// per HTTP/2 request (it answers the caller when the response arrives); tokio copies a
+/// future three times on its way into a task, so a small box is cheaper than that future.
+#[derive(Clone, Copy)]
+struct BoxingExecutor;
+
+impl<F> hyper::rt::Executor<F> for BoxingExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        drop(tokio::spawn(Box::pin(future)));
+    }
+}
+
+/// Runs an HTTP/2 connection in a task of its own until it ends, or until it has been idle (no
+/// request started and none open) for a whole `idle_timeout`; dropping it then closes it.
+///
+/// The idle timer is a second task that tells the first through a oneshot channel: the
+/// connection's task, woken several times a request, then polls a channel (an atomic load)
+/// rather than a timer.
+fn spawn_connection<C>(connection: C, activity: Arc<Activity>, idle_timeout: Duration)
+where
+    C: Future + Send + 'static,
+{
+    let (mut close, closed) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut connection = pin!(connection);
+        let mut closed = closed;
+        // Ends with the connection, or when told to close (or the idle task is gone).
+        std::future::poll_fn(|cx| {
+            if connection.as_mut().poll(cx).is_ready() || Pin::new(&mut closed).poll(cx).is_ready()
+            {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    });
+    tokio::spawn(async move {
+        let mut seen = activity.started.load(Ordering::Relaxed);
+        loop {
+            let mut sleep = pin!(tokio::time::sleep(idle_timeout));
+            // Ends early when the connection's task has ended (it dropped the receiver).
+            let connection_ended = std::future::poll_fn(|cx| {
+                if close.poll_closed(cx).is_ready() {
+                    Poll::Ready(true)
+                } else {
+                    sleep.as_mut().poll(cx).map(|()| false)
+                }
+            })
+            .await;
+            if connection_ended {
+                return;
+            }
+            let now = activity.started.load(Ordering::Relaxed);
+            if now == seen && activity.open.load(Ordering::Acquire) == 0 {
+                let _ = close.send(());
+                return;
+            }
+            seen = now;
+        }
+    });
+}
+
+/// Connections a lane made to an origin that chose HTTP/1.1, for hyper-util's pool to take
+/// through the connector instead of connecting again.
+#[derive(Clone, Default)]
+pub(super) struct Parked(Arc<Mutex<Vec<ParkedStream>>>);
+
+/// A parked connection: its origin, when it was parked, the connection.
+type ParkedStream = (Scheme, Authority, Instant, Stream);
+
+impl Parked {
+    pub(super) fn park(&self, origin: &Origin, stream: Stream) {
+        lock(&self.0).push((
+            origin.scheme.clone(),
+            origin.authority.clone(),
+            Instant::now(),
+            stream,
+        ));
+    }
+
+    /// A connection parked for `uri`'s origin, if there is one that is still fresh.
+    pub(super) fn take(&self, uri: &http::Uri) -> Option<Stream> {
+        let mut parked = lock(&self.0);
+        if parked.is_empty() {
+            return None;
+        }
+        parked.retain(|(.., at, _)| at.elapsed() < PARKED_FOR);
+        let i = parked.iter().position(|(scheme, authority, ..)| {
+            uri.scheme() == Some(scheme) && uri.authority() == Some(authority)
+        })?;
+        Some(parked.swap_remove(i).3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(port: u16) -> Origin {
+        Origin {
+            scheme: Scheme::HTTPS,
+            authority: Authority::try_from(format!("h.example:{port}")).unwrap(),
+        }
+    }
+
+    #[test]
+    fn origins_without_a_connection_are_forgotten() {
+        let lanes = Lanes::new();
+        // One origin is being connected to (its gate is held): it is kept.
+        let Route::Connect(held) = lanes.route(&origin(1)) else {
+            panic!("a new origin connects first");
+        };
+        for port in 2..1000 {
+            assert!(matches!(lanes.route(&origin(port)), Route::Connect(_)));
+        }
+        let entries = lock(&lanes.entries);
+        assert!(entries.len() <= PRUNE_AT, "{} origins", entries.len());
+        assert!(entries.iter().any(|e| e.is(&origin(1))));
+        drop(held);
+    }
+
+    #[test]
+    fn an_http1_origin_stays_http1() {
+        let lanes = Lanes::new();
+        let _ = lanes.route(&origin(1));
+        lanes.set_http1(&origin(1));
+        for port in 2..100 {
+            let _ = lanes.route(&origin(port));
+        }
+        assert!(matches!(lanes.route(&origin(1)), Route::Http1));
+    }
+}
