@@ -12,7 +12,7 @@ mod routes;
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -431,7 +431,7 @@ impl Service {
             default_authority: default_authority.into(),
             requests: AtomicU64::new(0),
             max_body_bytes: crate::MAX_BODY_BYTES,
-            verified_tokens: Mutex::new(HashMap::new()),
+            verified_tokens: Mutex::new(HashMap::default()),
             publisher: Publisher::default(),
             db: Mutex::new(None),
             flushing: Mutex::new(()),

@@ -1,7 +1,9 @@
 //! Threads: creation (with its repeatability id), listing, properties, deletion and the
 //! retention policy.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 use std::time::Duration;
 
 use acs_chat_protocol::DateTime;
