@@ -279,6 +279,22 @@ async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_zero_idle_timeout_closes_each_http2_connection_once_unused() {
+    let pki = Pki::new();
+    let server = support::https_server(&pki, H2_AND_H1).await;
+    let transport = trusting(&pki)
+        .pool_idle_timeout(Duration::ZERO)
+        .build()
+        .unwrap();
+
+    for i in 0..3 {
+        send_ok(&transport, &server.https(&format!("/{i}"))).await;
+        server.wait_closed(i + 1).await;
+    }
+    assert_eq!(server.accepted(), 3);
+}
+
+#[tokio::test]
 async fn an_open_request_keeps_its_http2_connection_past_the_idle_timeout() {
     let pki = Pki::new();
     let server = support::https_server(&pki, H2_AND_H1).await;

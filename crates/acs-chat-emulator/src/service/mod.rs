@@ -10,9 +10,9 @@ mod identity;
 mod json;
 mod routes;
 
+use foldhash::HashMap;
 use std::borrow::Cow;
 use std::cell::Cell;
-use foldhash::HashMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};

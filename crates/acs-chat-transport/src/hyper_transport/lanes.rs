@@ -25,7 +25,7 @@
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -85,15 +85,17 @@ pub(super) struct Lane {
 
 /// What a request should do.
 pub(super) enum Route {
-    /// Send on this connection.
-    Lane(Lane),
+    /// Send on this connection (the request is open on it until the guard is dropped).
+    Lane(Lane, Open),
     /// Connect first (holding this gate).
     Connect(Arc<tokio::sync::Mutex<()>>),
     /// Leave it to hyper-util's pool.
     Http1,
 }
 
-/// Requests started and still open on one connection.
+/// Requests started and still open on one connection. Both go up only under the lanes' lock,
+/// where the idle check reads them, so that no request starts on a connection the check
+/// found idle.
 #[derive(Default)]
 struct Activity {
     started: AtomicU64,
@@ -110,10 +112,11 @@ impl Drop for Open {
 }
 
 impl Lane {
-    /// Marks a request open on this connection until the returned guard is dropped.
-    pub(super) fn open(&self) -> Open {
+    /// Marks a request open on this connection until the returned guard is dropped (called
+    /// with the lanes' lock held).
+    fn open(&self) -> Open {
         self.activity.started.fetch_add(1, Ordering::Relaxed);
-        self.activity.open.fetch_add(1, Ordering::Acquire);
+        self.activity.open.fetch_add(1, Ordering::Relaxed);
         Open(Arc::clone(&self.activity))
     }
 
@@ -150,10 +153,11 @@ impl Lanes {
             None => {
                 if entries.len() >= PRUNE_AT {
                     // Origins without a connection and without a request connecting to them
-                    // are forgotten, so that the list does not grow with every origin ever
-                    // asked for.
+                    // are forgotten (an HTTP/1.1 one is found out again, at the cost of a
+                    // connection the pool then takes), so that the list does not grow with
+                    // every origin ever asked for.
                     entries.retain(|e| {
-                        !matches!(e.state, State::None) || Arc::strong_count(&e.connecting) > 1
+                        matches!(e.state, State::Ready(_)) || Arc::strong_count(&e.connecting) > 1
                     });
                 }
                 entries.push(Entry {
@@ -166,7 +170,10 @@ impl Lanes {
             }
         };
         match &entry.state {
-            State::Ready(lane) if !lane.sender.is_closed() => Route::Lane(lane.clone()),
+            State::Ready(lane) if !lane.sender.is_closed() => {
+                let open = lane.open();
+                Route::Lane(lane.clone(), open)
+            }
             State::Http1 => Route::Http1,
             State::Ready(_) | State::None => {
                 entry.state = State::None;
@@ -192,26 +199,57 @@ impl Lanes {
     }
 
     /// Makes an HTTP/2 connection of `stream` (the handshake, then the connection's own task)
-    /// and installs it as `origin`'s lane. `idle_timeout` closes it once unused.
+    /// and installs it as `origin`'s lane, with the caller's request open on it.
+    /// `idle_timeout` closes it once unused.
     pub(super) async fn open_lane(
-        &self,
+        self: &Arc<Self>,
         origin: &Origin,
         stream: Stream,
         idle_timeout: Duration,
-    ) -> Result<Lane, hyper::Error> {
+    ) -> Result<(Lane, Open), hyper::Error> {
         let (sender, connection) = http2::Builder::new(BoxingExecutor)
             .timer(TokioTimer::new())
             .handshake(stream)
             .await?;
-        let activity = Arc::new(Activity::default());
-        spawn_connection(connection, Arc::clone(&activity), idle_timeout);
         let lane = Lane {
             sender,
-            activity,
+            activity: Arc::new(Activity::default()),
             generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
         };
-        self.set(origin, State::Ready(lane.clone()));
-        Ok(lane)
+        let mut entries = lock(&self.entries);
+        let open = lane.open();
+        if let Some(entry) = entries.iter_mut().find(|e| e.is(origin)) {
+            entry.state = State::Ready(lane.clone());
+        }
+        drop(entries);
+        let idle = IdleCheck {
+            lanes: Arc::downgrade(self),
+            scheme: origin.scheme.clone(),
+            authority: origin.authority.clone(),
+            generation: lane.generation,
+            activity: Arc::clone(&lane.activity),
+        };
+        spawn_connection(connection, idle, idle_timeout);
+        Ok((lane, open))
+    }
+
+    /// Whether the connection `idle` watches is idle: no request started since `seen` (the
+    /// count it returns otherwise) and none open. An idle connection stops being its origin's
+    /// lane here, under the lock requests start under, so none starts on it afterwards.
+    fn check_idle(&self, idle: &IdleCheck, seen: u64) -> Result<(), u64> {
+        let mut entries = lock(&self.entries);
+        let started = idle.activity.started.load(Ordering::Relaxed);
+        if started != seen || idle.activity.open.load(Ordering::Acquire) != 0 {
+            return Err(started);
+        }
+        if let Some(entry) = entries
+            .iter_mut()
+            .find(|e| e.authority == idle.authority && e.scheme == idle.scheme)
+            && matches!(&entry.state, State::Ready(lane) if lane.generation == idle.generation)
+        {
+            entry.state = State::None;
+        }
+        Ok(())
     }
 
     fn set(&self, origin: &Origin, state: State) {
@@ -244,13 +282,26 @@ where
     }
 }
 
+/// What a connection's idle timer checks: which lane it is, and its requests.
+struct IdleCheck {
+    lanes: Weak<Lanes>,
+    scheme: Scheme,
+    authority: Authority,
+    generation: u64,
+    activity: Arc<Activity>,
+}
+
+/// The shortest time between two idle checks (an idle timeout of zero would otherwise check
+/// without pause while a request is open).
+const MIN_IDLE_CHECK: Duration = Duration::from_millis(1);
+
 /// Runs an HTTP/2 connection in a task of its own until it ends, or until it has been idle (no
 /// request started and none open) for a whole `idle_timeout`; dropping it then closes it.
 ///
 /// The idle timer is a second task that tells the first through a oneshot channel: the
 /// connection's task, woken several times a request, then polls a channel (an atomic load)
 /// rather than a timer.
-fn spawn_connection<C>(connection: C, activity: Arc<Activity>, idle_timeout: Duration)
+fn spawn_connection<C>(connection: C, idle: IdleCheck, idle_timeout: Duration)
 where
     C: Future + Send + 'static,
 {
@@ -269,10 +320,12 @@ where
         })
         .await;
     });
+    let period = idle_timeout.max(MIN_IDLE_CHECK);
     tokio::spawn(async move {
-        let mut seen = activity.started.load(Ordering::Relaxed);
+        // The request that made the connection is open on it already.
+        let mut seen = idle.activity.started.load(Ordering::Relaxed);
         loop {
-            let mut sleep = pin!(tokio::time::sleep(idle_timeout));
+            let mut sleep = pin!(tokio::time::sleep(period));
             // Ends early when the connection's task has ended (it dropped the receiver).
             let connection_ended = std::future::poll_fn(|cx| {
                 if close.poll_closed(cx).is_ready() {
@@ -285,12 +338,18 @@ where
             if connection_ended {
                 return;
             }
-            let now = activity.started.load(Ordering::Relaxed);
-            if now == seen && activity.open.load(Ordering::Acquire) == 0 {
-                let _ = close.send(());
+            // The transport is gone: its senders are dropped, and hyper ends the connection
+            // once its requests are done.
+            let Some(lanes) = idle.lanes.upgrade() else {
                 return;
+            };
+            match lanes.check_idle(&idle, seen) {
+                Ok(()) => {
+                    let _ = close.send(());
+                    return;
+                }
+                Err(started) => seen = started,
             }
-            seen = now;
         }
     });
 }
@@ -355,13 +414,17 @@ mod tests {
     }
 
     #[test]
-    fn an_http1_origin_stays_http1() {
+    fn an_http1_origin_stays_http1_until_many_origins_push_it_out() {
         let lanes = Lanes::new();
         let _ = lanes.route(&origin(1));
         lanes.set_http1(&origin(1));
-        for port in 2..100 {
+        for port in 2..u16::try_from(PRUNE_AT).unwrap() {
             let _ = lanes.route(&origin(port));
         }
         assert!(matches!(lanes.route(&origin(1)), Route::Http1));
+        for port in 1000..1100 {
+            let _ = lanes.route(&origin(port));
+        }
+        assert!(matches!(lanes.route(&origin(1)), Route::Connect(_)));
     }
 }

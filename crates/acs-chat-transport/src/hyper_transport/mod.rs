@@ -101,7 +101,7 @@ struct Inner {
     client: Client<TimeoutConnector, Full<Bytes>>,
     /// HTTP/2 connections held by the transport itself (see [`lanes`]); `None` when only
     /// HTTP/1.1 is spoken or connections are not reused.
-    lanes: Option<Lanes>,
+    lanes: Option<Arc<Lanes>>,
     /// The client's connector, for the lanes' connections.
     connector: TimeoutConnector,
     settings: Settings,
@@ -224,7 +224,7 @@ impl HyperTransport {
     /// origin chose HTTP/1.1.
     async fn send_on_lane(
         &self,
-        lanes: &Lanes,
+        lanes: &Arc<Lanes>,
         mut request: Request<Full<Bytes>>,
         origin: &Origin,
     ) -> Result<(Response<Incoming>, Option<Open>), TransportError> {
@@ -232,14 +232,14 @@ impl HyperTransport {
         // (at most twice, on new connections).
         let mut retries = 0;
         loop {
-            let (mut lane, reused) = match lanes.route(origin) {
-                Route::Lane(lane) => (lane, true),
+            let (mut lane, open, reused) = match lanes.route(origin) {
+                Route::Lane(lane, open) => (lane, open, true),
                 Route::Http1 => return Ok((self.send_pooled(request, origin).await?, None)),
                 Route::Connect(gate) => {
                     let _connecting = gate.lock().await;
                     // Another request may have connected while this one waited.
                     match lanes.route(origin) {
-                        Route::Lane(lane) => (lane, true),
+                        Route::Lane(lane, open) => (lane, open, true),
                         Route::Http1 => {
                             return Ok((self.send_pooled(request, origin).await?, None));
                         }
@@ -248,13 +248,12 @@ impl HyperTransport {
                         Route::Connect(_) => match Box::pin(self.connect_lane(lanes, origin))
                             .await?
                         {
-                            Some(lane) => (lane, false),
+                            Some((lane, open)) => (lane, open, false),
                             None => return Ok((self.send_pooled(request, origin).await?, None)),
                         },
                     }
                 }
             };
-            let open = lane.open();
             match lane.sender().try_send_request(request).await {
                 Ok(response) => return Ok((response, Some(open))),
                 Err(mut e) => match e.take_message() {
@@ -273,13 +272,14 @@ impl HyperTransport {
         }
     }
 
-    /// Connects to `origin` and makes the connection its lane; `None` when the origin chose
-    /// HTTP/1.1 by ALPN (the connection is then parked for the pool to take).
+    /// Connects to `origin` and makes the connection its lane, with the request open on it;
+    /// `None` when the origin chose HTTP/1.1 by ALPN (the connection is then parked for the
+    /// pool to take).
     async fn connect_lane(
         &self,
-        lanes: &Lanes,
+        lanes: &Arc<Lanes>,
         origin: &Origin,
-    ) -> Result<Option<Lane>, TransportError> {
+    ) -> Result<Option<(Lane, Open)>, TransportError> {
         let mut parts = http::uri::Parts::default();
         parts.scheme = Some(origin.scheme.clone());
         parts.authority = Some(origin.authority.clone());
@@ -461,7 +461,7 @@ impl HyperTransportBuilder {
             parked: Parked::default(),
         };
         let lanes = (settings.protocols != Protocols::Http1 && settings.pool_max_idle_per_host > 0)
-            .then(Lanes::new);
+            .then(|| Arc::new(Lanes::new()));
 
         let mut client = Client::builder(TokioExecutor::new());
         client
