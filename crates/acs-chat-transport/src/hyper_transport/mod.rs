@@ -236,21 +236,24 @@ impl HyperTransport {
                 Route::Lane(lane, open) => (lane, open, true),
                 Route::Http1 => return Ok((self.send_pooled(request, origin).await?, None)),
                 Route::Connect(gate) => {
-                    let _connecting = gate.lock().await;
-                    // Another request may have connected while this one waited.
-                    match lanes.route(origin) {
-                        Route::Lane(lane, open) => (lane, open, true),
-                        Route::Http1 => {
-                            return Ok((self.send_pooled(request, origin).await?, None));
+                    // The gate is let go before anything is sent, so that a burst waits only
+                    // for the connect, not for the first request's answer.
+                    let connected = {
+                        let _connecting = gate.lock().await;
+                        // Another request may have connected while this one waited.
+                        match lanes.route(origin) {
+                            Route::Lane(lane, open) => Some((lane, open, true)),
+                            Route::Http1 => None,
+                            // Boxed: connecting is rare, and its future (the TLS and HTTP/2
+                            // handshakes) would make every request's future as large.
+                            Route::Connect(_) => Box::pin(self.connect_lane(lanes, origin))
+                                .await?
+                                .map(|(lane, open)| (lane, open, false)),
                         }
-                        // Boxed: connecting is rare, and its future (the TLS and HTTP/2
-                        // handshakes) would make every request's future as large.
-                        Route::Connect(_) => match Box::pin(self.connect_lane(lanes, origin))
-                            .await?
-                        {
-                            Some((lane, open)) => (lane, open, false),
-                            None => return Ok((self.send_pooled(request, origin).await?, None)),
-                        },
+                    };
+                    match connected {
+                        Some(connected) => connected,
+                        None => return Ok((self.send_pooled(request, origin).await?, None)),
                     }
                 }
             };
