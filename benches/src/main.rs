@@ -804,6 +804,17 @@ struct Targets {
     decoded: (f64, f64),
 }
 
+impl Targets {
+    /// The ratios the target is judged on: send-message against raw, list-messages against
+    /// raw+decode.
+    fn judged(&self) -> (f64, f64) {
+        match self.op {
+            Op::SendMessage => self.raw,
+            Op::ListMessages => self.decoded,
+        }
+    }
+}
+
 /// The verdicts of section 2: send-message against raw, list-messages against raw+decode (a
 /// list call decodes its page and raw does not: that is how the target is set), at every
 /// number in flight; throughput ≥ 0.95, p99 ≤ 1.10.
@@ -814,10 +825,11 @@ fn target_lines(targets: &[Targets]) -> String {
         if points.is_empty() {
             continue;
         }
-        let (against, pick): (&str, fn(&Targets) -> (f64, f64)) = match op {
-            Op::SendMessage => ("raw", |t| t.raw),
-            Op::ListMessages => ("(raw+decode)", |t| t.decoded),
+        let against = match op {
+            Op::SendMessage => "raw",
+            Op::ListMessages => "(raw+decode)",
         };
+        let pick = Targets::judged;
         let join = |f: &dyn Fn(&Targets) -> String| {
             points.iter().map(|t| f(t)).collect::<Vec<_>>().join(" / ")
         };
