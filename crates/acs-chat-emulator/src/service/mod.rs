@@ -10,7 +10,6 @@ mod identity;
 mod json;
 mod routes;
 
-use foldhash::HashMap;
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
@@ -22,6 +21,7 @@ use std::time::Duration;
 use acs_chat_protocol::DateTime;
 use acs_chat_protocol::headers::{CLIENT_REQUEST_ID, MS_CV, REQUEST_ID};
 use bytes::Bytes;
+use foldhash::HashMap;
 use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderValue, Request, Response};
 use percent_encoding::percent_decode_str;

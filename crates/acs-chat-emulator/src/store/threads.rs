@@ -2,9 +2,9 @@
 //! retention policy.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use foldhash::HashMap;
-use std::time::Duration;
 
 use acs_chat_protocol::DateTime;
 use acs_chat_protocol::models::{

@@ -224,8 +224,7 @@ impl Lanes {
         drop(entries);
         let idle = IdleCheck {
             lanes: Arc::downgrade(self),
-            scheme: origin.scheme.clone(),
-            authority: origin.authority.clone(),
+            origin: origin.clone(),
             generation: lane.generation,
             activity: Arc::clone(&lane.activity),
         };
@@ -242,9 +241,7 @@ impl Lanes {
         if started != seen || idle.activity.open.load(Ordering::Acquire) != 0 {
             return Err(started);
         }
-        if let Some(entry) = entries
-            .iter_mut()
-            .find(|e| e.authority == idle.authority && e.scheme == idle.scheme)
+        if let Some(entry) = entries.iter_mut().find(|e| e.is(&idle.origin))
             && matches!(&entry.state, State::Ready(lane) if lane.generation == idle.generation)
         {
             entry.state = State::None;
@@ -285,8 +282,7 @@ where
 /// What a connection's idle timer checks: which lane it is, and its requests.
 struct IdleCheck {
     lanes: Weak<Lanes>,
-    scheme: Scheme,
-    authority: Authority,
+    origin: Origin,
     generation: u64,
     activity: Arc<Activity>,
 }

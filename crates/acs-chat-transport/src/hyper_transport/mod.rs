@@ -498,7 +498,7 @@ impl fmt::Debug for HyperTransportBuilder {
 
 /// `scheme://host[:port]` of a request (never user info, path or query), formatted only when a
 /// message needs it, so the happy path does not pay for it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Origin {
     scheme: Scheme,
     authority: http::uri::Authority,
