@@ -305,7 +305,12 @@ impl HyperTransport {
             return Ok(None);
         }
         lanes
-            .open_lane(origin, stream, settings.pool_idle_timeout)
+            .open_lane(
+                origin,
+                stream,
+                settings.pool_idle_timeout,
+                settings.request_timeout,
+            )
             .await
             .map(Some)
             .map_err(|e| classify::handshake_error(e, origin))
