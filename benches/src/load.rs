@@ -28,6 +28,8 @@ pub(crate) struct Stats {
     wall: Duration,
     /// Requests per second of each round, in order.
     rounds: Vec<f64>,
+    /// The 99th percentile latency of each round, in seconds, in order.
+    round_p99: Vec<f64>,
 }
 
 impl Stats {
@@ -54,6 +56,7 @@ impl Stats {
 
     fn absorb(&mut self, other: Self) {
         self.rounds.push(other.rps());
+        self.round_p99.push(other.quantile(0.99).as_secs_f64());
         self.latencies.extend(other.latencies);
         self.wall += other.wall;
     }
@@ -63,10 +66,21 @@ impl Stats {
 /// (rounds of [`alternate`] run back to back, so each pair saw the same phase of a shared
 /// machine): a burst of noise moves one pair, not the result. NaN without paired rounds.
 pub(crate) fn paired_ratio(a: &Stats, b: &Stats) -> f64 {
+    median_of_ratios(&a.rounds, &b.rounds)
+}
+
+/// The median over rounds of `a`'s p99 latency divided by `b`'s in the same round: the tail
+/// latency compared as [`paired_ratio`] compares throughput, so that a round in which the
+/// machine stalled (which puts its stall into the p99 of whichever variant ran then) moves
+/// one pair, not the figure. NaN without paired rounds.
+pub(crate) fn paired_p99_ratio(a: &Stats, b: &Stats) -> f64 {
+    median_of_ratios(&a.round_p99, &b.round_p99)
+}
+
+fn median_of_ratios(a: &[f64], b: &[f64]) -> f64 {
     let mut ratios: Vec<f64> = a
-        .rounds
         .iter()
-        .zip(&b.rounds)
+        .zip(b)
         .filter(|(_, b)| **b > 0.0)
         .map(|(a, b)| a / b)
         .collect();
@@ -152,7 +166,7 @@ mod tests {
         let stats = Stats {
             latencies: (1..=100).rev().map(Duration::from_millis).collect(),
             wall: Duration::from_secs(1),
-            rounds: Vec::new(),
+            ..Stats::default()
         };
         assert_eq!(stats.quantile(0.5), Duration::from_millis(50));
         assert_eq!(stats.quantile(0.99), Duration::from_millis(99));
@@ -173,6 +187,27 @@ mod tests {
         // Even count: the mean of the two middle ratios.
         assert_eq!(paired_ratio(&with(&[1.0, 3.0]), &with(&[2.0, 2.0])), 1.0);
         assert!(paired_ratio(&with(&[]), &with(&[])).is_nan());
+    }
+
+    #[test]
+    fn paired_p99_ratio_compares_each_rounds_tail() {
+        // Three rounds of 100 requests each; in the second, A's requests met a stall.
+        let round = |slow_ms: u64| Stats {
+            latencies: (1..=100)
+                .map(|i| Duration::from_millis(if i > 95 { slow_ms } else { 1 }))
+                .collect(),
+            wall: Duration::from_secs(1),
+            ..Stats::default()
+        };
+        let (mut a, mut b) = (Stats::default(), Stats::default());
+        for (slow_a, slow_b) in [(12, 10), (500, 10), (11, 10)] {
+            a.absorb(round(slow_a));
+            b.absorb(round(slow_b));
+        }
+        // Pooled, the stall is A's whole p99; round by round it is one ratio of three.
+        assert_eq!(a.quantile(0.99), Duration::from_millis(500));
+        assert!((paired_p99_ratio(&a, &b) - 1.2).abs() < 1e-9);
+        assert_eq!(a.round_p99.len(), 3);
     }
 
     #[tokio::test]
