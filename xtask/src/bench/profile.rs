@@ -276,6 +276,43 @@ fn instructions(bench: &Path, run: &Run) -> anyhow::Result<f64> {
     Ok((long.saturating_sub(short)) as f64 / n as f64)
 }
 
+/// Parses of a page in the shorter callgrind run of [`parse_instructions`].
+const CALLGRIND_PARSES: u64 = 20;
+
+/// Instructions per parse of a page of `messages` (acs-chat-protocol, baseline), or `None`
+/// without valgrind.
+pub(crate) fn parse_instructions(
+    bench: &Path,
+    messages: usize,
+) -> anyhow::Result<Option<(f64, f64)>> {
+    let installed = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        return Ok(None);
+    }
+    let per_page = |baseline: bool| -> anyhow::Result<f64> {
+        let count = |calls: u64| -> anyhow::Result<u64> {
+            let out = scratch_path(&format!("callgrind-parse-{calls}"));
+            let mut cmd = Command::new("valgrind");
+            cmd.args(["--tool=callgrind", "--quiet"])
+                .arg(format!("--callgrind-out-file={}", out.display()))
+                .arg(bench)
+                .args(["parse", "--messages", &messages.to_string(), "--calls"])
+                .arg(calls.to_string());
+            if baseline {
+                cmd.arg("--baseline");
+            }
+            parse_callgrind_total(&output_of(cmd, &out)?)
+        };
+        let n = CALLGRIND_PARSES;
+        let (short, long) = (count(n)?, count(2 * n)?);
+        Ok(long.saturating_sub(short) as f64 / n as f64)
+    };
+    Ok(Some((per_page(false)?, per_page(true)?)))
+}
+
 fn drive_args(cmd: &mut Command, run: &Run, requests: u64, current_thread: bool) {
     if run.http1 {
         cmd.arg("--http1");
@@ -350,7 +387,7 @@ fn parse_callgrind_total(text: &str) -> anyhow::Result<u64> {
 }
 
 /// A count with thousands separated by thin spaces.
-fn fmt_count(n: f64) -> String {
+pub(crate) fn fmt_count(n: f64) -> String {
     let digits = format!("{:.0}", n.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
