@@ -30,6 +30,9 @@ pub(crate) struct Stats {
     rounds: Vec<f64>,
     /// The 99th percentile latency of each round, in seconds, in order.
     round_p99: Vec<f64>,
+    /// The process's CPU time (all threads, user and system) during the rounds; `None` off
+    /// Linux.
+    cpu: Option<Duration>,
 }
 
 impl Stats {
@@ -54,7 +57,20 @@ impl Stats {
         sorted[rank - 1]
     }
 
+    /// CPU time of the whole process (client and server) per request over the rounds.
+    pub(crate) fn cpu_per_request(&self) -> Option<Duration> {
+        let requests = u32::try_from(self.latencies.len())
+            .ok()
+            .filter(|&n| n > 0)?;
+        Some(self.cpu? / requests)
+    }
+
     fn absorb(&mut self, other: Self) {
+        self.cpu = match (self.rounds.is_empty(), self.cpu, other.cpu) {
+            (true, _, cpu) => cpu,
+            (false, Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
         self.rounds.push(other.rps());
         self.round_p99.push(other.quantile(0.99).as_secs_f64());
         self.latencies.extend(other.latencies);
@@ -103,6 +119,7 @@ pub(crate) async fn round(
     budget: Budget,
 ) -> Result<Stats, BoxError> {
     let issued = Arc::new(AtomicU64::new(0));
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let mut workers = Vec::with_capacity(in_flight);
     for _ in 0..in_flight {
@@ -130,7 +147,21 @@ pub(crate) async fn round(
         stats.latencies.extend(worker.await??);
     }
     stats.wall = started.elapsed();
+    stats.cpu = cpu_before.and_then(|before| Some(process_cpu()?.saturating_sub(before)));
     Ok(stats)
+}
+
+/// The CPU time this process (all its threads, user and system) has used so far, from
+/// `/proc/self/stat` (clock ticks, assumed 100 per second as on every Linux since 2.6); `None`
+/// off Linux.
+pub(crate) fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Measures variants against each other: a warm-up round of each (discarded), then `rounds`

@@ -518,9 +518,9 @@ fn drive(op: Op, variant: Variant, setup: &DriveSetup) -> Result<(), BoxError> {
         };
         // One request first, so connection setup is not in the figures.
         load::round(&driver, 1, Budget::Count(1)).await?;
-        let cpu_before = process_cpu();
+        let cpu_before = load::process_cpu();
         let stats = load::round(&driver, in_flight, setup.budget).await?;
-        let cpu = process_cpu()
+        let cpu = load::process_cpu()
             .zip(cpu_before)
             .map(|(after, before)| after - before);
         eprintln!(
@@ -544,19 +544,6 @@ fn drive(op: Op, variant: Variant, setup: &DriveSetup) -> Result<(), BoxError> {
         }
         Ok(())
     })
-}
-
-/// The CPU time this process (all its threads, user and system) has used so far, from
-/// `/proc/self/stat` (clock ticks, assumed 100 per second as on every Linux since 2.6); `None`
-/// off Linux.
-fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }
 
 /// acs-chat-transport's transport, limited to `protocol`, trusting `ca_pem`.
@@ -1201,6 +1188,8 @@ async fn emulator_section(
 
     let mut rows = String::new();
     let mut ratios = Vec::new();
+    // send-message's CPU per request: canned, in memory, persisted.
+    let mut send_cpu = [None; 3];
     for op in Op::ALL {
         eprintln!("acs-chat-bench: emulator {} at 64 in flight", op.name());
         let (memory_thread, persisted_thread) = match op {
@@ -1241,10 +1230,15 @@ async fn emulator_section(
             fmt_duration(p.quantile(0.99)),
         );
         ratios.push((op, r, rp));
+        if op == Op::SendMessage {
+            send_cpu = [&c, &e, &p].map(Stats::cpu_per_request);
+        }
     }
     emulator.shutdown().await;
     persisted.shutdown().await;
     shaped_server.shutdown().await;
+    eprintln!("acs-chat-bench: SQLite alone");
+    let floor = persistence::sqlite_floor(dir.path(), plan.quick)?;
 
     let mut s = String::from("## 4. Emulator\n\n");
     let _ = writeln!(
@@ -1282,6 +1276,7 @@ async fn emulator_section(
             verdict(rp >= 0.8)
         );
     }
+    s.push_str(&persistence::floor_lines(send_cpu, &floor));
     if restart {
         s.push_str(&persistence::restart_section(plan, protocol).await?);
     }

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use acs_chat_emulator::Emulator;
+use rusqlite::Connection;
 
 use crate::load::{self, Budget};
 use crate::{
@@ -98,4 +99,141 @@ pub(crate) async fn restart_section(plan: &Plan, protocol: Protocol) -> Result<S
         peak as f64 / 1024.0
     );
     Ok(s)
+}
+
+/// What writing the emulator's message rows costs SQLite alone.
+pub(crate) struct Floor {
+    /// Bytes of the message's JSON.
+    json_bytes: usize,
+    /// (rows per transaction, CPU per row).
+    per_row: Vec<(usize, Duration)>,
+}
+
+/// Writes rows like the last message row of the persisted emulator's database in `data_dir`
+/// (its table's own `CREATE` statement, its row), in a new database next to it with the
+/// emulator's settings (WAL, `synchronous=NORMAL`), one multi-row `INSERT` per transaction
+/// as the emulator writes a batch of messages (foreign keys checked, as the emulator has them),
+/// on this thread alone: the process's CPU time
+/// per row, for 1, 20 and 64 rows a transaction. Nothing else (no HTTP, no store, no
+/// checkpoint thread), so it is the least a persisted send-message can cost more than one in
+/// memory.
+pub(crate) fn sqlite_floor(data_dir: &Path, quick: bool) -> Result<Floor, BoxError> {
+    let source = Connection::open(data_dir.join(acs_chat_emulator::persist::DATABASE_FILE))?;
+    // The messages table and the threads table its rows refer to.
+    let create = |table: &str| -> rusqlite::Result<String> {
+        source.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )
+    };
+    let create = format!("{};\n{};", create("threads")?, create("messages")?);
+    let (thread, sender, json): (String, Option<String>, String) = source.query_row(
+        "SELECT thread_id, sender, message FROM messages ORDER BY rowid DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let thread_row: (String, String, i64) = source.query_row(
+        "SELECT properties, last_message_received_on, next_seq FROM threads WHERE id = ?1",
+        [&thread],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    drop(source);
+    let rows: usize = if quick { 640 } else { 64_000 };
+    let mut per_row = Vec::new();
+    for batch in [1, 20, 64] {
+        let dir = tempfile::tempdir_in(data_dir)?;
+        let mut conn = Connection::open(dir.path().join("floor.sqlite3"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.execute_batch(&create)?;
+        conn.execute(
+            "INSERT INTO threads (id, properties, last_message_received_on, next_seq) \
+             VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![thread, thread_row.0, thread_row.1, thread_row.2],
+        )?;
+        let mut sql = String::from(
+            "INSERT OR REPLACE INTO messages (thread_id, seq, id, sender, message) VALUES ",
+        );
+        for i in 0..batch {
+            sql.push_str(if i == 0 {
+                "(?, ?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?, ?)"
+            });
+        }
+        // A single row a transaction costs far more: fewer of them keep the run short.
+        let rows = if batch == 1 { rows / 8 } else { rows };
+        let before = load::process_cpu();
+        let mut seq: i64 = 0;
+        for _ in 0..rows / batch {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(&sql)?;
+                let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(batch * 5);
+                for _ in 0..batch {
+                    seq += 1;
+                    params.push(thread.clone().into());
+                    params.push(seq.into());
+                    params.push((1_700_000_000_000 + seq).to_string().into());
+                    params.push(sender.clone().into());
+                    params.push(json.clone().into());
+                }
+                insert.execute(rusqlite::params_from_iter(params))?;
+            }
+            tx.commit()?;
+        }
+        let cpu = load::process_cpu()
+            .zip(before)
+            .map(|(after, before)| after.saturating_sub(before))
+            .unwrap_or_default();
+        per_row.push((batch, cpu / u32::try_from(rows / batch * batch)?));
+    }
+    Ok(Floor {
+        json_bytes: json.len(),
+        per_row,
+    })
+}
+
+/// The lines of section 4 that say what a persisted send-message may cost at most and what
+/// writing it costs at least: `cpu` is (canned, in memory, persisted) per request.
+pub(crate) fn floor_lines(cpu: [Option<Duration>; 3], floor: &Floor) -> String {
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let mut s = String::new();
+    let written = floor
+        .per_row
+        .iter()
+        .map(|(batch, cpu)| format!("{:.1} µs ({batch} a transaction)", us(*cpu)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        s,
+        "- SQLite alone, writing the persisted emulator's last message row again ({} bytes of \
+         JSON, the table's own schema, WAL and `synchronous=NORMAL` as the emulator, one thread, \
+         nothing else): CPU per row {written}.",
+        floor.json_bytes
+    );
+    if let [Some(canned), Some(memory), Some(persisted)] = cpu {
+        let budget = canned.mul_f64(1.0 / 0.8);
+        let _ = writeln!(
+            s,
+            "- send-message CPU per request (client and server, the process's user and system \
+             time over the rounds): canned {:.1} µs, in memory {:.1} µs, persisted {:.1} µs. \
+             At 0.8× canned a request may cost {:.1} µs; the in-memory emulator leaves {:.1} µs \
+             of that for writing a message, against the {} SQLite alone needs at best.",
+            us(canned),
+            us(memory),
+            us(persisted),
+            us(budget),
+            us(budget) - us(memory),
+            floor
+                .per_row
+                .iter()
+                .map(|(_, cpu)| *cpu)
+                .min()
+                .map_or_else(|| "?".into(), |cpu| format!("{:.1} µs", us(cpu))),
+        );
+    }
+    s
 }
