@@ -94,21 +94,26 @@ pub(crate) fn paired_p99_ratio(a: &Stats, b: &Stats) -> f64 {
 }
 
 fn median_of_ratios(a: &[f64], b: &[f64]) -> f64 {
-    let mut ratios: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .filter(|(_, b)| **b > 0.0)
-        .map(|(a, b)| a / b)
-        .collect();
-    if ratios.is_empty() {
+    median(
+        a.iter()
+            .zip(b)
+            .filter(|(_, b)| **b > 0.0)
+            .map(|(a, b)| a / b)
+            .collect(),
+    )
+}
+
+/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
         return f64::NAN;
     }
-    ratios.sort_by(f64::total_cmp);
-    let mid = ratios.len() / 2;
-    if ratios.len() % 2 == 1 {
-        ratios[mid]
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
     } else {
-        (ratios[mid - 1] + ratios[mid]) / 2.0
+        (values[mid - 1] + values[mid]) / 2.0
     }
 }
 

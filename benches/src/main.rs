@@ -363,7 +363,6 @@ fn drive_memory(op: Op, calls: u64) -> Result<(), BoxError> {
 /// The `parse` subcommand: a page of `messages` parsed `calls` times, by acs-chat-protocol or
 /// (`baseline`) by `serde_json` into the plain types (for callgrind).
 fn parse(messages: usize, calls: u64, baseline: bool) -> Result<(), BoxError> {
-    use acs_chat_protocol::Operation as _;
     use acs_chat_protocol::operations::ListChatMessages;
 
     let body = Bytes::from(fixtures::last_page(messages));
@@ -373,10 +372,7 @@ fn parse(messages: usize, calls: u64, baseline: bool) -> Result<(), BoxError> {
         if baseline {
             raw::decode_list(std::hint::black_box(&body))?;
         } else {
-            let mut response = http::Response::new(body.clone());
-            *response.status_mut() = http::StatusCode::OK;
-            let page = op.parse_response(std::hint::black_box(response))?;
-            std::hint::black_box(page);
+            parse_page(&op, &body)?;
         }
     }
     eprintln!(
@@ -391,6 +387,18 @@ fn parse(messages: usize, calls: u64, baseline: bool) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// `body` parsed as a list-messages 200 by acs-chat-protocol (kept from the optimizer).
+fn parse_page(
+    op: &acs_chat_protocol::operations::ListChatMessages,
+    body: &Bytes,
+) -> Result<(), BoxError> {
+    use acs_chat_protocol::Operation as _;
+    let mut response = http::Response::new(body.clone());
+    *response.status_mut() = http::StatusCode::OK;
+    std::hint::black_box(op.parse_response(std::hint::black_box(response))?);
+    Ok(())
+}
+
 /// The `parse-paired` subcommand: `rounds` rounds of `calls` parses of a page of `messages`
 /// by acs-chat-protocol and as many by the baseline, back to back, the one that goes first
 /// alternating from round to round. Prints the median over rounds of the baseline's time
@@ -398,7 +406,6 @@ fn parse(messages: usize, calls: u64, baseline: bool) -> Result<(), BoxError> {
 /// slow phase of the shared machine hits both halves of a round, and moves one round, not
 /// the figure, where two benchmarks measured one after the other (criterion) drift apart.
 fn parse_paired(messages: usize, rounds: usize, calls: u64) -> Result<(), BoxError> {
-    use acs_chat_protocol::Operation as _;
     use acs_chat_protocol::operations::ListChatMessages;
 
     let body = Bytes::from(fixtures::last_page(messages));
@@ -406,9 +413,7 @@ fn parse_paired(messages: usize, rounds: usize, calls: u64) -> Result<(), BoxErr
     let ours = || -> Result<Duration, BoxError> {
         let started = std::time::Instant::now();
         for _ in 0..calls {
-            let mut response = http::Response::new(body.clone());
-            *response.status_mut() = http::StatusCode::OK;
-            std::hint::black_box(op.parse_response(std::hint::black_box(response))?);
+            parse_page(&op, &body)?;
         }
         Ok(started.elapsed())
     };
@@ -433,8 +438,7 @@ fn parse_paired(messages: usize, rounds: usize, calls: u64) -> Result<(), BoxErr
         };
         ratios.push(baseline.as_secs_f64() / ours.as_secs_f64().max(1e-12));
     }
-    ratios.sort_by(f64::total_cmp);
-    let median = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
+    let median = load::median(ratios);
     println!(
         "paired-ratio={median:.4} rounds={rounds} calls={calls} bytes={}",
         body.len()

@@ -215,25 +215,61 @@ pub(crate) fn floor_lines(cpu: [Option<Duration>; 3], floor: &Floor) -> String {
         floor.json_bytes
     );
     if let [Some(canned), Some(memory), Some(persisted)] = cpu {
-        let budget = canned.mul_f64(1.0 / 0.8);
+        let budget = us(canned) / 0.8;
+        let floor = floor
+            .per_row
+            .iter()
+            .map(|(_, cpu)| us(*cpu))
+            .fold(f64::INFINITY, f64::min);
+        let left = budget - us(memory);
         let _ = writeln!(
             s,
             "- send-message CPU per request (client and server, the process's user and system \
              time over the rounds): canned {:.1} µs, in memory {:.1} µs, persisted {:.1} µs. \
-             At 0.8× canned a request may cost {:.1} µs; the in-memory emulator leaves {:.1} µs \
-             of that for writing a message, against the {} SQLite alone needs at best.",
+             At 0.8× canned a request may cost {budget:.1} µs: {}; SQLite alone needs at least \
+             {floor:.1} µs a message.",
             us(canned),
             us(memory),
             us(persisted),
-            us(budget),
-            us(budget) - us(memory),
-            floor
-                .per_row
-                .iter()
-                .map(|(_, cpu)| *cpu)
-                .min()
-                .map_or_else(|| "?".into(), |cpu| format!("{:.1} µs", us(cpu))),
+            if left >= 0.0 {
+                format!("the in-memory emulator leaves {left:.1} µs of that for writing a message")
+            } else {
+                format!(
+                    "the in-memory emulator alone costs {:.1} µs more than that, before \
+                     anything is written",
+                    -left
+                )
+            },
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_lines_set_the_budget_against_the_in_memory_cost() {
+        let floor = Floor {
+            json_bytes: 457,
+            per_row: vec![
+                (1, Duration::from_micros(25)),
+                (20, Duration::from_micros(6)),
+                (64, Duration::from_micros(4)),
+            ],
+        };
+        let us = Duration::from_micros;
+        // 40 µs canned: 50 µs at 0.8; 45 µs in memory leaves 5.
+        let under = floor_lines([Some(us(40)), Some(us(45)), Some(us(60))], &floor);
+        assert!(under.contains("may cost 50.0 µs"), "{under}");
+        assert!(under.contains("leaves 5.0 µs"), "{under}");
+        assert!(under.contains("at least 4.0 µs"), "{under}");
+        assert!(under.contains("25.0 µs (1 a transaction)"), "{under}");
+        // 52 µs in memory is already 2 µs over.
+        let over = floor_lines([Some(us(40)), Some(us(52)), Some(us(60))], &floor);
+        assert!(over.contains("costs 2.0 µs more than that"), "{over}");
+        // Without CPU figures (off Linux), only the SQLite line.
+        assert_eq!(floor_lines([None, None, None], &floor).lines().count(), 1);
+    }
 }
