@@ -76,12 +76,7 @@ pub(crate) fn section(bench: &Path) -> anyhow::Result<String> {
     );
     let missing: Vec<&str> = ["strace", "valgrind"]
         .into_iter()
-        .filter(|tool| {
-            Command::new(tool)
-                .arg("--version")
-                .output()
-                .map_or(true, |o| !o.status.success())
-        })
+        .filter(|tool| !installed(tool))
         .collect();
     if !missing.is_empty() {
         let _ = writeln!(
@@ -262,18 +257,37 @@ fn syscalls(bench: &Path, run: &Run, current_thread: bool) -> anyhow::Result<Sys
 }
 
 fn instructions(bench: &Path, run: &Run) -> anyhow::Result<f64> {
-    let count = |requests: u64| -> anyhow::Result<u64> {
-        let out = scratch_path(&format!("callgrind-{requests}"));
+    callgrind_per_unit(bench, CALLGRIND_REQUESTS, |cmd, requests| {
+        drive_args(cmd, run, requests, true);
+    })
+}
+
+/// Instructions per unit of work: callgrind over `bench` with the arguments `args` adds for
+/// `n` units and for `2n`, (long − short) / n, so start-up cancels out.
+fn callgrind_per_unit(
+    bench: &Path,
+    n: u64,
+    args: impl Fn(&mut Command, u64),
+) -> anyhow::Result<f64> {
+    let count = |units: u64| -> anyhow::Result<u64> {
+        let out = scratch_path(&format!("callgrind-{units}"));
         let mut cmd = Command::new("valgrind");
         cmd.args(["--tool=callgrind", "--quiet"])
             .arg(format!("--callgrind-out-file={}", out.display()))
             .arg(bench);
-        drive_args(&mut cmd, run, requests, true);
+        args(&mut cmd, units);
         parse_callgrind_total(&output_of(cmd, &out)?)
     };
-    let n = CALLGRIND_REQUESTS;
     let (short, long) = (count(n)?, count(2 * n)?);
-    Ok((long.saturating_sub(short)) as f64 / n as f64)
+    Ok(long.saturating_sub(short) as f64 / n as f64)
+}
+
+/// Whether `tool --version` runs.
+fn installed(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Parses of a page in the shorter callgrind run of [`parse_instructions`].
@@ -285,30 +299,17 @@ pub(crate) fn parse_instructions(
     bench: &Path,
     messages: usize,
 ) -> anyhow::Result<Option<(f64, f64)>> {
-    let installed = Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !installed {
+    if !installed("valgrind") {
         return Ok(None);
     }
-    let per_page = |baseline: bool| -> anyhow::Result<f64> {
-        let count = |calls: u64| -> anyhow::Result<u64> {
-            let out = scratch_path(&format!("callgrind-parse-{calls}"));
-            let mut cmd = Command::new("valgrind");
-            cmd.args(["--tool=callgrind", "--quiet"])
-                .arg(format!("--callgrind-out-file={}", out.display()))
-                .arg(bench)
-                .args(["parse", "--messages", &messages.to_string(), "--calls"])
+    let per_page = |baseline: bool| {
+        callgrind_per_unit(bench, CALLGRIND_PARSES, |cmd, calls| {
+            cmd.args(["parse", "--messages", &messages.to_string(), "--calls"])
                 .arg(calls.to_string());
             if baseline {
                 cmd.arg("--baseline");
             }
-            parse_callgrind_total(&output_of(cmd, &out)?)
-        };
-        let n = CALLGRIND_PARSES;
-        let (short, long) = (count(n)?, count(2 * n)?);
-        Ok(long.saturating_sub(short) as f64 / n as f64)
+        })
     };
     Ok(Some((per_page(false)?, per_page(true)?)))
 }

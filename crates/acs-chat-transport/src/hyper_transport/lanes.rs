@@ -103,6 +103,15 @@ struct Activity {
     open: AtomicUsize,
 }
 
+impl Activity {
+    /// The count of requests started, when one started since `seen` (that count) or one is
+    /// open: the connection is not idle.
+    fn busy_since(&self, seen: u64) -> Option<u64> {
+        let started = self.started.load(Ordering::Relaxed);
+        (started != seen || self.open.load(Ordering::Acquire) != 0).then_some(started)
+    }
+}
+
 /// A request open on a lane; closes it on drop.
 pub(super) struct Open(Arc<Activity>);
 
@@ -240,8 +249,7 @@ impl Lanes {
     /// lane here, under the lock requests start under, so none starts on it afterwards.
     fn check_idle(&self, idle: &IdleCheck, seen: u64) -> Result<(), u64> {
         let mut entries = lock(&self.entries);
-        let started = idle.activity.started.load(Ordering::Relaxed);
-        if started != seen || idle.activity.open.load(Ordering::Acquire) != 0 {
+        if let Some(started) = idle.activity.busy_since(seen) {
             return Err(started);
         }
         if let Some(entry) = entries.iter_mut().find(|e| e.is(&idle.origin))
@@ -362,8 +370,7 @@ where
             if connection_ended {
                 return;
             }
-            let started = idle.activity.started.load(Ordering::Relaxed);
-            if started != seen || idle.activity.open.load(Ordering::Acquire) != 0 {
+            if let Some(started) = idle.activity.busy_since(seen) {
                 seen = started;
                 quiet = None;
                 continue;
