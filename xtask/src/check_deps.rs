@@ -3,7 +3,7 @@
 //! - `acs-chat-protocol` is sans-IO: its normal dependency tree has no tokio, hyper, mio, socket2 or
 //!   rustls; neither has `acs-chat-events` (the events layer is sans-IO too).
 //! - `acs-chat` without default features compiles no async runtime and no HTTP stack: no tokio,
-//!   mio, hyper, hyper-util, hyper-rustls or rustls (bring your own transport and runtime; the
+//!   mio, hyper, h2, hyper-util, hyper-rustls or rustls (bring your own transport and runtime; the
 //!   Azure SDK guidelines' "never depend unconditionally on one async runtime").
 
 use std::process::Command;
@@ -25,6 +25,7 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
             "tokio",
             "mio",
             "hyper",
+            "h2",
             "hyper-util",
             "hyper-rustls",
             "rustls",

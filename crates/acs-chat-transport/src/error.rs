@@ -25,7 +25,9 @@ pub enum TransportErrorKind {
     /// a TLS alert. Not worth retrying with the same configuration.
     Tls,
     /// The connection broke after the request was (maybe) written: the server may
-    /// have processed it. Only safe to retry for idempotent requests.
+    /// have processed it. Only safe to retry for idempotent requests, unless
+    /// [`TransportError::request_not_sent`] says it never got there (a closing connection
+    /// gave it back, or an HTTP/2 server refused it unprocessed).
     ConnectionLost,
     /// The response body exceeded the configured limit; reading stopped at the limit.
     BodyTooLarge,
@@ -160,7 +162,9 @@ impl TransportError {
     /// [`InvalidRequest`](TransportErrorKind::InvalidRequest) and
     /// [`Config`](TransportErrorKind::Config), and errors marked with
     /// [`mark_request_not_sent`](Self::mark_request_not_sent) (the hyper transport marks
-    /// TLS handshake failures and connect timeouts). A request that was not sent is safe
+    /// TLS handshake failures, connect timeouts, requests a closing connection gave back,
+    /// and HTTP/2 requests the server refused unprocessed: `REFUSED_STREAM`, or above its
+    /// `GOAWAY`'s last stream id, RFC 9113 §8.7). A request that was not sent is safe
     /// to retry whatever its method.
     pub fn request_not_sent(&self) -> bool {
         self.not_sent

@@ -474,6 +474,53 @@ async fn plain_http_to_an_https_server_says_it_may_speak_https() {
     assert!(err.to_string().contains("it may speak HTTPS"), "{err}");
 }
 
+// ---- HTTP/2 streams the server refused ----------------------------------------------------
+
+/// The error of one GET to a prior-knowledge HTTP/2 server answering `answer`.
+async fn h2c_error(answer: support::H2Answer) -> TransportError {
+    let server = support::h2c_server_answering(answer).await;
+    let transport = HyperTransport::builder()
+        .allow_http(true)
+        .http2_only()
+        .build()
+        .unwrap();
+    send_err(&transport, &server.http("/refused")).await
+}
+
+#[tokio::test]
+async fn a_stream_the_server_refused_is_marked_not_sent() {
+    // RST_STREAM with REFUSED_STREAM (0x7): "prior to any processing" (RFC 9113 §8.7).
+    let err = h2c_error(support::H2Answer::Reset(0x7)).await;
+    assert_eq!(err.kind(), TransportErrorKind::ConnectionLost, "{err:?}");
+    assert!(err.request_not_sent(), "{err:?}");
+    assert!(err.to_string().contains("before processing it"), "{err}");
+}
+
+#[tokio::test]
+async fn a_stream_above_the_servers_goaway_is_marked_not_sent() {
+    let err = h2c_error(support::H2Answer::GoAway { processed: false }).await;
+    assert_eq!(err.kind(), TransportErrorKind::ConnectionLost, "{err:?}");
+    assert!(err.request_not_sent(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_stream_the_server_may_have_processed_is_not_marked_not_sent() {
+    // Reset with INTERNAL_ERROR (0x2), or covered by the GOAWAY's last stream id and then
+    // cut off: the server may have acted on the request.
+    for answer in [
+        support::H2Answer::Reset(0x2),
+        support::H2Answer::GoAway { processed: true },
+    ] {
+        let err = h2c_error(answer).await;
+        assert_eq!(
+            err.kind(),
+            TransportErrorKind::ConnectionLost,
+            "{answer:?}: {err:?}"
+        );
+        assert!(!err.request_not_sent(), "{answer:?}: {err:?}");
+    }
+}
+
 // ---- connect failures and timeouts ------------------------------------------------------
 
 #[tokio::test]

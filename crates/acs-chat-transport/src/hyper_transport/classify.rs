@@ -7,6 +7,7 @@
 //! | connecting | a `rustls::Error` (certificate, handshake, alert) | `Tls`, not sent |
 //! | connecting | an io error of kind `TimedOut` (TCP connect timeout) | `Timeout`, not sent |
 //! | connecting | anything else (DNS, refused, reset, bad server name) | `Connect` |
+//! | sending (no response yet) | an HTTP/2 `RST_STREAM` with `REFUSED_STREAM`, or the server's `GOAWAY` (the stream is above its last stream id) | `ConnectionLost`, not sent |
 //! | sending / receiving | a `rustls::Error` | `Tls` |
 //! | sending / receiving | a hyper timeout | `Timeout` |
 //! | sending / receiving | a hyper parse error | `InvalidResponse` |
@@ -64,6 +65,9 @@ pub(super) fn send_error(
         return TransportError::new(kind, message)
             .with_source(err)
             .mark_request_not_sent();
+    }
+    if refused_by_server(root) {
+        return refused(origin).with_source(err);
     }
     let kind = exchange_kind(root).unwrap_or_else(|| {
         // hyper-util reports its own request checks (absolute URI, HTTP version,
@@ -135,8 +139,36 @@ pub(super) fn lane_error(err: hyper::Error, origin: &Origin, not_sent: bool) -> 
         .with_source(err)
         .mark_request_not_sent();
     }
+    if refused_by_server(root) {
+        return refused(origin).with_source(err);
+    }
     let kind = exchange_kind(root).unwrap_or(TransportErrorKind::ConnectionLost);
     TransportError::new(kind, exchange_message(kind, root, origin)).with_source(err)
+}
+
+/// Whether the server said, before any response, that it did not process the request
+/// (RFC 9113 §8.7, <https://www.rfc-editor.org/rfc/rfc9113#section-8.7>): it reset the
+/// stream with `REFUSED_STREAM`, or sent a `GOAWAY` whose last stream id is below the
+/// stream's. h2 fails exactly those streams with the peer's `GOAWAY` (and a stream opened
+/// after it, which never left); a stream the server may have processed fails with a broken
+/// pipe when the connection ends (h2 0.4, `Streams::recv_go_away` and `recv_eof`).
+fn refused_by_server(root: &(dyn StdError + 'static)) -> bool {
+    find::<h2::Error>(root).is_some_and(|e| {
+        e.is_remote()
+            && (e.is_go_away() || e.is_reset() && e.reason() == Some(h2::Reason::REFUSED_STREAM))
+    })
+}
+
+/// The error of a request the server refused unprocessed: safe to send again, whatever its
+/// method.
+fn refused(origin: &Origin) -> TransportError {
+    TransportError::new(
+        TransportErrorKind::ConnectionLost,
+        format!(
+            "{origin} refused the request before processing it (HTTP/2 REFUSED_STREAM or GOAWAY); it can be sent again"
+        ),
+    )
+    .mark_request_not_sent()
 }
 
 /// What went wrong in a TLS handshake, and what to do about it, in words: the rustls error

@@ -75,7 +75,10 @@ impl Default for Settings {
 ///   transport holds that connection itself and sends on it directly (cheaper per request
 ///   than a pool checkout), replaces it when it closes, and closes it once idle for the
 ///   [pool idle timeout](HyperTransportBuilder::pool_idle_timeout). A request the connection
-///   refused unsent, because it was closing, goes again on a new one.
+///   refused unsent, because it was closing, goes again on a new one. A request the server
+///   refused unprocessed (`REFUSED_STREAM`, or above the last stream id of its `GOAWAY`)
+///   fails with [`request_not_sent`](crate::TransportError::request_not_sent) set, so that
+///   the caller may send it again whatever its method.
 /// - HTTP/1.1 connections are kept alive and reused by hyper-util's pool (with the same idle
 ///   timeout); TCP_NODELAY is set.
 /// - TLS by rustls with certificate verification always on: the roots of the enabled

@@ -19,7 +19,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -336,6 +336,78 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     spawn_acceptor(move |tcp, _| behaviour(tcp)).await
+}
+
+/// What [`h2c_server_answering`] answers to the first request's `HEADERS`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum H2Answer {
+    /// `RST_STREAM` with this error code on the request's stream; the connection stays open.
+    Reset(u32),
+    /// `GOAWAY` (`NO_ERROR`) whose last stream id is the request's own (`processed`) or 0,
+    /// then the server's end of the connection is shut (it reads on, so no TCP reset).
+    GoAway { processed: bool },
+}
+
+/// An HTTP/2 server by prior knowledge on plain TCP, its frames written here
+/// (<https://www.rfc-editor.org/rfc/rfc9113#section-4>): it answers only as `answer` says.
+pub(crate) async fn h2c_server_answering(answer: H2Answer) -> Server {
+    raw_tcp_server(move |tcp| h2c_answer(tcp, answer)).await
+}
+
+/// An HTTP/2 frame: 24-bit length, type, flags, stream id, payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+async fn h2c_answer(mut tcp: TcpStream, answer: H2Answer) {
+    const SETTINGS: u8 = 0x4;
+    const HEADERS: u8 = 0x1;
+    const RST_STREAM: u8 = 0x3;
+    const GOAWAY: u8 = 0x7;
+    let mut preface = [0u8; 24];
+    if tcp.read_exact(&mut preface).await.is_err()
+        || tcp.write_all(&h2_frame(SETTINGS, 0, 0, &[])).await.is_err()
+    {
+        return;
+    }
+    loop {
+        let mut head = [0u8; 9];
+        if tcp.read_exact(&mut head).await.is_err() {
+            return;
+        }
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; len];
+        if tcp.read_exact(&mut payload).await.is_err() {
+            return;
+        }
+        let reply = match (head[3], answer) {
+            (SETTINGS, _) if head[4] & 0x1 == 0 => h2_frame(SETTINGS, 0x1, 0, &[]),
+            (HEADERS, H2Answer::Reset(code)) => {
+                h2_frame(RST_STREAM, 0, stream, &code.to_be_bytes())
+            }
+            (HEADERS, H2Answer::GoAway { processed }) => {
+                let last: u32 = if processed { stream } else { 0 };
+                let mut payload = last.to_be_bytes().to_vec();
+                payload.extend_from_slice(&0u32.to_be_bytes());
+                h2_frame(GOAWAY, 0, 0, &payload)
+            }
+            _ => continue,
+        };
+        if tcp.write_all(&reply).await.is_err() {
+            return;
+        }
+        if head[3] == HEADERS {
+            if matches!(answer, H2Answer::GoAway { .. }) {
+                let _ = tcp.shutdown().await;
+            }
+            return hold_open(tcp).await;
+        }
+    }
 }
 
 /// Reads until the end of the request head (requests in these tests have no body).
