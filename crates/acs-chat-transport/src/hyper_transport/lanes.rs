@@ -195,12 +195,7 @@ impl Lanes {
     /// Retires the connection of `generation` for `origin` (a request failed on it), unless it
     /// was replaced already.
     pub(super) fn retire(&self, origin: &Origin, generation: u64) {
-        let mut entries = lock(&self.entries);
-        if let Some(entry) = entries.iter_mut().find(|e| e.is(origin))
-            && matches!(&entry.state, State::Ready(lane) if lane.generation == generation)
-        {
-            entry.state = State::None;
-        }
+        forget_lane(&mut lock(&self.entries), origin, generation);
     }
 
     /// Remembers that `origin` chose HTTP/1.1.
@@ -252,11 +247,7 @@ impl Lanes {
         if let Some(started) = idle.activity.busy_since(seen) {
             return Err(started);
         }
-        if let Some(entry) = entries.iter_mut().find(|e| e.is(&idle.origin))
-            && matches!(&entry.state, State::Ready(lane) if lane.generation == idle.generation)
-        {
-            entry.state = State::None;
-        }
+        forget_lane(&mut entries, &idle.origin, idle.generation);
         Ok(())
     }
 
@@ -265,6 +256,16 @@ impl Lanes {
         if let Some(entry) = entries.iter_mut().find(|e| e.is(origin)) {
             entry.state = state;
         }
+    }
+}
+
+/// `origin` has no lane any more if its lane is still the connection of `generation` (a newer
+/// one stays).
+fn forget_lane(entries: &mut [Entry], origin: &Origin, generation: u64) {
+    if let Some(entry) = entries.iter_mut().find(|e| e.is(origin))
+        && matches!(&entry.state, State::Ready(lane) if lane.generation == generation)
+    {
+        entry.state = State::None;
     }
 }
 
