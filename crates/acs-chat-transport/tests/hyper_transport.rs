@@ -521,6 +521,116 @@ async fn a_stream_the_server_may_have_processed_is_not_marked_not_sent() {
     }
 }
 
+/// Polls `fut` once (and drops what it would return: it is not ready yet in these tests).
+async fn poll_once<F: Future>(mut fut: std::pin::Pin<&mut F>) {
+    std::future::poll_fn(|cx| {
+        assert!(
+            fut.as_mut().poll(cx).is_pending(),
+            "ready on its first poll"
+        );
+        std::task::Poll::Ready(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_a_closing_connection_gave_back_unsent_goes_again_on_a_new_one() {
+    use support::{H2_HEADERS, H2_SETTINGS, h2_accept, h2_goaway, h2_ok, h2_read_frame};
+    use tokio::sync::{Notify, oneshot};
+
+    // The first connection allows one stream at a time (SETTINGS_MAX_CONCURRENT_STREAMS = 1).
+    // A opens it; B then waits in h2 for a stream, and C in hyper's queue behind B. The server
+    // goes away (its last stream A) and answers A: the connection ends with C never sent, and
+    // hyper gives C back; the transport sends it again on a new connection, whose server
+    // answers everything.
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (ready, first_ready) = oneshot::channel::<()>();
+    let ready = Arc::new(std::sync::Mutex::new(Some(ready)));
+    let go = Arc::new(Notify::new());
+    let server = {
+        let (connections, go) = (Arc::clone(&connections), Arc::clone(&go));
+        support::raw_tcp_server(move |mut tcp| {
+            let first = connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            let (ready, go) = (ready.lock().unwrap().take(), Arc::clone(&go));
+            async move {
+                let settings: &[(u16, u32)] = if first { &[(0x3, 1)] } else { &[] };
+                if !h2_accept(&mut tcp, settings).await {
+                    return;
+                }
+                let (mut opened, mut acked) = (None, false);
+                while let Some((kind, flags, stream)) = h2_read_frame(&mut tcp).await {
+                    let reply = match kind {
+                        H2_SETTINGS if flags & 0x1 == 0 => support::h2_settings_ack(),
+                        // The client applied the server's settings.
+                        H2_SETTINGS => {
+                            acked = true;
+                            Vec::new()
+                        }
+                        H2_HEADERS if first => {
+                            opened = Some(stream);
+                            Vec::new()
+                        }
+                        H2_HEADERS => h2_ok(stream),
+                        _ => Vec::new(),
+                    };
+                    if tcp.write_all(&reply).await.is_err() {
+                        return;
+                    }
+                    if opened.is_some() && acked {
+                        break;
+                    }
+                }
+                let (Some(a), Some(ready)) = (opened, ready) else {
+                    return;
+                };
+                let _ = ready.send(());
+                go.notified().await;
+                let mut frames = h2_goaway(a);
+                frames.extend_from_slice(&h2_ok(a));
+                if tcp.write_all(&frames).await.is_ok() {
+                    support::hold_open(tcp).await;
+                }
+            }
+        })
+        .await
+    };
+    let transport = HyperTransport::builder()
+        .allow_http(true)
+        .http2_only()
+        .build()
+        .unwrap();
+    let uri = server.http("/");
+    let a = tokio::spawn({
+        let (transport, uri) = (transport.clone(), uri.clone());
+        async move { transport.send(get(&uri)).await }
+    });
+    within(Duration::from_secs(20), first_ready)
+        .await
+        .expect("the server saw A");
+    let mut b = std::pin::pin!(transport.send(get(&uri)));
+    let mut c = std::pin::pin!(transport.send(get(&uri)));
+    // A request is handed to the connection on its first poll.
+    poll_once(b.as_mut()).await;
+    poll_once(c.as_mut()).await;
+    go.notify_one();
+
+    let bound = Duration::from_secs(20);
+    let a = within(bound, a).await.unwrap().expect("A was answered");
+    assert_eq!(a.status(), StatusCode::OK);
+    let c = within(bound, c).await.expect("C went again");
+    assert_eq!(c.status(), StatusCode::OK);
+    // B either waited in the queue with C (and went again too), or had its stream, above the
+    // GOAWAY's last one: refused unprocessed.
+    if let Err(e) = within(bound, b).await {
+        assert!(e.request_not_sent(), "{e:?}");
+    }
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "C went on a second connection"
+    );
+}
+
 // ---- connect failures and timeouts ------------------------------------------------------
 
 #[tokio::test]

@@ -355,7 +355,7 @@ pub(crate) async fn h2c_server_answering(answer: H2Answer) -> Server {
 }
 
 /// An HTTP/2 frame: 24-bit length, type, flags, stream id, payload.
-fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
     let mut frame = vec![len[1], len[2], len[3], kind, flags];
     frame.extend_from_slice(&stream.to_be_bytes());
@@ -363,45 +363,76 @@ fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-async fn h2c_answer(mut tcp: TcpStream, answer: H2Answer) {
-    const SETTINGS: u8 = 0x4;
-    const HEADERS: u8 = 0x1;
-    const RST_STREAM: u8 = 0x3;
-    const GOAWAY: u8 = 0x7;
+/// HTTP/2 frame types (RFC 9113 §6).
+pub(crate) const H2_HEADERS: u8 = 0x1;
+pub(crate) const H2_RST_STREAM: u8 = 0x3;
+pub(crate) const H2_SETTINGS: u8 = 0x4;
+pub(crate) const H2_GOAWAY: u8 = 0x7;
+
+/// A frame read from the client: (type, flags, stream id); `None` once the connection ends.
+pub(crate) async fn h2_read_frame(tcp: &mut TcpStream) -> Option<(u8, u8, u32)> {
+    let mut head = [0u8; 9];
+    tcp.read_exact(&mut head).await.ok()?;
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload).await.ok()?;
+    Some((head[3], head[4], stream))
+}
+
+/// Reads the client's connection preface and sends the server's `SETTINGS` (`settings`:
+/// identifier, value pairs); false if the connection ended.
+pub(crate) async fn h2_accept(tcp: &mut TcpStream, settings: &[(u16, u32)]) -> bool {
     let mut preface = [0u8; 24];
-    if tcp.read_exact(&mut preface).await.is_err()
-        || tcp.write_all(&h2_frame(SETTINGS, 0, 0, &[])).await.is_err()
-    {
+    let mut payload = Vec::new();
+    for (id, value) in settings {
+        payload.extend_from_slice(&id.to_be_bytes());
+        payload.extend_from_slice(&value.to_be_bytes());
+    }
+    tcp.read_exact(&mut preface).await.is_ok()
+        && tcp
+            .write_all(&h2_frame(H2_SETTINGS, 0, 0, &payload))
+            .await
+            .is_ok()
+}
+
+/// The `SETTINGS` acknowledgement.
+pub(crate) fn h2_settings_ack() -> Vec<u8> {
+    h2_frame(H2_SETTINGS, 0x1, 0, &[])
+}
+
+/// A `GOAWAY` (`NO_ERROR`) with this last stream id.
+pub(crate) fn h2_goaway(last: u32) -> Vec<u8> {
+    let mut payload = last.to_be_bytes().to_vec();
+    payload.extend_from_slice(&0u32.to_be_bytes());
+    h2_frame(H2_GOAWAY, 0, 0, &payload)
+}
+
+/// A `200` response without a body on `stream` (`:status: 200` is entry 8 of HPACK's static
+/// table, RFC 7541 Appendix A; flags `END_STREAM | END_HEADERS`).
+pub(crate) fn h2_ok(stream: u32) -> Vec<u8> {
+    h2_frame(H2_HEADERS, 0x5, stream, &[0x88])
+}
+
+async fn h2c_answer(mut tcp: TcpStream, answer: H2Answer) {
+    if !h2_accept(&mut tcp, &[]).await {
         return;
     }
-    loop {
-        let mut head = [0u8; 9];
-        if tcp.read_exact(&mut head).await.is_err() {
-            return;
-        }
-        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
-        let mut payload = vec![0u8; len];
-        if tcp.read_exact(&mut payload).await.is_err() {
-            return;
-        }
-        let reply = match (head[3], answer) {
-            (SETTINGS, _) if head[4] & 0x1 == 0 => h2_frame(SETTINGS, 0x1, 0, &[]),
-            (HEADERS, H2Answer::Reset(code)) => {
-                h2_frame(RST_STREAM, 0, stream, &code.to_be_bytes())
+    while let Some((kind, flags, stream)) = h2_read_frame(&mut tcp).await {
+        let reply = match (kind, answer) {
+            (H2_SETTINGS, _) if flags & 0x1 == 0 => h2_settings_ack(),
+            (H2_HEADERS, H2Answer::Reset(code)) => {
+                h2_frame(H2_RST_STREAM, 0, stream, &code.to_be_bytes())
             }
-            (HEADERS, H2Answer::GoAway { processed }) => {
-                let last: u32 = if processed { stream } else { 0 };
-                let mut payload = last.to_be_bytes().to_vec();
-                payload.extend_from_slice(&0u32.to_be_bytes());
-                h2_frame(GOAWAY, 0, 0, &payload)
+            (H2_HEADERS, H2Answer::GoAway { processed }) => {
+                h2_goaway(if processed { stream } else { 0 })
             }
             _ => continue,
         };
         if tcp.write_all(&reply).await.is_err() {
             return;
         }
-        if head[3] == HEADERS {
+        if kind == H2_HEADERS {
             if matches!(answer, H2Answer::GoAway { .. }) {
                 let _ = tcp.shutdown().await;
             }
