@@ -181,7 +181,22 @@ enum Hidden {
         /// Parses of each kind per round.
         #[arg(long, default_value_t = 50)]
         calls: u64,
+        /// What acs-chat-protocol is paired with.
+        #[arg(long, value_enum, default_value_t = Against::Baseline)]
+        against: Against,
     },
+}
+
+/// What `parse-paired` sets against acs-chat-protocol's parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Against {
+    /// `serde_json` into the plain baseline types (section 1's target).
+    Baseline,
+    /// sonic-rs (SIMD) into acs-chat-protocol's own models.
+    SonicRs,
+    /// simd-json into acs-chat-protocol's own models (it parses in place: a copy of the body
+    /// each time, as a caller holding shared `Bytes` must make).
+    SimdJson,
 }
 
 /// How much each measurement sends.
@@ -294,7 +309,8 @@ fn main() -> ExitCode {
             messages,
             rounds,
             calls,
-        }) => parse_paired(messages, rounds, calls),
+            against,
+        }) => parse_paired(messages, rounds, calls, against),
         None => run(&args),
     };
     match result {
@@ -405,11 +421,43 @@ fn parse_page(
 /// divided by acs-chat-protocol's (our throughput over the baseline's): as in section 2, a
 /// slow phase of the shared machine hits both halves of a round, and moves one round, not
 /// the figure, where two benchmarks measured one after the other (criterion) drift apart.
-fn parse_paired(messages: usize, rounds: usize, calls: u64) -> Result<(), BoxError> {
+fn parse_paired(
+    messages: usize,
+    rounds: usize,
+    calls: u64,
+    against: Against,
+) -> Result<(), BoxError> {
+    use acs_chat_protocol::models::ChatMessagesCollection;
     use acs_chat_protocol::operations::ListChatMessages;
 
     let body = Bytes::from(fixtures::last_page(messages));
     let op = ListChatMessages::new(THREAD, Default::default());
+    let other = |body: &Bytes| -> Result<(), BoxError> {
+        match against {
+            Against::Baseline => raw::decode_list(body)?,
+            Against::SonicRs => {
+                let page: ChatMessagesCollection = sonic_rs::from_slice(body)?;
+                std::hint::black_box(page);
+            }
+            Against::SimdJson => {
+                let mut copy = body.to_vec();
+                let page: ChatMessagesCollection = simd_json::serde::from_slice(&mut copy)?;
+                std::hint::black_box(page);
+            }
+        }
+        Ok(())
+    };
+    if against != Against::Baseline {
+        // The same models either way: the crates must agree with serde_json on them.
+        let ours: ChatMessagesCollection = serde_json::from_slice(&body)?;
+        let theirs: ChatMessagesCollection = match against {
+            Against::SimdJson => simd_json::serde::from_slice(&mut body.to_vec())?,
+            _ => sonic_rs::from_slice(&body)?,
+        };
+        if ours != theirs {
+            return Err(format!("{against:?} parsed the page differently").into());
+        }
+    }
     let ours = || -> Result<Duration, BoxError> {
         let started = std::time::Instant::now();
         for _ in 0..calls {
@@ -420,7 +468,7 @@ fn parse_paired(messages: usize, rounds: usize, calls: u64) -> Result<(), BoxErr
     let baseline = || -> Result<Duration, BoxError> {
         let started = std::time::Instant::now();
         for _ in 0..calls {
-            raw::decode_list(std::hint::black_box(&body))?;
+            other(std::hint::black_box(&body))?;
         }
         Ok(started.elapsed())
     };

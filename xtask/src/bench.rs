@@ -5,7 +5,8 @@
 //!    plain struct of the same shape, in the same run. Reported as MB/s and our/baseline; the
 //!    target is judged on `acs-chat-bench parse-paired` (the two parsers in alternating
 //!    rounds, median of the per-round ratios), with callgrind's instructions per page next to
-//!    it on full runs.
+//!    it on full runs; sonic-rs and simd-json (SIMD) parsing the same bytes into the same
+//!    models are paired with it the same way.
 //! 2. to 4. Client overhead against raw hyper, paging memory and the emulator: the
 //!    `acs-chat-bench` binary (`benches/`), which prints its Markdown section.
 //!
@@ -182,7 +183,15 @@ struct PairedParse {
     ratio: f64,
     /// Instructions per page (ours, baseline), on full runs with valgrind.
     instructions: Option<(f64, f64)>,
+    /// Our parse throughput over a SIMD JSON crate's into the same models, paired:
+    /// (crate, ratio), for each of [`SIMD_CRATES`].
+    simd: Vec<(&'static str, f64)>,
 }
+
+/// The SIMD JSON crates section 1 sets against acs-chat-protocol's serde_json parse (the
+/// issue's "if a faster JSON crate beats both, measure it side by side"): their
+/// `parse-paired --against` names.
+const SIMD_CRATES: [&str; 2] = ["sonic-rs", "simd-json"];
 
 /// Runs `acs-chat-bench parse-paired` for each page size (tiny counts with `--quick`), and
 /// counts instructions per page with callgrind on full runs.
@@ -192,48 +201,69 @@ fn paired_parse(root: &Path, quick: bool) -> anyhow::Result<Vec<PairedParse>> {
     }
     let mut out = Vec::new();
     for messages in PAGES {
-        let mut cmd = if quick {
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.current_dir(root)
-                .args(["run", "-q", "-p", "acs-chat-bench", "--"]);
-            cmd
-        } else {
-            Command::new(bench_binary(root))
-        };
-        cmd.args(["parse-paired", "--messages", &messages.to_string()]);
-        if quick {
-            cmd.args(["--rounds", "3", "--calls", "1"]);
-        } else {
-            // About 10 ms per half round.
-            cmd.args([
-                "--rounds",
-                "41",
-                "--calls",
-                &(10_000 / messages).to_string(),
-            ]);
-        }
-        let output = cmd
-            .output()
-            .context("running acs-chat-bench parse-paired")?;
-        if !output.status.success() {
-            bail!(
-                "acs-chat-bench parse-paired failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let ratio = paired_ratio(&String::from_utf8_lossy(&output.stdout))?;
+        let ratio = run_parse_paired(root, quick, messages, "baseline")?;
         let instructions = if quick {
             None
         } else {
             profile::parse_instructions(&bench_binary(root), messages)?
         };
+        let simd = SIMD_CRATES
+            .iter()
+            .map(|name| Ok((*name, run_parse_paired(root, quick, messages, name)?)))
+            .collect::<anyhow::Result<_>>()?;
         out.push(PairedParse {
             messages,
             ratio,
             instructions,
+            simd,
         });
     }
     Ok(out)
+}
+
+/// One `acs-chat-bench parse-paired` run: our throughput over `against`'s.
+fn run_parse_paired(
+    root: &Path,
+    quick: bool,
+    messages: usize,
+    against: &str,
+) -> anyhow::Result<f64> {
+    let mut cmd = if quick {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.current_dir(root)
+            .args(["run", "-q", "-p", "acs-chat-bench", "--"]);
+        cmd
+    } else {
+        Command::new(bench_binary(root))
+    };
+    cmd.args([
+        "parse-paired",
+        "--messages",
+        &messages.to_string(),
+        "--against",
+        against,
+    ]);
+    if quick {
+        cmd.args(["--rounds", "3", "--calls", "1"]);
+    } else {
+        // About 10 ms per half round.
+        cmd.args([
+            "--rounds",
+            "41",
+            "--calls",
+            &(10_000 / messages).to_string(),
+        ]);
+    }
+    let output = cmd
+        .output()
+        .context("running acs-chat-bench parse-paired")?;
+    if !output.status.success() {
+        bail!(
+            "acs-chat-bench parse-paired failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    paired_ratio(&String::from_utf8_lossy(&output.stdout))
 }
 
 /// The ratio in `parse-paired`'s output (`paired-ratio=<x> …`).
@@ -299,8 +329,50 @@ fn protocol_section(home: &Path, paired: &[PairedParse]) -> anyhow::Result<Strin
             if p.ratio >= 1.0 { "met" } else { "missed" }
         );
     }
+    s.push_str(&simd_lines(paired));
     s.push('\n');
     Ok(s)
+}
+
+/// The SIMD JSON crates' figures, and whether one beats acs-chat-protocol on every page.
+fn simd_lines(paired: &[PairedParse]) -> String {
+    let mut s = String::from(
+        "- SIMD JSON crates parsing the same bytes into acs-chat-protocol's own models, paired \
+         with acs-chat-protocol's serde_json parse in the same way (our throughput over theirs: \
+         above 1, ours is faster; simd-json parses in place, so each parse copies the body, as \
+         a caller holding shared `Bytes` must):",
+    );
+    for p in paired {
+        let figures: Vec<String> = p
+            .simd
+            .iter()
+            .map(|(name, ratio)| format!("{name} {ratio:.2}"))
+            .collect();
+        let _ = write!(s, " {} messages: {};", p.messages, figures.join(", "));
+    }
+    s.pop();
+    let faster_everywhere: Vec<&str> = SIMD_CRATES
+        .iter()
+        .copied()
+        .filter(|name| {
+            paired
+                .iter()
+                .all(|p| p.simd.iter().any(|(n, ratio)| n == name && *ratio < 1.0))
+        })
+        .collect();
+    if faster_everywhere.is_empty() {
+        s.push_str(
+            ". None is faster on every page size, so serde_json stays the only parser (no \
+             optional SIMD feature).\n",
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            ". Faster on every page size: {}.",
+            faster_everywhere.join(", ")
+        );
+    }
+    s
 }
 
 /// Nanoseconds as µs, with two decimals below 10 µs.
@@ -323,6 +395,36 @@ fn page_bytes(home: &Path, id: &str) -> anyhow::Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_simd_crate_is_named_only_when_faster_on_every_page() {
+        let paired = |ratios: [(f64, f64); 2]| -> Vec<PairedParse> {
+            PAGES
+                .iter()
+                .zip(ratios)
+                .map(|(&messages, (sonic, simd))| PairedParse {
+                    messages,
+                    ratio: 1.0,
+                    instructions: None,
+                    simd: vec![("sonic-rs", sonic), ("simd-json", simd)],
+                })
+                .collect()
+        };
+        let mixed = simd_lines(&paired([(1.10, 1.04), (1.14, 0.90)]));
+        assert!(
+            mixed.contains("200 messages: sonic-rs 1.10, simd-json 1.04; 20 messages: sonic-rs 1.14, simd-json 0.90."),
+            "{mixed}"
+        );
+        assert!(
+            mixed.contains("None is faster on every page size"),
+            "{mixed}"
+        );
+        let faster = simd_lines(&paired([(0.90, 1.04), (0.80, 0.90)]));
+        assert!(
+            faster.contains("Faster on every page size: sonic-rs."),
+            "{faster}"
+        );
+    }
 
     #[test]
     fn the_paired_ratio_is_read_from_parse_paired() {
