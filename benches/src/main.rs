@@ -415,6 +415,19 @@ fn parse_page(
     Ok(())
 }
 
+/// The page parsed by the SIMD crate `against` names into acs-chat-protocol's own models;
+/// `None` for the baseline (which has types of its own).
+fn parse_simd(
+    against: Against,
+    body: &[u8],
+) -> Result<Option<acs_chat_protocol::models::ChatMessagesCollection>, BoxError> {
+    Ok(match against {
+        Against::Baseline => None,
+        Against::SonicRs => Some(sonic_rs::from_slice(body)?),
+        Against::SimdJson => Some(simd_json::serde::from_slice(&mut body.to_vec())?),
+    })
+}
+
 /// The `parse-paired` subcommand: `rounds` rounds of `calls` parses of a page of `messages`
 /// by acs-chat-protocol and as many by the baseline, back to back, the one that goes first
 /// alternating from round to round. Prints the median over rounds of the baseline's time
@@ -433,27 +446,17 @@ fn parse_paired(
     let body = Bytes::from(fixtures::last_page(messages));
     let op = ListChatMessages::new(THREAD, Default::default());
     let other = |body: &Bytes| -> Result<(), BoxError> {
-        match against {
-            Against::Baseline => raw::decode_list(body)?,
-            Against::SonicRs => {
-                let page: ChatMessagesCollection = sonic_rs::from_slice(body)?;
+        match parse_simd(against, body)? {
+            Some(page) => {
                 std::hint::black_box(page);
             }
-            Against::SimdJson => {
-                let mut copy = body.to_vec();
-                let page: ChatMessagesCollection = simd_json::serde::from_slice(&mut copy)?;
-                std::hint::black_box(page);
-            }
+            None => raw::decode_list(body)?,
         }
         Ok(())
     };
-    if against != Against::Baseline {
+    if let Some(theirs) = parse_simd(against, &body)? {
         // The same models either way: the crates must agree with serde_json on them.
         let ours: ChatMessagesCollection = serde_json::from_slice(&body)?;
-        let theirs: ChatMessagesCollection = match against {
-            Against::SimdJson => simd_json::serde::from_slice(&mut body.to_vec())?,
-            _ => sonic_rs::from_slice(&body)?,
-        };
         if ours != theirs {
             return Err(format!("{against:?} parsed the page differently").into());
         }

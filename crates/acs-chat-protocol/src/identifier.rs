@@ -645,15 +645,15 @@ fn kind_is_known(kind: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use CommunicationCloudEnvironment as Cloud;
+
     #[test]
     fn an_identifier_is_the_size_of_a_string() {
         // The rarer kinds are boxed (see the type's docs); an inline one would make every
         // model that carries an identifier larger again.
         assert_eq!(size_of::<CommunicationIdentifier>(), size_of::<String>());
     }
-
-    use super::*;
-    use CommunicationCloudEnvironment as Cloud;
 
     #[test]
     fn raw_ids_parse_like_the_official_sdks() {
